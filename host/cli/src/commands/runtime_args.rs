@@ -1,0 +1,49 @@
+//! Flags that tune the runtime, shared by every serving subcommand.
+
+use bytesize::ByteSize;
+use std::time::Duration;
+use wharf_runtime::RuntimeConfig;
+
+/// Limits on guests. Each flag also reads an environment variable.
+#[derive(clap::Args, Clone, Debug)]
+pub struct RuntimeArgs {
+    /// Instances alive at once across all apps; sizes the instance pool.
+    /// Requests beyond it get 503 with `Retry-After`.
+    #[arg(long, env = "WHARF_MAX_INSTANCES", default_value_t = RuntimeConfig::default().max_instances)]
+    max_instances: u32,
+
+    /// Linear memory one instance may use. A guest that needs more traps (500).
+    #[arg(long, env = "WHARF_MAX_MEMORY", default_value = "128MiB")]
+    max_memory: ByteSize,
+
+    /// Wall-clock budget per request. A guest still running at the deadline is
+    /// stopped; if it has not responded yet the client gets 504.
+    #[arg(long, env = "WHARF_REQUEST_DEADLINE", default_value = "30s", value_parser = humantime::parse_duration)]
+    deadline: Duration,
+
+    /// Largest request body passed to a guest. Larger bodies get 413.
+    #[arg(long, env = "WHARF_MAX_REQUEST_BODY", default_value = "10MiB")]
+    max_request_body: ByteSize,
+
+    /// Most stdout plus stderr one request may write to the log.
+    #[arg(long, env = "WHARF_MAX_GUEST_LOG", default_value = "1MiB")]
+    max_guest_log: ByteSize,
+}
+
+impl RuntimeArgs {
+    /// The runtime configuration these flags describe.
+    pub fn config(&self) -> anyhow::Result<RuntimeConfig> {
+        anyhow::ensure!(self.max_instances > 0, "--max-instances must be at least 1");
+        anyhow::ensure!(
+            !self.deadline.is_zero(),
+            "--deadline must be longer than zero"
+        );
+        Ok(RuntimeConfig {
+            max_instances: self.max_instances,
+            max_memory_bytes: self.max_memory.as_u64(),
+            request_deadline: self.deadline,
+            max_request_body_bytes: self.max_request_body.as_u64(),
+            max_guest_log_bytes: usize::try_from(self.max_guest_log.as_u64())?,
+        })
+    }
+}

@@ -1,0 +1,44 @@
+//! Tunables for the engine, the instance pool and per-request limits.
+
+use std::time::Duration;
+
+/// Everything an operator can tune about how guests run.
+///
+/// The defaults fit a small machine (a few cores, a few GiB) and are safe:
+/// every request has a deadline, a memory cap and a body cap.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// How many instances may be alive at once, across all apps. This sizes
+    /// wasmtime's pooling allocator; a request beyond it is refused with 503.
+    pub max_instances: u32,
+    /// Most linear memory one instance may grow to, in bytes. A guest that
+    /// tries to grow past it sees allocation fail and traps, which is a 500.
+    pub max_memory_bytes: u64,
+    /// Wall-clock budget for one request, from the start of instantiation to
+    /// the end of the response body. Past it the guest is stopped; a request
+    /// still waiting for its response head gets 504.
+    pub request_deadline: Duration,
+    /// Largest request body a guest is given, in bytes. Larger bodies get 413.
+    pub max_request_body_bytes: u64,
+    /// Largest amount of stdout plus stderr one request may log, in bytes.
+    /// Output beyond it is dropped with one warning.
+    pub max_guest_log_bytes: usize,
+}
+
+impl RuntimeConfig {
+    /// How often the process-wide epoch ticker fires. Guests yield to the
+    /// scheduler and have their deadline checked at this period.
+    pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            max_instances: 1000,
+            max_memory_bytes: 128 << 20,
+            request_deadline: Duration::from_secs(30),
+            max_request_body_bytes: 10 << 20,
+            max_guest_log_bytes: 1 << 20,
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The errors a caller of the runtime can match on.
+
+use std::time::Duration;
+
+/// Why a component could not be loaded. Each message says what to do next.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The bytes are not WebAssembly at all.
+    #[error("not a WebAssembly file (it does not start with the `\\0asm` magic number)")]
+    NotWasm,
+    /// The bytes are a core module, which wharf does not serve as an HTTP app.
+    #[error(
+        "this is a core WebAssembly module, not a component; build it for \
+         `--target wasm32-wasip2`, or adapt it with `wasm-tools component new`"
+    )]
+    CoreModule,
+    /// wasmtime rejected the component while compiling it.
+    #[error("the component failed to compile: {0:#}")]
+    Compile(wasmtime::Error),
+    /// The component imports interfaces wharf does not provide.
+    #[error(
+        "the component imports {}, which wharf does not provide to apps; \
+         apps may import wasi:http/proxy@0.2.x plus the wasi:cli, wasi:filesystem \
+         and wasi:random interfaces that language runtimes need (see wit/world.wit)",
+        imports.join(", ")
+    )]
+    UnsupportedImports {
+        /// Every offending import, with its version.
+        imports: Vec<String>,
+    },
+    /// The component does not export `wasi:http/incoming-handler@0.2.x`.
+    #[error(
+        "the component does not export wasi:http/incoming-handler@0.2.x (it exports: {}); \
+         build it for the wasi:http/proxy world",
+        if exports.is_empty() { "nothing".to_owned() } else { exports.join(", ") }
+    )]
+    MissingHandler {
+        /// What the component does export.
+        exports: Vec<String>,
+    },
+    /// Linking against the host failed for a reason the checks above missed.
+    #[error("the component cannot be linked against wharf's host: {0:#}")]
+    Link(wasmtime::Error),
+}
+
+/// Why a request to a guest produced no guest response. The server turns each
+/// into a status code; the details are already in the log under the request id.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvokeError {
+    /// Every instance slot is busy. Answer 503 and ask the client to retry.
+    #[error("all {max_instances} instance slots are busy")]
+    Overloaded {
+        /// The configured number of slots.
+        max_instances: u32,
+    },
+    /// The request body is larger than the limit. Answer 413.
+    #[error("the request body is larger than the {limit}-byte limit")]
+    BodyTooLarge {
+        /// The configured limit in bytes.
+        limit: u64,
+    },
+    /// The guest did not respond within the deadline. Answer 504.
+    #[error("the app did not respond within {deadline:?}")]
+    DeadlineExceeded {
+        /// The configured deadline.
+        deadline: Duration,
+    },
+    /// The guest tried to grow its memory past the limit and trapped. Answer 500.
+    #[error("the app exceeded its memory limit of {limit} bytes")]
+    MemoryLimitExceeded {
+        /// The configured limit in bytes.
+        limit: u64,
+    },
+    /// The guest trapped. Answer 500.
+    #[error("the app crashed while handling the request")]
+    Trapped,
+    /// The guest returned without sending a response. Answer 500.
+    #[error("the app returned without sending a response")]
+    NoResponse,
+    /// The guest sent an error code instead of a response. Answer 500.
+    #[error("the app answered with an error: {0}")]
+    GuestError(String),
+    /// The host failed to set the request up. Answer 500.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The engine could not be set up with the requested configuration, for
+/// example because the instance pool cannot reserve its address space.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the WebAssembly engine: {0:#}")]
+pub struct EngineError(pub(crate) wasmtime::Error);

@@ -1,0 +1,132 @@
+//! The per-request host state: one [`HostState`] lives in each `Store`.
+
+use crate::guest_log::GuestLog;
+use crate::{RequestId, RuntimeConfig};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+/// Everything a guest instance can reach, for the length of one request.
+pub(crate) struct HostState {
+    table: ResourceTable,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    outbound: OutboundHttp,
+    pub(crate) limiter: MemoryLimiter,
+}
+
+impl HostState {
+    /// State for one request: empty environment, no arguments, no preopened
+    /// directories, no network; stdout and stderr go to the log.
+    pub(crate) fn new(config: &RuntimeConfig, request_id: RequestId) -> Self {
+        let log = GuestLog::new(request_id, config.max_guest_log_bytes);
+        let wasi = WasiCtx::builder()
+            .stdout(log.stdout())
+            .stderr(log.stderr())
+            .build();
+        Self {
+            table: ResourceTable::new(),
+            wasi,
+            http: WasiHttpCtx::new(),
+            outbound: OutboundHttp { request_id },
+            limiter: MemoryLimiter::new(config.max_memory_bytes),
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
+    }
+}
+
+/// Outbound HTTP policy. Apps have no outbound access unless an allow-list
+/// grants it; until one is configured every request is denied.
+struct OutboundHttp {
+    request_id: RequestId,
+}
+
+type SendRequestFuture = Box<
+    dyn Future<
+            Output = wasmtime_wasi_http::Result<(
+                http::Response<wasmtime_wasi_http::WasiBody>,
+                Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+            )>,
+        > + Send,
+>;
+
+impl WasiHttpHooks for OutboundHttp {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> SendRequestFuture {
+        tracing::warn!(
+            request_id = %self.request_id,
+            uri = %request.uri(),
+            "denied outbound request: apps have no outbound HTTP access"
+        );
+        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+    }
+}
+
+/// Caps linear memory growth and remembers whether the cap was hit, so a
+/// trap that follows can be reported as what it is.
+pub(crate) struct MemoryLimiter {
+    max_bytes: u64,
+    hit: Arc<AtomicBool>,
+}
+
+impl MemoryLimiter {
+    fn new(max_bytes: u64) -> Self {
+        Self {
+            max_bytes,
+            hit: Arc::default(),
+        }
+    }
+
+    /// A handle that reads whether the cap was hit, usable after the store is gone.
+    pub(crate) fn hit_flag(&self) -> Arc<AtomicBool> {
+        self.hit.clone()
+    }
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = desired as u64 <= self.max_bytes;
+        if !allowed {
+            self.hit.store(true, Ordering::Relaxed);
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
+}

@@ -1,0 +1,161 @@
+//! The `wharf:app` world from `wit/`: its host bindings, and the check that a
+//! component fits it before anything is instantiated.
+
+use crate::LoadError;
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// Host bindings for the `wharf:app` world. Every import is implemented by
+/// wasmtime-wasi or wasmtime-wasi-http, so only the export side is new here.
+mod generated {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "wharf:app/app",
+        exports: { default: async },
+        require_store_data_send: true,
+        with: {
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:cli": wasmtime_wasi::p2::bindings::cli,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+            "wasi:random": wasmtime_wasi::p2::bindings::random,
+            "wasi:filesystem": wasmtime_wasi::p2::bindings::filesystem,
+        },
+    });
+}
+
+pub(crate) use generated::AppPre;
+
+/// The interfaces wharf provides to apps, without versions. Any 0.2.x version
+/// of each is accepted. This is exactly the import list of the `app` world in
+/// `wit/world.wit`; a test below keeps the two in step.
+pub const PROVIDED_IMPORTS: &[&str] = &[
+    // wasi:http/proxy
+    "wasi:http/types",
+    "wasi:http/outgoing-handler",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:random/random",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    // language runtimes' start-up imports, served empty
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+];
+
+/// The export every HTTP app must have.
+pub const HTTP_HANDLER_EXPORT: &str = "wasi:http/incoming-handler";
+
+/// The major.minor series of WASI that wharf implements.
+const WASI_SERIES: &str = "0.2";
+
+/// Splits `wasi:http/types@0.2.4` into `("wasi:http/types", Some("0.2.4"))`.
+fn split_version(name: &str) -> (&str, Option<&str>) {
+    match name.split_once('@') {
+        Some((base, version)) => (base, Some(version)),
+        None => (name, None),
+    }
+}
+
+/// Whether `version` is in the 0.2.x series wharf implements.
+fn in_series(version: Option<&str>) -> bool {
+    version.is_some_and(|v| {
+        v.strip_prefix(WASI_SERIES)
+            .is_some_and(|rest| rest.starts_with('.'))
+    })
+}
+
+fn is_provided(import: &str) -> bool {
+    let (base, version) = split_version(import);
+    PROVIDED_IMPORTS.contains(&base) && in_series(version)
+}
+
+/// Checks that `component` imports nothing wharf does not provide and exports
+/// the HTTP handler, naming every offending import or missing export.
+pub(crate) fn check(engine: &Engine, component: &Component) -> Result<(), LoadError> {
+    let ty = component.component_type();
+    let unsupported: Vec<String> = ty
+        .imports(engine)
+        .map(|(name, _)| name)
+        .filter(|name| !is_provided(name))
+        .map(str::to_owned)
+        .collect();
+    if !unsupported.is_empty() {
+        return Err(LoadError::UnsupportedImports {
+            imports: unsupported,
+        });
+    }
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    let has_handler = exports.iter().any(|name| {
+        let (base, version) = split_version(name);
+        base == HTTP_HANDLER_EXPORT && in_series(version)
+    });
+    if !has_handler {
+        return Err(LoadError::MissingHandler { exports });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_in_the_series_are_accepted() {
+        assert!(is_provided("wasi:http/types@0.2.0"));
+        assert!(is_provided("wasi:http/types@0.2.12"));
+        assert!(is_provided("wasi:cli/environment@0.2.4"));
+        assert!(!is_provided("wasi:http/types@0.3.0-rc-2025-09-16"));
+        assert!(!is_provided("wasi:http/types@0.20.0"));
+        assert!(!is_provided("wasi:http/types"));
+        assert!(!is_provided("wasi:sockets/tcp@0.2.0"));
+    }
+
+    /// The provided list must match the world the guests build against.
+    #[test]
+    fn provided_imports_match_the_world() {
+        let world = include_str!("../../../wit/world.wit");
+        let proxy = include_str!("../../../wit/deps/http.wit");
+        let world_imports = imports_of(world, "world app");
+        let proxy_imports = imports_of(proxy, "world proxy");
+        let mut from_wit: Vec<String> = world_imports.into_iter().chain(proxy_imports).collect();
+        // `wasi:http/proxy` imports `types` from its own package.
+        for name in &mut from_wit {
+            if !name.contains(':') {
+                *name = format!("wasi:http/{name}");
+            }
+        }
+        from_wit.sort();
+        from_wit.dedup();
+        let mut provided: Vec<String> = PROVIDED_IMPORTS.iter().map(|s| s.to_string()).collect();
+        provided.sort();
+        assert_eq!(provided, from_wit);
+    }
+
+    /// The `import` lines of one world in a WIT file, without versions.
+    fn imports_of(wit: &str, world: &str) -> Vec<String> {
+        let start = wit.find(world).expect("world present");
+        let body = &wit[start..];
+        let body = &body[..body.find("\n}").expect("world closes")];
+        body.lines()
+            .filter_map(|line| line.trim().strip_prefix("import "))
+            .map(|rest| split_version(rest.trim_end_matches(';')).0.to_owned())
+            .collect()
+    }
+}

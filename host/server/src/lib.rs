@@ -1,0 +1,25 @@
+//! wharf's HTTP front: listeners, request dispatch and error responses.
+//!
+//! 1. [`Listener::bind`] opens a socket; its [`Listener::local_addr`] is the
+//!    real address, so port 0 works.
+//! 2. [`Listener::serve`] accepts HTTP/1.1 and HTTP/2 connections and passes
+//!    each request to a [`Dispatch`] until the shutdown future resolves, then
+//!    drains in-flight requests within a grace period.
+//! 3. [`SingleApp`] is the dispatch of `wharf run`: every request goes to one
+//!    component. [`error_response`] turns a runtime failure into the status
+//!    code a client expects.
+
+mod dispatch;
+mod error_response;
+mod listener;
+mod signal;
+
+pub use dispatch::{Dispatch, SingleApp};
+pub use error_response::error_response;
+pub use listener::Listener;
+pub use signal::shutdown_signal;
+
+/// Response header carrying the digest of the component that answered.
+pub const DIGEST_HEADER: &str = "wharf-digest";
+/// Response header carrying the id of the request, as it appears in the log.
+pub const REQUEST_ID_HEADER: &str = "wharf-request-id";

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds every guest in guests/ into OUT/<name>.wasm (default: target/guests/).
+#
+#   scripts/build-guests.sh [OUT]
+#
+# The guests are their own cargo workspace; guests/.cargo/config.toml picks the
+# wasm target. Intermediate files go beside OUT, in guests-build/.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-${CARGO_TARGET_DIR:-$root/target}/guests}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+build_dir=$(dirname "$out")/guests-build
+
+cd "$root/guests"
+cargo build --release --locked --target-dir "$build_dir"
+
+rm -f "$out"/*.wasm
+release=$build_dir/wasm32-wasip2/release
+for manifest in */Cargo.toml; do
+    name=$(dirname "$manifest")
+    artifact=$release/${name//-/_}.wasm
+    if [ ! -f "$artifact" ]; then
+        echo "build-guests: $name did not produce $artifact" >&2
+        exit 1
+    fi
+    cp "$artifact" "$out/$name.wasm"
+done
+echo "build-guests: wrote $(ls "$out" | wc -l) guests to $out" >&2

@@ -1,0 +1,141 @@
+//! Starting the real `wharf` binary and talking to it.
+
+use anyhow::{Context, Result, bail};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+/// How long a server may take to print its listening line.
+const STARTUP: Duration = Duration::from_secs(60);
+
+/// A running `wharf` process. Killed when dropped.
+pub struct Wharf {
+    child: Child,
+    base: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Wharf {
+    /// Runs `wharf run COMPONENT --listen 127.0.0.1:0 ARGS...` and waits until
+    /// it prints the address it bound.
+    pub fn run(component: &str, args: &[&str]) -> Result<Self> {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
+        command
+            .args(["run", component, "--listen", "127.0.0.1:0"])
+            .args(args);
+        Self::start(command)
+    }
+
+    fn start(mut command: Command) -> Result<Self> {
+        let mut child = command
+            .env("WHARF_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("spawning wharf")?;
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (found, listening) = mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.strip_prefix("listening on ") {
+                    let _ = found.send(addr.to_owned());
+                }
+                let mut log = sink.lock().expect("log lock");
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            match listening.recv_timeout(Duration::from_millis(50)) {
+                Ok(base) => return Ok(Self { child, base, log }),
+                Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {
+                    if let Some(status) = child.try_wait()? {
+                        std::thread::sleep(Duration::from_millis(100));
+                        bail!(
+                            "wharf exited with {status} before listening:\n{}",
+                            log.lock().expect("log lock")
+                        );
+                    }
+                }
+                Err(_) => bail!(
+                    "wharf did not print its listening line:\n{}",
+                    log.lock().expect("log lock")
+                ),
+            }
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` followed by `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().expect("log lock").clone()
+    }
+
+    /// Sends a Unix signal to the server.
+    pub fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.child.id()).expect("pid fits");
+        // SAFETY: kill(2) on a pid we spawned and have not reaped.
+        #[expect(unsafe_code, reason = "libc::kill has no safe wrapper in std")]
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
+    /// Waits up to `timeout` for the server to exit.
+    pub fn wait(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                bail!("wharf still running after {timeout:?}:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Wharf {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `wharf ARGS...` to completion and returns its status and stderr.
+pub fn wharf_cli(args: &[&str]) -> Result<(ExitStatus, String, String)> {
+    let output = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()?;
+    Ok((
+        output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    ))
+}
+
+/// The hex SHA-256 of a file, computed independently of wharf.
+pub fn sha256_hex(path: &str) -> Result<String> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path)?;
+    Ok(hex::encode(sha2::Sha256::digest(&bytes)))
+}
+
+/// An HTTP client that never reuses connections across tests.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client")
+}

@@ -1,0 +1,305 @@
+//! `wharf run`: one component from disk, through the real binary.
+//!
+//! Every guest in `guests/` has a test here named after it; the
+//! `foreach_guest!` check below fails the build when one is missing.
+
+use crate::harness::{Wharf, client, sha256_hex, wharf_cli};
+use anyhow::Result;
+use std::time::{Duration, Instant};
+use wharf_test_artifacts as guests;
+
+macro_rules! assert_guest_has_test {
+    ($name:ident) => {
+        #[expect(unused_imports, reason = "only checks that the test exists")]
+        use self::$name as _;
+    };
+}
+wharf_test_artifacts::foreach_guest!(assert_guest_has_test);
+
+/// The request id a response carries.
+fn request_id(response: &reqwest::Response) -> String {
+    response.headers()["wharf-request-id"]
+        .to_str()
+        .expect("ascii header")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn hello() -> Result<()> {
+    let server = Wharf::run(guests::HELLO, &[])?;
+    let response = client().get(server.url("/greet?x=1")).send().await?;
+    assert_eq!(response.status(), 200);
+    let digest = format!("sha256-{}", sha256_hex(guests::HELLO)?);
+    assert_eq!(response.headers()["wharf-digest"], digest.as_str());
+    let id = request_id(&response);
+    assert_eq!(response.text().await?, "Hello from wharf!\n");
+
+    // The guest's stdout reached the log, tagged with the request id.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let log = server.log();
+        if log.lines().any(|line| {
+            line.contains("hello guest handling /greet?x=1")
+                && line.contains(&format!("request_id={id}"))
+        }) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "guest stdout not in the log:\n{log}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn echo() -> Result<()> {
+    let server = Wharf::run(guests::ECHO, &[])?;
+    // 1 MiB of bytes that are not all alike, so a reordering would show.
+    let body: Vec<u8> = (0..1u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let response = client()
+        .post(server.url("/"))
+        .header("content-type", "application/octet-stream")
+        .body(body.clone())
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/octet-stream"
+    );
+    let echoed = response.bytes().await?;
+    assert_eq!(echoed.len(), body.len());
+    assert!(echoed == body, "echoed bytes differ");
+    Ok(())
+}
+
+#[tokio::test]
+async fn echo_streams_a_chunked_body() -> Result<()> {
+    let server = Wharf::run(guests::ECHO, &[])?;
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..64u8).map(|i| Ok(vec![i; 16 * 1024])).collect();
+    let expected: Vec<u8> = chunks
+        .iter()
+        .flat_map(|c| c.as_ref().expect("ok").clone())
+        .collect();
+    let response = client()
+        .post(server.url("/"))
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    assert!(response.bytes().await? == expected, "echoed bytes differ");
+    Ok(())
+}
+
+#[tokio::test]
+async fn request_body_limit_answers_413() -> Result<()> {
+    let server = Wharf::run(guests::ECHO, &["--max-request-body", "64KiB"])?;
+    // Declared too large up front.
+    let response = client()
+        .post(server.url("/"))
+        .body(vec![0u8; 64 * 1024 + 1])
+        .send()
+        .await?;
+    assert_eq!(response.status(), 413);
+    // Exactly at the limit is fine.
+    let response = client()
+        .post(server.url("/"))
+        .body(vec![7u8; 64 * 1024])
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.bytes().await?.len(), 64 * 1024);
+    Ok(())
+}
+
+#[tokio::test]
+async fn trap() -> Result<()> {
+    let server = Wharf::run(guests::TRAP, &[])?;
+    let response = client().get(server.url("/")).send().await?;
+    assert_eq!(response.status(), 500);
+    let id = request_id(&response);
+    let body = response.text().await?;
+    assert!(body.contains(&format!("request id {id}")), "body: {body}");
+    assert!(
+        server.log().contains("this guest traps on purpose"),
+        "panic message not logged"
+    );
+
+    // The server goes on serving.
+    let response = client().get(server.url("/healthy")).send().await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await?, "still serving\n");
+    Ok(())
+}
+
+#[tokio::test]
+async fn busy_loop() -> Result<()> {
+    let deadline = Duration::from_secs(2);
+    let server = Wharf::run(guests::BUSY_LOOP, &["--deadline", "2s"])?;
+    let start = Instant::now();
+    let response = client().get(server.url("/")).send().await?;
+    let elapsed = start.elapsed();
+    assert_eq!(response.status(), 504);
+    assert!(
+        elapsed >= deadline,
+        "answered before the deadline: {elapsed:?}"
+    );
+    assert!(
+        elapsed <= deadline + Duration::from_secs(1),
+        "took {elapsed:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn busy_loops_do_not_starve_other_requests() -> Result<()> {
+    // Two executor threads on this machine; four spinning guests must still
+    // each be stopped at their own deadline, which needs guests to yield.
+    let server = Wharf::run(guests::BUSY_LOOP, &["--deadline", "2s"])?;
+    let client = client();
+    let start = Instant::now();
+    let requests = (0..4).map(|_| client.get(server.url("/")).send());
+    for response in futures::future::join_all(requests).await {
+        assert_eq!(response?.status(), 504);
+    }
+    assert!(
+        start.elapsed() <= Duration::from_secs(3),
+        "took {:?}",
+        start.elapsed()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn unbounded_alloc() -> Result<()> {
+    let server = Wharf::run(guests::UNBOUNDED_ALLOC, &["--max-memory", "32MiB"])?;
+    let response = client().get(server.url("/")).send().await?;
+    assert_eq!(response.status(), 500);
+    let body = response.text().await?;
+    assert!(
+        body.contains("memory limit of 33554432 bytes"),
+        "body: {body}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn concurrent_requests_all_succeed() -> Result<()> {
+    let server = Wharf::run(guests::HELLO, &[])?;
+    let client = client();
+    let requests = (0..200).map(|i| client.get(server.url(&format!("/{i}"))).send());
+    let responses = futures::future::join_all(requests).await;
+    for response in responses {
+        let response = response?;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.text().await?, "Hello from wharf!\n");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn full_pool_answers_503_with_retry_after() -> Result<()> {
+    let server = Wharf::run(guests::SLOW, &["--max-instances", "1"])?;
+    let client = client();
+    let busy = tokio::spawn(client.get(server.url("/?ms=1500")).send());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let refused = client.get(server.url("/?ms=0")).send().await?;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let busy = busy.await??;
+    assert_eq!(busy.status(), 200);
+    // The slot is free again.
+    assert_eq!(client.get(server.url("/?ms=0")).send().await?.status(), 200);
+    Ok(())
+}
+
+#[tokio::test]
+async fn slow() -> Result<()> {
+    // SIGTERM lets an in-flight request finish, refuses new ones, exits 0.
+    let mut server = Wharf::run(guests::SLOW, &["--grace-period", "10s"])?;
+    let client = client();
+    let in_flight = tokio::spawn(client.get(server.url("/?ms=1500")).send());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.signal(libc::SIGTERM);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        crate::harness::client()
+            .get(server.url("/?ms=0"))
+            .send()
+            .await
+            .is_err(),
+        "a new connection was accepted after SIGTERM"
+    );
+
+    let response = in_flight.await??;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await?, "slept 1500 ms\n");
+    let status = server.wait(Duration::from_secs(10))?;
+    assert!(status.success(), "exit status {status}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn uses_sockets() -> Result<()> {
+    let (status, _, stderr) = wharf_cli(&["run", guests::USES_SOCKETS, "--listen", "127.0.0.1:0"])?;
+    assert!(!status.success());
+    assert!(stderr.contains("wasi:sockets/tcp@"), "stderr: {stderr}");
+    assert!(
+        stderr.contains("which wharf does not provide to apps"),
+        "stderr: {stderr}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn rejects_files_that_are_not_components() -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("wharf-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let core = dir.join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0")?;
+    let junk = dir.join("junk.wasm");
+    std::fs::write(&junk, b"#!/bin/sh\necho hi\n")?;
+
+    let (status, _, stderr) = wharf_cli(&[
+        "run",
+        core.to_str().expect("utf-8"),
+        "--listen",
+        "127.0.0.1:0",
+    ])?;
+    assert!(!status.success());
+    assert!(
+        stderr.contains("core WebAssembly module, not a component"),
+        "stderr: {stderr}"
+    );
+    let (status, _, stderr) = wharf_cli(&[
+        "run",
+        junk.to_str().expect("utf-8"),
+        "--listen",
+        "127.0.0.1:0",
+    ])?;
+    assert!(!status.success());
+    assert!(
+        stderr.contains("not a WebAssembly file"),
+        "stderr: {stderr}"
+    );
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn key_prints_the_content_address() -> Result<()> {
+    let (status, stdout, _) = wharf_cli(&["key", guests::HELLO])?;
+    assert!(status.success());
+    let size = std::fs::metadata(guests::HELLO)?.len();
+    let hex = sha256_hex(guests::HELLO)?;
+    assert_eq!(
+        stdout.trim(),
+        format!("application/wasm/{size}b/sha256-{hex}.wasm")
+    );
+    Ok(())
+}
