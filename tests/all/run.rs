@@ -244,10 +244,16 @@ async fn slow() -> Result<()> {
     Ok(())
 }
 
+/// Runs `wharf run COMPONENT`, expects it to refuse, and returns its stderr.
+fn refused(component: &str) -> Result<String> {
+    let (status, _, stderr) = wharf_cli(&["run", component, "--listen", "127.0.0.1:0"])?;
+    assert!(!status.success(), "wharf served {component}:\n{stderr}");
+    Ok(stderr)
+}
+
 #[tokio::test]
 async fn uses_sockets() -> Result<()> {
-    let (status, _, stderr) = wharf_cli(&["run", guests::USES_SOCKETS, "--listen", "127.0.0.1:0"])?;
-    assert!(!status.success());
+    let stderr = refused(guests::USES_SOCKETS)?;
     assert!(stderr.contains("wasi:sockets/tcp@"), "stderr: {stderr}");
     assert!(
         stderr.contains("which wharf does not provide to apps"),
@@ -265,24 +271,12 @@ async fn rejects_files_that_are_not_components() -> Result<()> {
     let junk = dir.join("junk.wasm");
     std::fs::write(&junk, b"#!/bin/sh\necho hi\n")?;
 
-    let (status, _, stderr) = wharf_cli(&[
-        "run",
-        core.to_str().expect("utf-8"),
-        "--listen",
-        "127.0.0.1:0",
-    ])?;
-    assert!(!status.success());
+    let stderr = refused(core.to_str().expect("utf-8"))?;
     assert!(
         stderr.contains("core WebAssembly module, not a component"),
         "stderr: {stderr}"
     );
-    let (status, _, stderr) = wharf_cli(&[
-        "run",
-        junk.to_str().expect("utf-8"),
-        "--listen",
-        "127.0.0.1:0",
-    ])?;
-    assert!(!status.success());
+    let stderr = refused(junk.to_str().expect("utf-8"))?;
     assert!(
         stderr.contains("not a WebAssembly file"),
         "stderr: {stderr}"
