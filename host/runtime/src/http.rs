@@ -15,15 +15,6 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 /// The body of a guest's response, streamed as the guest writes it.
 pub type GuestBody = wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
-/// How a guest call ended when it did not end well. Logged by the task that
-/// ran the guest, and reported to the caller if no response was sent yet.
-enum Failure {
-    Deadline,
-    Memory,
-    Overloaded,
-    Trap,
-}
-
 impl Runtime {
     /// Hands `request` to a fresh instance of `component` and returns the
     /// response head as soon as the guest sends it. The body streams on while
@@ -38,14 +29,7 @@ impl Runtime {
         B: http_body::Body<Data = Bytes, Error = hyper::Error> + Send + 'static,
     {
         let config = &self.config;
-        let permit = self
-            .instance_slots
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| InvokeError::Overloaded {
-                max_instances: config.max_instances,
-            })?;
-
+        // A body declared too large is refused before it takes a slot.
         let limit = config.max_request_body_bytes;
         let declared = request
             .headers()
@@ -54,21 +38,15 @@ impl Runtime {
         if declared.is_some_and(|len| len > limit) {
             return Err(InvokeError::BodyTooLarge { limit });
         }
+        let permit = self
+            .instance_slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| InvokeError::Overloaded {
+                max_instances: config.max_instances,
+            })?;
         let body_too_large = Arc::new(AtomicBool::new(false));
-        let request = request.map(|body| {
-            let flag = body_too_large.clone();
-            Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX)).map_err(move |e| {
-                if e.is::<LengthLimitError>() {
-                    flag.store(true, Ordering::Relaxed);
-                    wasmtime_wasi_http::Error::HttpRequestBodySize(Some(limit))
-                } else {
-                    match e.downcast::<hyper::Error>() {
-                        Ok(e) => wasmtime_wasi_http::Error::Hyper(*e),
-                        Err(e) => wasmtime_wasi_http::Error::InternalError(Some(e.to_string())),
-                    }
-                }
-            })
-        });
+        let request = request.map(|body| limit_body(body, limit, body_too_large.clone()));
 
         let mut store = Store::new(&self.engine, HostState::new(config, request_id));
         store.limiter(|state| &mut state.limiter);
@@ -97,8 +75,12 @@ impl Runtime {
             .new_response_outparam(sender)
             .map_err(internal)?;
 
+        // The guest runs in its own task so it can keep writing the body
+        // after the response head has been returned. The task logs how the
+        // guest failed, if it did, since nobody may be waiting on it.
         let pre = component.pre.clone();
         let digest = component.digest;
+        let (max_memory, max_instances) = (config.max_memory_bytes, config.max_instances);
         let task = tokio::spawn(async move {
             let _slot = permit;
             let call = async {
@@ -107,33 +89,31 @@ impl Runtime {
                     .call_handle(&mut store, guest_request, response_out)
                     .await
             };
-            let result = tokio::time::timeout(deadline, call).await;
-            let failure = match result {
-                Ok(Ok(())) => return None,
-                Err(_elapsed) => Failure::Deadline,
+            let error = match tokio::time::timeout(deadline, call).await {
+                Ok(Ok(())) => return Ok(()),
+                Err(_elapsed) => InvokeError::DeadlineExceeded { deadline },
                 Ok(Err(e)) => {
-                    let failure = if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
-                        Failure::Deadline
-                    } else if memory_hit.load(Ordering::Relaxed) {
-                        Failure::Memory
-                    } else if e.is::<PoolConcurrencyLimitError>() {
-                        Failure::Overloaded
-                    } else {
-                        Failure::Trap
-                    };
                     tracing::error!(%request_id, %digest, "guest failed: {e:?}");
-                    failure
+                    if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+                        InvokeError::DeadlineExceeded { deadline }
+                    } else if memory_hit.load(Ordering::Relaxed) {
+                        InvokeError::MemoryLimitExceeded { limit: max_memory }
+                    } else if e.is::<PoolConcurrencyLimitError>() {
+                        InvokeError::Overloaded { max_instances }
+                    } else {
+                        InvokeError::Trapped
+                    }
                 }
             };
-            if let Failure::Deadline = failure {
+            if let InvokeError::DeadlineExceeded { .. } = error {
                 tracing::error!(%request_id, %digest, "guest stopped at the {deadline:?} deadline");
             }
-            Some(failure)
+            Err(error)
         });
 
         let too_large = || body_too_large.load(Ordering::Relaxed);
         match receiver.await {
-            Ok(Ok(_)) | Ok(Err(_)) if too_large() => Err(InvokeError::BodyTooLarge { limit }),
+            Ok(_) if too_large() => Err(InvokeError::BodyTooLarge { limit }),
             Ok(Ok(response)) => Ok(response),
             Ok(Err(code)) => {
                 tracing::error!(%request_id, %digest, "guest answered with error code {code:?}");
@@ -143,20 +123,35 @@ impl Runtime {
             // finished, trapped or was stopped. The task says which.
             Err(_) => match task.await {
                 _ if too_large() => Err(InvokeError::BodyTooLarge { limit }),
-                Ok(None) => {
+                Ok(Ok(())) => {
                     tracing::error!(%request_id, %digest, "guest returned without sending a response");
                     Err(InvokeError::NoResponse)
                 }
-                Ok(Some(Failure::Deadline)) => Err(InvokeError::DeadlineExceeded { deadline }),
-                Ok(Some(Failure::Memory)) => Err(InvokeError::MemoryLimitExceeded {
-                    limit: config.max_memory_bytes,
-                }),
-                Ok(Some(Failure::Overloaded)) => Err(InvokeError::Overloaded {
-                    max_instances: config.max_instances,
-                }),
-                Ok(Some(Failure::Trap)) => Err(InvokeError::Trapped),
+                Ok(Err(error)) => Err(error),
                 Err(join) => Err(InvokeError::Internal(format!("guest task failed: {join}"))),
             },
         }
     }
+}
+
+/// Caps a request body at `limit` bytes. Past it the guest's read fails and
+/// `too_large` is set, so the caller can answer 413 if no response was sent.
+fn limit_body<B>(
+    body: B,
+    limit: u64,
+    too_large: Arc<AtomicBool>,
+) -> impl http_body::Body<Data = Bytes, Error = wasmtime_wasi_http::Error>
+where
+    B: http_body::Body<Data = Bytes, Error = hyper::Error>,
+{
+    Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX)).map_err(move |e| {
+        if e.is::<LengthLimitError>() {
+            too_large.store(true, Ordering::Relaxed);
+            return wasmtime_wasi_http::Error::HttpRequestBodySize(Some(limit));
+        }
+        match e.downcast::<hyper::Error>() {
+            Ok(e) => wasmtime_wasi_http::Error::Hyper(*e),
+            Err(e) => wasmtime_wasi_http::Error::InternalError(Some(e.to_string())),
+        }
+    })
 }
