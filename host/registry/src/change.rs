@@ -1,0 +1,274 @@
+//! Writing to the registry: one serialized transaction per change.
+
+use crate::RegistryError;
+use crate::model::{Action, Deployment, NewDeployment, Release};
+use crate::names::{AppName, Hostname};
+use crate::registry::{DEPLOYMENT_COLUMNS, Registry, deployment_from_row, now_millis};
+use sqlx::{Any, Row, Transaction};
+use wharf_store::Digest;
+
+/// One atomic change to the registry. It starts by taking the change feed's
+/// counter, which serializes changes across every process sharing the
+/// database; the feed position it takes is its [`seq`](Self::seq). Nothing
+/// is visible to others until [`commit`](Self::commit); dropping a change
+/// rolls it back.
+pub struct Change {
+    tx: Transaction<'static, Any>,
+    seq: i64,
+}
+
+impl Change {
+    pub(crate) async fn begin(registry: &Registry) -> Result<Self, RegistryError> {
+        let mut tx = registry.pool().begin().await?;
+        let row = sqlx::query("UPDATE feed SET seq = seq + 1 WHERE id = 1 RETURNING seq")
+            .fetch_one(&mut *tx)
+            .await?;
+        let seq = row.try_get("seq")?;
+        Ok(Self { tx, seq })
+    }
+
+    /// The feed position this change will have once committed.
+    pub fn seq(&self) -> i64 {
+        self.seq
+    }
+
+    /// Makes the change visible. Returns its feed position.
+    pub async fn commit(self) -> Result<i64, RegistryError> {
+        self.tx.commit().await?;
+        Ok(self.seq)
+    }
+
+    /// Appends a deployment, creating its app if needed. It does not go
+    /// live; see [`go_live`](Self::go_live).
+    pub async fn record_deployment(
+        &mut self,
+        new: &NewDeployment,
+    ) -> Result<Deployment, RegistryError> {
+        let now = now_millis();
+        sqlx::query(
+            "INSERT INTO apps (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(new.app.as_str())
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        let size = i64::try_from(new.key.size).map_err(|_| {
+            RegistryError::Malformed(format!("blob size {} too large", new.key.size))
+        })?;
+        let row = sqlx::query(
+            "INSERT INTO deployments \
+             (app, digest, size, created_at, token_name, message, imports, exports, adapted) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(new.app.as_str())
+        .bind(new.key.digest.to_string())
+        .bind(size)
+        .bind(now)
+        .bind(new.token_name.as_str())
+        .bind(new.message.as_str())
+        .bind(new.imports.join("\n"))
+        .bind(new.exports.join("\n"))
+        .bind(i64::from(new.adapted))
+        .fetch_one(&mut *self.tx)
+        .await?;
+        self.deployment(row.try_get("id")?).await
+    }
+
+    async fn deployment(&mut self, id: i64) -> Result<Deployment, RegistryError> {
+        let row = sqlx::query(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d WHERE d.id = $1"
+        ))
+        .bind(id)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        deployment_from_row(&row)
+    }
+
+    /// The deployment `app` serves now, if any.
+    pub async fn current(&mut self, app: &AppName) -> Result<Option<Deployment>, RegistryError> {
+        let row = sqlx::query("SELECT current_deployment FROM apps WHERE name = $1")
+            .bind(app.as_str())
+            .fetch_optional(&mut *self.tx)
+            .await?
+            .ok_or_else(|| RegistryError::UnknownApp(app.to_string()))?;
+        match row.try_get::<Option<i64>, _>("current_deployment")? {
+            Some(id) => Ok(Some(self.deployment(id).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The newest deployment of `app` with `digest`.
+    pub async fn deployment_by_digest(
+        &mut self,
+        app: &AppName,
+        digest: &Digest,
+    ) -> Result<Deployment, RegistryError> {
+        self.current(app).await?;
+        let row = sqlx::query(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d \
+             WHERE d.app = $1 AND d.digest = $2 ORDER BY d.id DESC LIMIT 1"
+        ))
+        .bind(app.as_str())
+        .bind(digest.to_string())
+        .fetch_optional(&mut *self.tx)
+        .await?
+        .ok_or_else(|| RegistryError::UnknownDeployment {
+            app: app.to_string(),
+            digest: digest.to_string(),
+        })?;
+        deployment_from_row(&row)
+    }
+
+    /// Points `app` at `deployment` and appends the move to its history.
+    pub async fn go_live(
+        &mut self,
+        deployment: &Deployment,
+        action: Action,
+        token_name: &str,
+    ) -> Result<Release, RegistryError> {
+        let app = deployment.app.as_str();
+        let now = now_millis();
+        sqlx::query("UPDATE apps SET current_deployment = $1 WHERE name = $2")
+            .bind(deployment.id)
+            .bind(app)
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO releases (seq, app, deployment, action, token_name, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(self.seq)
+        .bind(app)
+        .bind(deployment.id)
+        .bind(action.as_str())
+        .bind(token_name)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(Release {
+            seq: self.seq,
+            action,
+            token_name: token_name.to_owned(),
+            created_at: crate::registry::from_millis(now),
+            deployment: deployment.clone(),
+        })
+    }
+
+    /// Moves `app` back: to the newest deployment of `to` if given, else to
+    /// the newest deployment older than the live one that has been live
+    /// before (previews that never went live are passed over). Repeated
+    /// rollbacks walk further back.
+    pub async fn rollback(
+        &mut self,
+        app: &AppName,
+        to: Option<&Digest>,
+        token_name: &str,
+    ) -> Result<Release, RegistryError> {
+        let current = self.current(app).await?;
+        let target = match to {
+            Some(digest) => self.deployment_by_digest(app, digest).await?,
+            None => {
+                let nothing = || RegistryError::NothingToRollBackTo {
+                    app: app.to_string(),
+                };
+                let current_id = current.as_ref().ok_or_else(nothing)?.id;
+                let row = sqlx::query(&format!(
+                    "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d \
+                     WHERE d.app = $1 AND d.id < $2 \
+                     AND EXISTS (SELECT 1 FROM releases r WHERE r.deployment = d.id) \
+                     ORDER BY d.id DESC LIMIT 1"
+                ))
+                .bind(app.as_str())
+                .bind(current_id)
+                .fetch_optional(&mut *self.tx)
+                .await?
+                .ok_or_else(nothing)?;
+                deployment_from_row(&row)?
+            }
+        };
+        self.refuse_if_live(current.as_ref(), &target)?;
+        self.go_live(&target, Action::Rollback, token_name).await
+    }
+
+    /// Puts a deployment (typically a preview) live.
+    pub async fn promote(
+        &mut self,
+        app: &AppName,
+        digest: &Digest,
+        token_name: &str,
+    ) -> Result<Release, RegistryError> {
+        let current = self.current(app).await?;
+        let target = self.deployment_by_digest(app, digest).await?;
+        self.refuse_if_live(current.as_ref(), &target)?;
+        self.go_live(&target, Action::Promote, token_name).await
+    }
+
+    fn refuse_if_live(
+        &self,
+        current: Option<&Deployment>,
+        target: &Deployment,
+    ) -> Result<(), RegistryError> {
+        match current {
+            Some(current) if current.key == target.key => Err(RegistryError::AlreadyLive {
+                app: target.app.to_string(),
+                digest: target.key.digest,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Replaces the custom hostnames of `app`.
+    pub async fn set_hostnames(
+        &mut self,
+        app: &AppName,
+        hostnames: &[Hostname],
+    ) -> Result<(), RegistryError> {
+        self.current(app).await?;
+        for hostname in hostnames {
+            let owner = sqlx::query("SELECT app FROM hostnames WHERE hostname = $1")
+                .bind(hostname.as_str())
+                .fetch_optional(&mut *self.tx)
+                .await?;
+            if let Some(owner) = owner {
+                let owner: String = owner.try_get("app")?;
+                if owner != app.as_str() {
+                    return Err(RegistryError::HostnameTaken {
+                        hostname: hostname.to_string(),
+                        app: owner,
+                    });
+                }
+            }
+        }
+        sqlx::query("DELETE FROM hostnames WHERE app = $1")
+            .bind(app.as_str())
+            .execute(&mut *self.tx)
+            .await?;
+        for hostname in hostnames {
+            sqlx::query("INSERT INTO hostnames (hostname, app) VALUES ($1, $2)")
+                .bind(hostname.as_str())
+                .bind(app.as_str())
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Removes `app` with its history and hostnames. Its blobs stay in the
+    /// store until garbage collection finds them unreferenced.
+    pub async fn delete_app(&mut self, app: &AppName) -> Result<(), RegistryError> {
+        self.current(app).await?;
+        for statement in [
+            "UPDATE apps SET current_deployment = NULL WHERE name = $1",
+            "DELETE FROM releases WHERE app = $1",
+            "DELETE FROM hostnames WHERE app = $1",
+            "DELETE FROM deployments WHERE app = $1",
+            "DELETE FROM apps WHERE name = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(app.as_str())
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,117 @@
+//! What the registry stores, as the rest of wharf sees it.
+
+use crate::names::{AppName, Hostname};
+use std::time::SystemTime;
+use wharf_store::BlobKey;
+
+/// One uploaded, validated component version of an app. Deployments are
+/// never changed once recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deployment {
+    /// Unique across the registry, increasing with time.
+    pub id: i64,
+    /// The app it belongs to.
+    pub app: AppName,
+    /// Where its component is stored (digest and size).
+    pub key: BlobKey,
+    /// When it was recorded.
+    pub created_at: SystemTime,
+    /// The name of the admin token that deployed it.
+    pub token_name: String,
+    /// The deployer's note; may be empty.
+    pub message: String,
+    /// The interfaces the component imports, with versions.
+    pub imports: Vec<String>,
+    /// The interfaces the component exports, with versions.
+    pub exports: Vec<String>,
+    /// Whether wharf adapted it from a WASI preview1 core module.
+    pub adapted: bool,
+}
+
+/// What a new deployment records; the registry adds the id and time.
+#[derive(Clone, Debug)]
+pub struct NewDeployment {
+    /// The app; it is created if it does not exist.
+    pub app: AppName,
+    /// Where the validated component is stored.
+    pub key: BlobKey,
+    /// The name of the admin token used.
+    pub token_name: String,
+    /// The deployer's note.
+    pub message: String,
+    /// The component's imports.
+    pub imports: Vec<String>,
+    /// The component's exports.
+    pub exports: Vec<String>,
+    /// Whether it was adapted from a core module.
+    pub adapted: bool,
+}
+
+/// Why an app's pointer moved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// A new deployment went live.
+    Deploy,
+    /// An older deployment went live again.
+    Rollback,
+    /// A preview went live.
+    Promote,
+}
+
+impl Action {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Action::Deploy => "deploy",
+            Action::Rollback => "rollback",
+            Action::Promote => "promote",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "deploy" => Action::Deploy,
+            "rollback" => Action::Rollback,
+            "promote" => Action::Promote,
+            _ => return None,
+        })
+    }
+}
+
+/// One pointer move in an app's history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Release {
+    /// Position in the registry's change feed; increases with every change.
+    pub seq: i64,
+    /// Why the pointer moved.
+    pub action: Action,
+    /// The admin token that moved it.
+    pub token_name: String,
+    /// When.
+    pub created_at: SystemTime,
+    /// What went live.
+    pub deployment: Deployment,
+}
+
+/// An app and what it serves now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct App {
+    /// Its name.
+    pub name: AppName,
+    /// When it was first deployed.
+    pub created_at: SystemTime,
+    /// The live deployment; `None` while it only has previews.
+    pub current: Option<Deployment>,
+    /// Custom hostnames routed to it.
+    pub hostnames: Vec<Hostname>,
+}
+
+/// Everything a server needs to route requests, read in one go.
+#[derive(Clone, Debug, Default)]
+pub struct RoutingTable {
+    /// The feed position the table reflects.
+    pub seq: i64,
+    /// Each app and the blob it serves (`None`: no live deployment).
+    pub apps: Vec<(AppName, Option<BlobKey>)>,
+    /// Custom hostnames and their apps.
+    pub hostnames: Vec<(Hostname, AppName)>,
+}

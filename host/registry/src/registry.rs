@@ -1,0 +1,347 @@
+//! The registry handle: opening the database and reading from it.
+
+use crate::RegistryError;
+use crate::change::Change;
+use crate::model::{Action, App, Deployment, Release, RoutingTable};
+use crate::names::{AppName, Hostname};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use wharf_store::BlobKey;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database a registry runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file: one machine.
+    Sqlite,
+    /// Postgres: any number of machines.
+    Postgres,
+}
+
+/// The registry: which apps exist, their deployments, what each serves now
+/// and its custom hostnames. Cheap to clone.
+#[derive(Clone)]
+pub struct Registry {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// The columns of a deployment row, aliased `d`.
+pub(crate) const DEPLOYMENT_COLUMNS: &str = "d.id, d.app, d.digest, d.size, d.created_at, \
+     d.token_name, d.message, d.imports, d.exports, d.adapted";
+
+impl Registry {
+    /// Connects to `url` and brings its schema up to date.
+    ///
+    /// - `sqlite://PATH` (the file is created if missing) or `sqlite::memory:`;
+    /// - `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`.
+    pub async fn open(url: &str) -> Result<Self, RegistryError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(RegistryError::BadUrl {
+                url: redact(url),
+                reason: "use sqlite://PATH or postgres://USER@HOST/DATABASE".into(),
+            });
+        };
+        let bad = |e: sqlx::Error| RegistryError::BadUrl {
+            url: redact(url),
+            reason: e.to_string(),
+        };
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url = if url.contains('?') || url.contains(":memory:") {
+                    url.to_owned()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                AnyPoolOptions::new()
+                    // One in-memory database must be one connection.
+                    .max_connections(if url.contains(":memory:") { 1 } else { 4 })
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await
+                    .map_err(bad)?
+            }
+            Backend::Postgres => AnyPoolOptions::new()
+                .max_connections(8)
+                .connect(url)
+                .await
+                .map_err(bad)?,
+        };
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Self { pool, backend })
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Starts a change. Changes are serialized: a second one waits until
+    /// this one commits or is dropped (which rolls it back).
+    pub async fn begin(&self) -> Result<Change, RegistryError> {
+        Change::begin(self).await
+    }
+
+    /// The change feed's position: it increases with every committed change,
+    /// so a server that sees a new value reloads its routes.
+    pub async fn feed_position(&self) -> Result<i64, RegistryError> {
+        let row = sqlx::query("SELECT seq FROM feed WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("seq")?)
+    }
+
+    /// What every app serves and every custom hostname, with the feed
+    /// position read first (so the table is at least that new).
+    pub async fn routing_table(&self) -> Result<RoutingTable, RegistryError> {
+        let seq = self.feed_position().await?;
+        let rows = sqlx::query(
+            "SELECT a.name, d.digest, d.size FROM apps a \
+             LEFT JOIN deployments d ON d.id = a.current_deployment ORDER BY a.name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut apps = Vec::with_capacity(rows.len());
+        for row in rows {
+            let name = parse_app(row.try_get("name")?)?;
+            let digest: Option<String> = row.try_get("digest")?;
+            let size: Option<i64> = row.try_get("size")?;
+            let key = match (digest, size) {
+                (Some(digest), Some(size)) => Some(parse_key(&digest, size)?),
+                _ => None,
+            };
+            apps.push((name, key));
+        }
+        let hostnames = self.hostname_rows(None).await?;
+        Ok(RoutingTable {
+            seq,
+            apps,
+            hostnames,
+        })
+    }
+
+    async fn hostname_rows(
+        &self,
+        app: Option<&AppName>,
+    ) -> Result<Vec<(Hostname, AppName)>, RegistryError> {
+        let rows = match app {
+            Some(app) => {
+                sqlx::query("SELECT hostname, app FROM hostnames WHERE app = $1 ORDER BY hostname")
+                    .bind(app.as_str())
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT hostname, app FROM hostnames ORDER BY hostname")
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter()
+            .map(|row| {
+                let hostname: String = row.try_get("hostname")?;
+                let hostname = hostname
+                    .parse::<Hostname>()
+                    .map_err(|e| RegistryError::Malformed(e.to_string()))?;
+                Ok((hostname, parse_app(row.try_get("app")?)?))
+            })
+            .collect()
+    }
+
+    /// Every app, by name.
+    pub async fn apps(&self) -> Result<Vec<App>, RegistryError> {
+        let rows = sqlx::query("SELECT name FROM apps ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut apps = Vec::with_capacity(rows.len());
+        for row in rows {
+            apps.push(self.app(&parse_app(row.try_get("name")?)?).await?);
+        }
+        Ok(apps)
+    }
+
+    /// One app.
+    pub async fn app(&self, name: &AppName) -> Result<App, RegistryError> {
+        let row = sqlx::query("SELECT created_at, current_deployment FROM apps WHERE name = $1")
+            .bind(name.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| RegistryError::UnknownApp(name.to_string()))?;
+        let current: Option<i64> = row.try_get("current_deployment")?;
+        let current = match current {
+            Some(id) => Some(self.deployment(id).await?),
+            None => None,
+        };
+        let hostnames = self
+            .hostname_rows(Some(name))
+            .await?
+            .into_iter()
+            .map(|(hostname, _)| hostname)
+            .collect();
+        Ok(App {
+            name: name.clone(),
+            created_at: from_millis(row.try_get("created_at")?),
+            current,
+            hostnames,
+        })
+    }
+
+    async fn deployment(&self, id: i64) -> Result<Deployment, RegistryError> {
+        let row = sqlx::query(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d WHERE d.id = $1"
+        ))
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        deployment_from_row(&row)
+    }
+
+    /// Every deployment of `app`, newest first.
+    pub async fn deployments(&self, app: &AppName) -> Result<Vec<Deployment>, RegistryError> {
+        self.app(app).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d WHERE d.app = $1 ORDER BY d.id DESC"
+        ))
+        .bind(app.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(deployment_from_row).collect()
+    }
+
+    /// Every pointer move of `app`, newest first.
+    pub async fn releases(&self, app: &AppName) -> Result<Vec<Release>, RegistryError> {
+        self.app(app).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT r.seq, r.action, r.token_name AS release_token, r.created_at AS released_at, \
+             {DEPLOYMENT_COLUMNS} FROM releases r JOIN deployments d ON d.id = r.deployment \
+             WHERE r.app = $1 ORDER BY r.seq DESC"
+        ))
+        .bind(app.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let action: String = row.try_get("action")?;
+                Ok(Release {
+                    seq: row.try_get("seq")?,
+                    action: Action::parse(&action).ok_or_else(|| {
+                        RegistryError::Malformed(format!("unknown release action `{action}`"))
+                    })?,
+                    token_name: row.try_get("release_token")?,
+                    created_at: from_millis(row.try_get("released_at")?),
+                    deployment: deployment_from_row(row)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The newest deployment of `app` whose digest's hex starts with
+    /// `hex_prefix` (at least 8 hex digits): how preview hostnames resolve.
+    pub async fn find_deployment(
+        &self,
+        app: &AppName,
+        hex_prefix: &str,
+    ) -> Result<Option<Deployment>, RegistryError> {
+        if hex_prefix.len() < 8 || !hex_prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let pattern = format!("sha256-{}%", hex_prefix.to_ascii_lowercase());
+        let row = sqlx::query(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d \
+             WHERE d.app = $1 AND d.digest LIKE $2 ORDER BY d.id DESC LIMIT 1"
+        ))
+        .bind(app.as_str())
+        .bind(pattern)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(deployment_from_row).transpose()
+    }
+
+    /// Every blob some deployment refers to; what garbage collection keeps.
+    pub async fn referenced_blobs(&self) -> Result<HashSet<BlobKey>, RegistryError> {
+        let rows = sqlx::query("SELECT DISTINCT digest, size FROM deployments")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| parse_key(&row.try_get::<String, _>("digest")?, row.try_get("size")?))
+            .collect()
+    }
+}
+
+pub(crate) fn deployment_from_row(row: &AnyRow) -> Result<Deployment, RegistryError> {
+    let digest: String = row.try_get("digest")?;
+    let lines = |s: String| -> Vec<String> { s.lines().map(str::to_owned).collect() };
+    Ok(Deployment {
+        id: row.try_get("id")?,
+        app: parse_app(row.try_get("app")?)?,
+        key: parse_key(&digest, row.try_get("size")?)?,
+        created_at: from_millis(row.try_get("created_at")?),
+        token_name: row.try_get("token_name")?,
+        message: row.try_get("message")?,
+        imports: lines(row.try_get("imports")?),
+        exports: lines(row.try_get("exports")?),
+        adapted: row.try_get::<i64, _>("adapted")? != 0,
+    })
+}
+
+fn parse_app(name: String) -> Result<AppName, RegistryError> {
+    name.parse()
+        .map_err(|e: crate::NameError| RegistryError::Malformed(e.to_string()))
+}
+
+fn parse_key(digest: &str, size: i64) -> Result<BlobKey, RegistryError> {
+    let digest = digest
+        .parse()
+        .map_err(|e: wharf_store::ParseDigestError| RegistryError::Malformed(e.to_string()))?;
+    let size = u64::try_from(size)
+        .map_err(|_| RegistryError::Malformed(format!("negative blob size {size}")))?;
+    Ok(BlobKey { digest, size })
+}
+
+/// Milliseconds since the Unix epoch, as stored.
+pub(crate) fn now_millis() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn from_millis(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+/// `url` without its password.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}

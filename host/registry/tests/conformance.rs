@@ -1,0 +1,361 @@
+//! One suite of behaviour the registry must show on every database, run
+//! against a SQLite file and a real Postgres started by
+//! scripts/with-test-services.sh.
+
+use std::sync::Arc;
+use wharf_registry::{Action, AppName, Hostname, NewDeployment, Registry, RegistryError};
+use wharf_store::BlobKey;
+use wharf_test_services::Postgres;
+
+/// A registry in a fresh SQLite file; the URL lets a test reach past it.
+async fn sqlite() -> (Registry, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("registry.db").display());
+    (Registry::open(&url).await.expect("sqlite opens"), url, dir)
+}
+
+/// A registry in a fresh database of the test Postgres.
+async fn postgres() -> (Registry, String, ()) {
+    let url = Postgres::from_env().fresh_database().await;
+    (Registry::open(&url).await.expect("postgres opens"), url, ())
+}
+
+fn app(name: &str) -> AppName {
+    name.parse().expect("valid app name")
+}
+
+fn new_deployment(app_name: &str, content: &str) -> NewDeployment {
+    NewDeployment {
+        app: app(app_name),
+        key: BlobKey::of(content.as_bytes()),
+        token_name: "admin".into(),
+        message: format!("deploy {content}"),
+        imports: vec![
+            "wasi:http/types@0.2.4".into(),
+            "wasi:io/streams@0.2.4".into(),
+        ],
+        exports: vec!["wasi:http/incoming-handler@0.2.4".into()],
+        adapted: false,
+    }
+}
+
+/// Records a deployment and, if `live`, points the app at it.
+async fn deploy(registry: &Registry, app_name: &str, content: &str, live: bool) -> i64 {
+    let mut change = registry.begin().await.expect("begin");
+    let deployment = change
+        .record_deployment(&new_deployment(app_name, content))
+        .await
+        .expect("record");
+    if live {
+        change
+            .go_live(&deployment, Action::Deploy, "admin")
+            .await
+            .expect("go live");
+    }
+    change.commit().await.expect("commit");
+    deployment.id
+}
+
+async fn current_key(registry: &Registry, app_name: &str) -> Option<BlobKey> {
+    registry
+        .app(&app(app_name))
+        .await
+        .expect("app exists")
+        .current
+        .map(|d| d.key)
+}
+
+async fn deployments_round_trip(registry: Registry, _url: &str) {
+    let id = deploy(&registry, "hello", "v1", true).await;
+    let deployments = registry
+        .deployments(&app("hello"))
+        .await
+        .expect("deployments");
+    assert_eq!(deployments.len(), 1);
+    let d = &deployments[0];
+    assert_eq!(d.id, id);
+    assert_eq!(d.key, BlobKey::of(b"v1"));
+    assert_eq!(d.token_name, "admin");
+    assert_eq!(d.message, "deploy v1");
+    assert_eq!(
+        d.imports,
+        ["wasi:http/types@0.2.4", "wasi:io/streams@0.2.4"]
+    );
+    assert_eq!(d.exports, ["wasi:http/incoming-handler@0.2.4"]);
+    assert!(!d.adapted);
+    assert_eq!(current_key(&registry, "hello").await, Some(d.key));
+}
+
+async fn pointer_moves_and_history_order(registry: Registry, _url: &str) {
+    deploy(&registry, "hello", "v1", true).await;
+    deploy(&registry, "hello", "v2", true).await;
+    deploy(&registry, "hello", "v3-preview", false).await;
+    assert_eq!(
+        current_key(&registry, "hello").await,
+        Some(BlobKey::of(b"v2"))
+    );
+
+    // Rollback skips the preview that never went live.
+    let mut change = registry.begin().await.expect("begin");
+    let release = change
+        .rollback(&app("hello"), None, "ops")
+        .await
+        .expect("rollback");
+    change.commit().await.expect("commit");
+    assert_eq!(release.action, Action::Rollback);
+    assert_eq!(release.deployment.key, BlobKey::of(b"v1"));
+    assert_eq!(
+        current_key(&registry, "hello").await,
+        Some(BlobKey::of(b"v1"))
+    );
+
+    // Nothing older than v1 has been live.
+    let mut change = registry.begin().await.expect("begin");
+    let err = change
+        .rollback(&app("hello"), None, "ops")
+        .await
+        .expect_err("nothing older");
+    assert!(
+        matches!(err, RegistryError::NothingToRollBackTo { .. }),
+        "{err}"
+    );
+    drop(change);
+
+    // Promote the preview.
+    let preview = BlobKey::of(b"v3-preview");
+    let mut change = registry.begin().await.expect("begin");
+    change
+        .promote(&app("hello"), &preview.digest, "ops")
+        .await
+        .expect("promote");
+    change.commit().await.expect("commit");
+    assert_eq!(current_key(&registry, "hello").await, Some(preview));
+
+    // Promoting what is live is refused.
+    let mut change = registry.begin().await.expect("begin");
+    let err = change
+        .promote(&app("hello"), &preview.digest, "ops")
+        .await
+        .expect_err("already live");
+    assert!(matches!(err, RegistryError::AlreadyLive { .. }), "{err}");
+    drop(change);
+
+    // Rollback to a named digest.
+    let mut change = registry.begin().await.expect("begin");
+    change
+        .rollback(&app("hello"), Some(&BlobKey::of(b"v2").digest), "ops")
+        .await
+        .expect("rollback --to");
+    change.commit().await.expect("commit");
+
+    let history: Vec<(Action, BlobKey)> = registry
+        .releases(&app("hello"))
+        .await
+        .expect("releases")
+        .into_iter()
+        .map(|r| (r.action, r.deployment.key))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            (Action::Rollback, BlobKey::of(b"v2")),
+            (Action::Promote, BlobKey::of(b"v3-preview")),
+            (Action::Rollback, BlobKey::of(b"v1")),
+            (Action::Deploy, BlobKey::of(b"v2")),
+            (Action::Deploy, BlobKey::of(b"v1")),
+        ]
+    );
+    let seqs: Vec<i64> = registry
+        .releases(&app("hello"))
+        .await
+        .expect("releases")
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] > w[1]),
+        "newest first: {seqs:?}"
+    );
+}
+
+async fn a_dropped_change_leaves_nothing(registry: Registry, _url: &str) {
+    deploy(&registry, "hello", "v1", true).await;
+    let before = registry.feed_position().await.expect("feed");
+    {
+        let mut change = registry.begin().await.expect("begin");
+        let d = change
+            .record_deployment(&new_deployment("hello", "v2"))
+            .await
+            .expect("record");
+        change
+            .go_live(&d, Action::Deploy, "admin")
+            .await
+            .expect("go live");
+        // Dropped without commit, as when the process dies mid-deploy.
+    }
+    assert_eq!(registry.feed_position().await.expect("feed"), before);
+    assert_eq!(
+        current_key(&registry, "hello").await,
+        Some(BlobKey::of(b"v1"))
+    );
+    assert_eq!(
+        registry
+            .deployments(&app("hello"))
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+}
+
+async fn concurrent_deploys_to_one_app(registry: Registry, _url: &str) {
+    const N: usize = 12;
+    let registry = Arc::new(registry);
+    let tasks: Vec<_> = (0..N)
+        .map(|i| {
+            let registry = registry.clone();
+            tokio::spawn(async move { deploy(&registry, "busy", &format!("v{i}"), true).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("deploy task");
+    }
+    let releases = registry.releases(&app("busy")).await.expect("releases");
+    assert_eq!(releases.len(), N, "every deploy is in the history");
+    assert_eq!(
+        registry
+            .deployments(&app("busy"))
+            .await
+            .expect("list")
+            .len(),
+        N
+    );
+    // The live pointer is whatever went live last.
+    assert_eq!(
+        current_key(&registry, "busy").await,
+        Some(releases[0].deployment.key)
+    );
+    let mut seqs: Vec<i64> = releases.iter().map(|r| r.seq).collect();
+    seqs.dedup();
+    assert_eq!(seqs.len(), N, "feed positions are unique");
+}
+
+async fn the_feed_and_routing_table_follow_changes(registry: Registry, _url: &str) {
+    let start = registry.feed_position().await.expect("feed");
+    deploy(&registry, "a", "a1", true).await;
+    deploy(&registry, "b", "b1", false).await;
+    let mut change = registry.begin().await.expect("begin");
+    let hostnames: Vec<Hostname> = vec!["a.example.com".parse().expect("hostname")];
+    change
+        .set_hostnames(&app("a"), &hostnames)
+        .await
+        .expect("set");
+    change.commit().await.expect("commit");
+
+    let table = registry.routing_table().await.expect("table");
+    assert_eq!(table.seq, start + 3);
+    assert_eq!(
+        table.apps,
+        [(app("a"), Some(BlobKey::of(b"a1"))), (app("b"), None)]
+    );
+    assert_eq!(table.hostnames, [(hostnames[0].clone(), app("a"))]);
+
+    // Another app cannot take the hostname.
+    let mut change = registry.begin().await.expect("begin");
+    let err = change
+        .set_hostnames(&app("b"), &hostnames)
+        .await
+        .expect_err("taken");
+    assert!(matches!(err, RegistryError::HostnameTaken { .. }), "{err}");
+    drop(change);
+
+    // Previews resolve by digest prefix.
+    let b1 = BlobKey::of(b"b1");
+    let found = registry
+        .find_deployment(&app("b"), &b1.digest.hex()[..12])
+        .await
+        .expect("find")
+        .expect("found");
+    assert_eq!(found.key, b1);
+    assert!(
+        registry
+            .find_deployment(&app("a"), &b1.digest.hex()[..12])
+            .await
+            .expect("find")
+            .is_none()
+    );
+
+    // Deleting an app removes it and its hostnames, but other apps stay.
+    let mut change = registry.begin().await.expect("begin");
+    change.delete_app(&app("a")).await.expect("delete");
+    change.commit().await.expect("commit");
+    assert!(matches!(
+        registry.app(&app("a")).await,
+        Err(RegistryError::UnknownApp(_))
+    ));
+    let table = registry.routing_table().await.expect("table");
+    assert_eq!(table.apps, [(app("b"), None)]);
+    assert!(table.hostnames.is_empty());
+    assert_eq!(
+        registry
+            .referenced_blobs()
+            .await
+            .expect("refs")
+            .into_iter()
+            .collect::<Vec<_>>(),
+        [b1]
+    );
+}
+
+async fn history_cannot_be_rewritten(registry: Registry, url: &str) {
+    use sqlx::Connection;
+    deploy(&registry, "hello", "v1", true).await;
+    sqlx::any::install_default_drivers();
+    let mut raw = sqlx::AnyConnection::connect(url)
+        .await
+        .expect("raw connection");
+    for statement in [
+        "UPDATE deployments SET message = 'rewritten'",
+        "UPDATE releases SET action = 'promote'",
+    ] {
+        let err = sqlx::query(statement)
+            .execute(&mut raw)
+            .await
+            .expect_err("append-only");
+        assert!(err.to_string().contains("append-only"), "{err}");
+    }
+}
+
+macro_rules! conformance {
+    ($backend:ident, $open:expr) => {
+        mod $backend {
+            use super::*;
+            conformance!(@case $open, deployments_round_trip);
+            conformance!(@case $open, pointer_moves_and_history_order);
+            conformance!(@case $open, a_dropped_change_leaves_nothing);
+            conformance!(@case $open, concurrent_deploys_to_one_app);
+            conformance!(@case $open, the_feed_and_routing_table_follow_changes);
+            conformance!(@case $open, history_cannot_be_rewritten);
+        }
+    };
+    (@case $open:expr, $case:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $case() {
+            let (registry, url, _guard) = $open.await;
+            super::$case(registry, &url).await;
+        }
+    };
+}
+
+conformance!(sqlite, sqlite());
+conformance!(postgres, postgres());
+
+#[tokio::test]
+async fn unknown_database_urls_are_refused_with_a_hint() {
+    let err = Registry::open("mysql://x/y")
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("use sqlite://PATH or postgres://"), "{err}");
+}

@@ -1,0 +1,239 @@
+//! Content-addressed blobs in an object store.
+
+use crate::cache::LocalCache;
+use crate::location::{self, S3Settings};
+use crate::{BlobKey, Digest, StoreError};
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// How to open a [`BlobStore`] besides its URL.
+#[derive(Clone, Debug, Default)]
+pub struct StoreOptions {
+    /// Settings for `s3://` URLs.
+    pub s3: S3Settings,
+    /// Where to keep local copies of blobs read from a remote store. Ignored
+    /// for `file://` and `memory://`, which are local already.
+    pub cache_dir: Option<std::path::PathBuf>,
+}
+
+/// The result of [`BlobStore::put`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PutOutcome {
+    /// Where the blob is stored.
+    pub key: BlobKey,
+    /// `false` when the blob was already stored and the upload was skipped.
+    pub uploaded: bool,
+}
+
+/// A blob found by [`BlobStore::list`].
+#[derive(Clone, Copy, Debug)]
+pub struct StoredBlob {
+    /// Its key.
+    pub key: BlobKey,
+    /// When the backend last wrote it.
+    pub last_modified: SystemTime,
+}
+
+/// Component blobs stored under their own digest.
+///
+/// - [`put`](Self::put) never overwrites: a blob already present is skipped.
+/// - [`get`](Self::get) hashes every read again and refuses bytes that do
+///   not match their key, so a damaged or tampered blob is never returned.
+pub struct BlobStore {
+    objects: Arc<dyn ObjectStore>,
+    prefix: Path,
+    cache: Option<LocalCache>,
+    display: String,
+}
+
+impl BlobStore {
+    /// Opens the store `url` names; see the crate docs for the schemes.
+    pub fn open(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        let backend = location::open(url, &options.s3)?;
+        let cache = match (&options.cache_dir, backend.remote) {
+            (Some(dir), true) => Some(LocalCache::open(dir)?),
+            _ => None,
+        };
+        Ok(Self {
+            objects: backend.objects,
+            prefix: backend.prefix,
+            cache,
+            display: backend.display,
+        })
+    }
+
+    /// The store's URL, without credentials.
+    pub fn url(&self) -> &str {
+        &self.display
+    }
+
+    /// The backend itself, for tools that must reach past the checks (such
+    /// as tests that tamper with a blob on purpose).
+    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.objects
+    }
+
+    /// The backend path of `key`.
+    pub fn location(&self, key: &BlobKey) -> Path {
+        self.join(&key.to_string())
+    }
+
+    fn join(&self, relative: &str) -> Path {
+        if self.prefix.as_ref().is_empty() {
+            Path::from(relative)
+        } else {
+            Path::from(format!("{}/{relative}", self.prefix))
+        }
+    }
+
+    fn backend_error(&self, key: &BlobKey, source: object_store::Error) -> StoreError {
+        StoreError::Backend {
+            key: format!("{}/{}", self.display.trim_end_matches('/'), key),
+            source,
+        }
+    }
+
+    /// Whether a blob is stored under `key`.
+    pub async fn contains(&self, key: &BlobKey) -> Result<bool, StoreError> {
+        match self.objects.head(&self.location(key)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.backend_error(key, e)),
+        }
+    }
+
+    /// Stores `bytes` under their own key unless a blob is there already.
+    /// Nothing is ever overwritten: on backends with conditional writes the
+    /// write itself refuses to replace an existing object.
+    pub async fn put(&self, bytes: Bytes) -> Result<PutOutcome, StoreError> {
+        let key = hash(bytes.clone()).await;
+        if self.contains(&key).await? {
+            return Ok(PutOutcome {
+                key,
+                uploaded: false,
+            });
+        }
+        let location = self.location(&key);
+        let create = PutOptions::from(PutMode::Create);
+        let payload = PutPayload::from(bytes.clone());
+        let uploaded = match self.objects.put_opts(&location, payload, create).await {
+            Ok(_) => true,
+            // Someone stored the same bytes in the meantime.
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => false,
+            // No conditional writes here. The existence check above already
+            // ran, and the key is the content's own hash, so a racing writer
+            // could only write these same bytes.
+            Err(object_store::Error::NotImplemented { .. }) => {
+                self.objects
+                    .put(&location, PutPayload::from(bytes))
+                    .await
+                    .map_err(|e| self.backend_error(&key, e))?;
+                true
+            }
+            Err(e) => return Err(self.backend_error(&key, e)),
+        };
+        Ok(PutOutcome { key, uploaded })
+    }
+
+    /// The bytes stored under `key`, verified against it. Reads go through
+    /// the local cache when there is one.
+    pub async fn get(&self, key: &BlobKey) -> Result<Bytes, StoreError> {
+        if let Some(cache) = &self.cache
+            && let Some(bytes) = cache.read(key).await
+        {
+            match verify(key, bytes).await {
+                Ok(bytes) => return Ok(bytes),
+                Err(e) => {
+                    tracing::warn!("dropping a damaged cache entry: {e}");
+                    cache.remove(key).await;
+                }
+            }
+        }
+        let bytes = match self.objects.get(&self.location(key)).await {
+            Ok(result) => result.bytes().await,
+            Err(e) => Err(e),
+        };
+        let bytes = match bytes {
+            Ok(bytes) => bytes,
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(StoreError::NotFound { key: *key });
+            }
+            Err(e) => return Err(self.backend_error(key, e)),
+        };
+        let bytes = verify(key, bytes).await?;
+        if let Some(cache) = &self.cache
+            && let Err(e) = cache.write(key, &bytes).await
+        {
+            tracing::warn!("cannot cache a blob locally, it will be fetched again: {e}");
+        }
+        Ok(bytes)
+    }
+
+    /// Every blob under the store's prefix. Objects that are not blobs are
+    /// left out.
+    pub async fn list(&self) -> Result<Vec<StoredBlob>, StoreError> {
+        let folder = self.join(BlobKey::PREFIX.trim_end_matches('/'));
+        let objects: Vec<_> = self
+            .objects
+            .list(Some(&folder))
+            .try_collect()
+            .await
+            .map_err(|source| StoreError::Backend {
+                key: folder.to_string(),
+                source,
+            })?;
+        let prefix_len = if self.prefix.as_ref().is_empty() {
+            0
+        } else {
+            self.prefix.as_ref().len() + 1
+        };
+        let blobs = objects
+            .into_iter()
+            .filter_map(|meta| {
+                let relative = meta.location.as_ref().get(prefix_len..)?;
+                let key = relative.parse::<BlobKey>().ok()?;
+                Some(StoredBlob {
+                    key,
+                    last_modified: meta.last_modified.into(),
+                })
+            })
+            .collect();
+        Ok(blobs)
+    }
+
+    /// Removes the blob under `key`. Removing a missing blob succeeds.
+    pub async fn delete(&self, key: &BlobKey) -> Result<(), StoreError> {
+        match self.objects.delete(&self.location(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.backend_error(key, e)),
+        }
+    }
+}
+
+/// The key of `bytes`, hashed off the async executor.
+async fn hash(bytes: Bytes) -> BlobKey {
+    let size = bytes.len() as u64;
+    let digest = tokio::task::spawn_blocking(move || Digest::of(&bytes))
+        .await
+        .expect("hashing does not panic");
+    BlobKey { digest, size }
+}
+
+/// Returns `bytes` if they are exactly what `key` names.
+async fn verify(key: &BlobKey, bytes: Bytes) -> Result<Bytes, StoreError> {
+    let actual = hash(bytes.clone()).await;
+    if actual == *key {
+        Ok(bytes)
+    } else {
+        Err(StoreError::Corrupt {
+            key: *key,
+            actual: actual.digest,
+            actual_size: actual.size,
+        })
+    }
+}
