@@ -5,6 +5,9 @@
 #
 # The guests are their own cargo workspace; guests/.cargo/config.toml picks the
 # wasm target. Intermediate files go beside OUT, in guests-build/.
+#
+# `hello` is also built for wasm32-wasip1 as hello-wasip1.wasm: a core module,
+# not a component, which wharf adapts when it is deployed or run.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,6 +18,7 @@ build_dir=$(dirname "$out")/guests-build
 
 cd "$root/guests"
 cargo build --release --locked --target-dir "$build_dir"
+cargo build --release --locked --target-dir "$build_dir" --target wasm32-wasip1 -p hello
 
 rm -f "$out"/*.wasm
 release=$build_dir/wasm32-wasip2/release
@@ -27,4 +31,5 @@ for manifest in */Cargo.toml; do
     fi
     cp "$artifact" "$out/$name.wasm"
 done
+cp "$build_dir/wasm32-wasip1/release/hello.wasm" "$out/hello-wasip1.wasm"
 echo "build-guests: wrote $(ls "$out" | wc -l) guests to $out" >&2

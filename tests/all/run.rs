@@ -54,6 +54,30 @@ async fn hello() -> Result<()> {
 }
 
 #[tokio::test]
+async fn hello_v2() -> Result<()> {
+    let server = Wharf::run(guests::HELLO_V2, &[])?;
+    let response = client().get(server.url("/")).send().await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await?, "Hello from wharf, v2!\n");
+    Ok(())
+}
+
+/// A wasm32-wasip1 core module is adapted into a component and served.
+#[tokio::test]
+async fn hello_wasip1() -> Result<()> {
+    let bytes = std::fs::read(guests::HELLO_WASIP1)?;
+    assert_eq!(&bytes[4..8], [1, 0, 0, 0], "the artifact is a core module");
+    let server = Wharf::run(guests::HELLO_WASIP1, &[])?;
+    let response = client().get(server.url("/core")).send().await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await?, "Hello from wharf!\n");
+    let log = server.log();
+    assert!(log.contains("adapted=true"), "log: {log}");
+    assert!(log.contains("hello guest handling /core"), "log: {log}");
+    Ok(())
+}
+
+#[tokio::test]
 async fn echo() -> Result<()> {
     let server = Wharf::run(guests::ECHO, &[])?;
     // 1 MiB of bytes that are not all alike, so a reordering would show.
@@ -271,9 +295,10 @@ async fn rejects_files_that_are_not_components() -> Result<()> {
     let junk = dir.join("junk.wasm");
     std::fs::write(&junk, b"#!/bin/sh\necho hi\n")?;
 
+    // An empty core module adapts into a component that exports nothing.
     let stderr = refused(core.to_str().expect("utf-8"))?;
     assert!(
-        stderr.contains("core WebAssembly module, not a component"),
+        stderr.contains("does not export wasi:http/incoming-handler@0.2.x"),
         "stderr: {stderr}"
     );
     let stderr = refused(junk.to_str().expect("utf-8"))?;

@@ -15,6 +15,12 @@ pub enum LoadError {
          `--target wasm32-wasip2`, or adapt it with `wasm-tools component new`"
     )]
     CoreModule,
+    /// A core module could not be adapted into a component.
+    #[error(
+        "this core module cannot be adapted into a component: {0}; build it for \
+         `--target wasm32-wasip2`, or with `cargo component build`"
+    )]
+    Adapt(String),
     /// wasmtime rejected the component while compiling it.
     #[error("the component failed to compile: {0:#}")]
     Compile(wasmtime::Error),

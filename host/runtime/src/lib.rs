@@ -10,7 +10,10 @@
 //!    the instance, memory, body-size and deadline limits ([`InvokeError`]
 //!    says which one was hit). Guest stdout and stderr go to the log, tagged
 //!    with the [`RequestId`].
+//! 4. [`prepare`] passes components through and [`adapt_core_module`] wraps a WASI preview1 core module into a
+//!    component with the preview1 adapter, for deploys of older builds.
 
+mod adapt;
 mod config;
 mod engine;
 mod error;
@@ -20,11 +23,12 @@ mod http;
 mod request_id;
 mod world;
 
+pub use adapt::{Adapter, Prepared, adapt_core_module, prepare};
 pub use config::RuntimeConfig;
 pub use error::{EngineError, InvokeError, LoadError};
 pub use http::GuestBody;
 pub use request_id::RequestId;
-pub use world::{HTTP_HANDLER_EXPORT, PROVIDED_IMPORTS};
+pub use world::{HTTP_HANDLER_EXPORT, Interfaces, PROVIDED_IMPORTS};
 
 use host::HostState;
 use std::sync::Arc;
@@ -48,12 +52,18 @@ pub struct Runtime {
 pub struct CompiledComponent {
     digest: Digest,
     pre: world::AppPre<HostState>,
+    interfaces: Arc<Interfaces>,
 }
 
 impl CompiledComponent {
     /// The SHA-256 of the component's bytes.
     pub fn digest(&self) -> Digest {
         self.digest
+    }
+
+    /// What the component imports and exports.
+    pub fn interfaces(&self) -> &Interfaces {
+        &self.interfaces
     }
 }
 
@@ -89,13 +99,17 @@ impl Runtime {
         }
         let digest = Digest::of(bytes);
         let component = Component::new(&self.engine, bytes).map_err(LoadError::Compile)?;
-        world::check(&self.engine, &component)?;
+        let interfaces = world::check(&self.engine, &component)?;
         let instance_pre = self
             .linker
             .instantiate_pre(&component)
             .map_err(LoadError::Link)?;
         let pre = world::AppPre::new(instance_pre).map_err(LoadError::Link)?;
-        Ok(CompiledComponent { digest, pre })
+        Ok(CompiledComponent {
+            digest,
+            pre,
+            interfaces: Arc::new(interfaces),
+        })
     }
 }
 

@@ -83,15 +83,27 @@ fn is_provided(import: &str) -> bool {
     PROVIDED_IMPORTS.contains(&base) && in_series(version)
 }
 
+/// What a component imports and exports, by full versioned name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Interfaces {
+    /// Its imports, e.g. `wasi:http/types@0.2.4`.
+    pub imports: Vec<String>,
+    /// Its exports, e.g. `wasi:http/incoming-handler@0.2.4`.
+    pub exports: Vec<String>,
+}
+
 /// Checks that `component` imports nothing wharf does not provide and exports
 /// the HTTP handler, naming every offending import or missing export.
-pub(crate) fn check(engine: &Engine, component: &Component) -> Result<(), LoadError> {
+pub(crate) fn check(engine: &Engine, component: &Component) -> Result<Interfaces, LoadError> {
     let ty = component.component_type();
-    let unsupported: Vec<String> = ty
+    let imports: Vec<String> = ty
         .imports(engine)
-        .map(|(name, _)| name)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    let unsupported: Vec<String> = imports
+        .iter()
         .filter(|name| !is_provided(name))
-        .map(str::to_owned)
+        .cloned()
         .collect();
     if !unsupported.is_empty() {
         return Err(LoadError::UnsupportedImports {
@@ -109,7 +121,7 @@ pub(crate) fn check(engine: &Engine, component: &Component) -> Result<(), LoadEr
     if !has_handler {
         return Err(LoadError::MissingHandler { exports });
     }
-    Ok(())
+    Ok(Interfaces { imports, exports })
 }
 
 #[cfg(test)]

@@ -13,7 +13,9 @@ use wharf_server::{Listener, SingleApp, shutdown_signal};
 /// fresh instance of it.
 #[derive(clap::Args)]
 pub struct RunCommand {
-    /// The component to serve (a `.wasm` file exporting wasi:http/incoming-handler).
+    /// The component to serve: a `.wasm` file exporting
+    /// wasi:http/incoming-handler, or a wasm32-wasip1 core module, which is
+    /// adapted into a component first.
     file: PathBuf,
 
     /// Address to listen on. Port 0 picks a free port; the address bound is
@@ -35,10 +37,17 @@ impl RunCommand {
         let bytes = std::fs::read(&self.file)
             .with_context(|| format!("cannot read {}", self.file.display()))?;
         let runtime = Runtime::new(self.runtime.config()?)?;
+        let cannot_serve = || format!("cannot serve {}", self.file.display());
+        let prepared = wharf_runtime::prepare(bytes).with_context(cannot_serve)?;
         let component = runtime
-            .compile(&bytes)
-            .with_context(|| format!("cannot serve {}", self.file.display()))?;
-        tracing::info!(digest = %component.digest(), file = %self.file.display(), "compiled");
+            .compile(&prepared.bytes)
+            .with_context(cannot_serve)?;
+        tracing::info!(
+            digest = %component.digest(),
+            file = %self.file.display(),
+            adapted = prepared.adapted,
+            "compiled"
+        );
         let dispatch = Arc::new(SingleApp::new(Arc::new(runtime), component));
 
         let rt = tokio::runtime::Builder::new_multi_thread()
