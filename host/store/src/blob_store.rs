@@ -7,8 +7,10 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
+use tokio::sync::Mutex as AsyncMutex;
 
 /// How to open a [`BlobStore`] besides its URL.
 #[derive(Clone, Debug, Default)]
@@ -48,6 +50,9 @@ pub struct BlobStore {
     prefix: Path,
     cache: Option<LocalCache>,
     display: String,
+    /// One lock per key being uploaded, so racing puts of the same bytes in
+    /// this process upload once, even on stores without conditional writes.
+    uploads: Mutex<HashMap<BlobKey, Arc<AsyncMutex<()>>>>,
 }
 
 impl BlobStore {
@@ -63,6 +68,7 @@ impl BlobStore {
             prefix: backend.prefix,
             cache,
             display: backend.display,
+            uploads: Mutex::default(),
         })
     }
 
@@ -107,10 +113,35 @@ impl BlobStore {
     }
 
     /// Stores `bytes` under their own key unless a blob is there already.
-    /// Nothing is ever overwritten: on backends with conditional writes the
-    /// write itself refuses to replace an existing object.
+    ///
+    /// Nothing is overwritten. Puts of one key in this process take turns,
+    /// and the write itself is conditional (`If-None-Match: *` on S3), so a
+    /// store that honours conditional writes (AWS S3, R2, MinIO, local files)
+    /// refuses to replace an object even across processes. A store that
+    /// ignores them (Garage) can only see the same bytes written twice, by
+    /// two processes racing on one key, since the key is the bytes' hash.
     pub async fn put(&self, bytes: Bytes) -> Result<PutOutcome, StoreError> {
         let key = hash(bytes.clone()).await;
+        let lock = self
+            .uploads
+            .lock()
+            .expect("upload table lock")
+            .entry(key)
+            .or_default()
+            .clone();
+        let outcome = {
+            let _turn = lock.lock().await;
+            self.put_once(key, bytes).await
+        };
+        let mut uploads = self.uploads.lock().expect("upload table lock");
+        // Only the table and this call hold the lock: nobody else waits on it.
+        if Arc::strong_count(&lock) == 2 {
+            uploads.remove(&key);
+        }
+        outcome
+    }
+
+    async fn put_once(&self, key: BlobKey, bytes: Bytes) -> Result<PutOutcome, StoreError> {
         if self.contains(&key).await? {
             return Ok(PutOutcome {
                 key,
