@@ -3,8 +3,10 @@
 use crate::RegistryError;
 use crate::model::{Action, Deployment, NewDeployment, Release};
 use crate::names::{AppName, Hostname};
-use crate::registry::{DEPLOYMENT_COLUMNS, Registry, deployment_from_row, now_millis};
+use crate::registry::{DEPLOYMENT_COLUMNS, Registry, deployment_from_row, now_millis, parse_key};
 use sqlx::{Any, Row, Transaction};
+use std::collections::HashSet;
+use wharf_store::BlobKey;
 use wharf_store::Digest;
 
 /// One atomic change to the registry. It starts by taking the change feed's
@@ -251,6 +253,18 @@ impl Change {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Every blob some deployment refers to, read inside this change: while
+    /// it is open no deployment can be recorded, so garbage collection can
+    /// delete what this does not name.
+    pub async fn referenced_blobs(&mut self) -> Result<HashSet<BlobKey>, RegistryError> {
+        let rows = sqlx::query("SELECT DISTINCT digest, size FROM deployments")
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter()
+            .map(|row| parse_key(&row.try_get::<String, _>("digest")?, row.try_get("size")?))
+            .collect()
     }
 
     /// Removes `app` with its history and hostnames. Its blobs stay in the

@@ -314,7 +314,7 @@ fn parse_app(name: String) -> Result<AppName, RegistryError> {
         .map_err(|e: crate::NameError| RegistryError::Malformed(e.to_string()))
 }
 
-fn parse_key(digest: &str, size: i64) -> Result<BlobKey, RegistryError> {
+pub(crate) fn parse_key(digest: &str, size: i64) -> Result<BlobKey, RegistryError> {
     let digest = digest
         .parse()
         .map_err(|e: wharf_store::ParseDigestError| RegistryError::Malformed(e.to_string()))?;

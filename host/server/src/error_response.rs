@@ -23,8 +23,22 @@ pub fn error_response(error: &InvokeError, request_id: RequestId) -> Response<Gu
     response
 }
 
+/// A JSON response with the given status.
+pub fn json_response(status: StatusCode, body: Vec<u8>) -> Response<GuestBody> {
+    let body = Full::new(Bytes::from(body))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
 /// A plain-text response with the given status.
-pub(crate) fn text_response(status: StatusCode, body: String) -> Response<GuestBody> {
+pub fn text_response(status: StatusCode, body: String) -> Response<GuestBody> {
     let body = Full::new(Bytes::from(body))
         .map_err(|never| match never {})
         .boxed_unsync();

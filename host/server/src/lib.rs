@@ -8,15 +8,24 @@
 //! 3. [`SingleApp`] is the dispatch of `wharf run`: every request goes to one
 //!    component. [`error_response`] turns a runtime failure into the status
 //!    code a client expects.
+//! 4. [`AppRouter`] is the dispatch of `wharf serve`: the Host header picks
+//!    an app ([`Routes`]), the registry says which deployment it serves, and
+//!    the [`ComponentCache`] fetches, verifies and compiles it once.
 
+mod components;
 mod dispatch;
 mod error_response;
 mod listener;
+mod router;
+mod routes;
 mod signal;
 
+pub use components::{ComponentCache, FetchError};
 pub use dispatch::{Dispatch, SingleApp};
-pub use error_response::error_response;
+pub use error_response::{error_response, json_response, text_response};
 pub use listener::Listener;
+pub use router::{AppRouter, RouterConfig};
+pub use routes::{PREVIEW_DIGITS, PREVIEW_SEPARATOR, Routes, Target, preview_label};
 pub use signal::shutdown_signal;
 
 /// Response header carrying the digest of the component that answered.

@@ -1,15 +1,35 @@
 //! One module per subcommand.
 
+mod apps;
+mod client;
+mod data_dir;
+mod delete;
+mod deploy;
+mod gc;
+mod history;
+mod hostnames;
 mod key;
+mod promote;
+mod rollback;
 mod run;
 mod runtime_args;
+mod serve;
 
 use clap::Subcommand;
 
 /// The subcommands.
 #[derive(Subcommand)]
 pub enum Command {
+    Serve(serve::ServeCommand),
     Run(run::RunCommand),
+    Deploy(deploy::DeployCommand),
+    Rollback(rollback::RollbackCommand),
+    Promote(promote::PromoteCommand),
+    Apps(apps::AppsCommand),
+    History(history::HistoryCommand),
+    Hostnames(hostnames::HostnamesCommand),
+    Delete(delete::DeleteCommand),
+    Gc(gc::GcCommand),
     Key(key::KeyCommand),
 }
 
@@ -17,7 +37,16 @@ impl Command {
     /// Runs the chosen subcommand.
     pub fn execute(self) -> anyhow::Result<()> {
         match self {
+            Command::Serve(c) => c.execute(),
             Command::Run(c) => c.execute(),
+            Command::Deploy(c) => c.execute(),
+            Command::Rollback(c) => c.execute(),
+            Command::Promote(c) => c.execute(),
+            Command::Apps(c) => c.execute(),
+            Command::History(c) => c.execute(),
+            Command::Hostnames(c) => c.execute(),
+            Command::Delete(c) => c.execute(),
+            Command::Gc(c) => c.execute(),
             Command::Key(c) => c.execute(),
         }
     }

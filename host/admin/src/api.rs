@@ -1,0 +1,161 @@
+//! The admin API's JSON bodies, shared by the server and the `wharf` CLI.
+
+use serde::{Deserialize, Serialize};
+
+/// The answer to a deploy.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DeployResult {
+    /// The app deployed to.
+    pub app: String,
+    /// The stored component's digest, `sha256-<hex>`.
+    pub digest: String,
+    /// Its object-store key, `application/wasm/{size}b/sha256-{hex}.wasm`.
+    pub key: String,
+    /// The stored component's size in bytes.
+    pub size: u64,
+    /// `false` when the store already held these bytes and the upload was skipped.
+    pub uploaded: bool,
+    /// Whether the deployment went live (`false` for `--preview`).
+    pub live: bool,
+    /// Whether the upload was a core module that wharf adapted into a component.
+    pub adapted: bool,
+    /// The app's URL, serving whatever is live.
+    pub url: String,
+    /// This deployment's own URL, serving it whatever is live.
+    pub preview_url: String,
+    /// The deployment's id.
+    pub deployment_id: i64,
+    /// The interfaces the component imports.
+    pub imports: Vec<String>,
+    /// The interfaces the component exports.
+    pub exports: Vec<String>,
+}
+
+/// One deployment of an app.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DeploymentInfo {
+    /// Its id.
+    pub id: i64,
+    /// `sha256-<hex>`.
+    pub digest: String,
+    /// The object-store key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// RFC 3339 time it was recorded.
+    pub created_at: String,
+    /// The admin token that deployed it.
+    pub token_name: String,
+    /// The deployer's note.
+    pub message: String,
+    /// Whether it was adapted from a core module.
+    pub adapted: bool,
+    /// Its interfaces.
+    pub imports: Vec<String>,
+    /// Its exports.
+    pub exports: Vec<String>,
+    /// Whether the app serves it now.
+    pub live: bool,
+    /// Its preview URL.
+    pub preview_url: String,
+}
+
+/// An app and what it serves.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AppInfo {
+    /// Its name.
+    pub name: String,
+    /// Its URL.
+    pub url: String,
+    /// RFC 3339 time of its first deployment.
+    pub created_at: String,
+    /// The live deployment, if any.
+    pub live: Option<DeploymentInfo>,
+    /// Custom hostnames routed to it.
+    pub hostnames: Vec<String>,
+}
+
+/// Every app.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AppList {
+    /// By name.
+    pub apps: Vec<AppInfo>,
+}
+
+/// One move of an app's live pointer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReleaseInfo {
+    /// The app.
+    pub app: String,
+    /// Its position in the registry's change feed.
+    pub seq: i64,
+    /// `deploy`, `rollback` or `promote`.
+    pub action: String,
+    /// RFC 3339 time of the move.
+    pub created_at: String,
+    /// The admin token that made it.
+    pub token_name: String,
+    /// The app's URL.
+    pub url: String,
+    /// What went live.
+    pub deployment: DeploymentInfo,
+}
+
+/// An app's history.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct History {
+    /// The app.
+    pub app: String,
+    /// Pointer moves, newest first.
+    pub releases: Vec<ReleaseInfo>,
+    /// Every deployment, live or preview, newest first.
+    pub deployments: Vec<DeploymentInfo>,
+}
+
+/// Body of a rollback.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RollbackRequest {
+    /// The digest to go back to; without it, the previous live deployment.
+    #[serde(default)]
+    pub to: Option<String>,
+}
+
+/// Body of a promotion.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PromoteRequest {
+    /// The digest to put live.
+    pub digest: String,
+}
+
+/// Body of a hostname change: the full new list.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HostnamesRequest {
+    /// Custom hostnames for the app; empty removes them all.
+    pub hostnames: Vec<String>,
+}
+
+/// Body of a garbage collection.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct GcRequest {
+    /// Only blobs stored longer ago than this are removed. Default 3600.
+    #[serde(default)]
+    pub grace_seconds: Option<u64>,
+}
+
+/// What garbage collection did.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GcResult {
+    /// Keys removed.
+    pub deleted: Vec<String>,
+    /// Blobs still referenced by a deployment.
+    pub referenced: usize,
+    /// Unreferenced blobs kept because they are younger than the grace period.
+    pub too_young: usize,
+}
+
+/// Body of every error answer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong and what to do.
+    pub error: String,
+}

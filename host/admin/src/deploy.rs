@@ -1,0 +1,185 @@
+//! Receiving a deploy: stream the upload, validate it, store it, and only
+//! then record it and move the pointer.
+
+use crate::Admin;
+use crate::api::DeployResult;
+use crate::error::ApiError;
+use bytes::Bytes;
+use http::StatusCode;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use wharf_registry::{Action, AppName, NewDeployment};
+use wharf_store::DigestWriter;
+
+/// The longest deploy message accepted.
+pub const MAX_MESSAGE_LEN: usize = 1000;
+
+/// What the deploy's query string asks for.
+#[derive(Debug, Default)]
+pub(crate) struct DeployOptions {
+    /// Record without going live.
+    pub preview: bool,
+    /// The deployer's note.
+    pub message: String,
+}
+
+impl DeployOptions {
+    pub fn parse(query: Option<&str>) -> Result<Self, ApiError> {
+        let mut options = Self::default();
+        for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            match &*name {
+                "preview" => {
+                    options.preview = match &*value {
+                        "" | "1" | "true" => true,
+                        "0" | "false" => false,
+                        other => {
+                            return Err(ApiError::bad_request(format!(
+                                "preview must be true or false, not `{other}`"
+                            )));
+                        }
+                    }
+                }
+                "message" => {
+                    if value.chars().count() > MAX_MESSAGE_LEN || value.contains('\0') {
+                        return Err(ApiError::bad_request(format!(
+                            "the message must be at most {MAX_MESSAGE_LEN} characters of text"
+                        )));
+                    }
+                    options.message = value.into_owned();
+                }
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "unknown deploy parameter `{other}`; use preview and message"
+                    )));
+                }
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// Reads the upload, hashing it as it arrives and refusing it with 413 as
+/// soon as it passes `limit` bytes.
+async fn read_upload(
+    mut body: Incoming,
+    declared: Option<u64>,
+    limit: u64,
+) -> Result<(Vec<u8>, wharf_store::Digest), ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the upload is larger than the server's {limit}-byte deploy limit \
+                 (`wharf serve --max-deploy-size`)"
+            ),
+        )
+    };
+    if declared.is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    let capacity = usize::try_from(declared.unwrap_or(0).min(limit)).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(capacity);
+    let mut hasher = DigestWriter::new();
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::bad_request(format!("the upload was interrupted: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            if (bytes.len() + data.len()) as u64 > limit {
+                return Err(too_large());
+            }
+            hasher.update(&data);
+            bytes.extend_from_slice(&data);
+        }
+    }
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request(
+            "the upload is empty; send the component's bytes as the request body",
+        ));
+    }
+    Ok((bytes, hasher.finish().0))
+}
+
+impl Admin {
+    /// Deploys the upload in `body` to `app`.
+    ///
+    /// The pointer moves only after the blob is stored and validated, inside
+    /// one registry change, so a crash at any point leaves no deployment
+    /// that names a missing or invalid blob (at worst an unreferenced blob,
+    /// which garbage collection removes).
+    pub(crate) async fn deploy(
+        &self,
+        app: AppName,
+        query: Option<&str>,
+        declared: Option<u64>,
+        body: Incoming,
+    ) -> Result<DeployResult, ApiError> {
+        let options = DeployOptions::parse(query)?;
+        let (upload, upload_digest) = read_upload(body, declared, self.max_deploy_bytes).await?;
+        tracing::info!(%app, size = upload.len(), digest = %upload_digest, "deploy received");
+
+        let runtime = self.runtime.clone();
+        let (prepared, compiled) = tokio::task::spawn_blocking(move || {
+            let prepared = wharf_runtime::prepare(upload)?;
+            let compiled = runtime.compile(&prepared.bytes)?;
+            Ok::<_, wharf_runtime::LoadError>((prepared, compiled))
+        })
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| {
+            tracing::info!(%app, "deploy refused: {e}");
+            ApiError::from(e)
+        })?;
+        let bytes = Bytes::from(prepared.bytes);
+        let outcome = self.store.put(bytes.clone()).await?;
+        let key = outcome.key;
+
+        let interfaces = compiled.interfaces();
+        let new = NewDeployment {
+            app: app.clone(),
+            key,
+            token_name: self.token.name().to_owned(),
+            message: options.message,
+            imports: interfaces.imports.clone(),
+            exports: interfaces.exports.clone(),
+            adapted: prepared.adapted,
+        };
+        let mut change = self.registry.begin().await?;
+        // Garbage collection holds the same lock while it deletes, so once
+        // the blob is seen here it stays until this change commits.
+        if !self.store.contains(&key).await? {
+            self.store.put(bytes).await?;
+        }
+        let deployment = change.record_deployment(&new).await?;
+        if !options.preview {
+            change
+                .go_live(&deployment, Action::Deploy, self.token.name())
+                .await?;
+        }
+        change.commit().await?;
+        tracing::info!(
+            %app,
+            digest = %key.digest,
+            uploaded = outcome.uploaded,
+            live = !options.preview,
+            adapted = prepared.adapted,
+            "deployed"
+        );
+        self.router.components().insert(key, compiled);
+        self.refresh_routes().await;
+
+        Ok(DeployResult {
+            app: app.to_string(),
+            digest: key.digest.to_string(),
+            key: key.to_string(),
+            size: key.size,
+            uploaded: outcome.uploaded,
+            live: !options.preview,
+            adapted: prepared.adapted,
+            url: self.urls.app(&app),
+            preview_url: self.urls.preview(&deployment),
+            deployment_id: deployment.id,
+            imports: deployment.imports,
+            exports: deployment.exports,
+        })
+    }
+}

@@ -1,0 +1,71 @@
+//! Errors the admin API answers with, and their status codes.
+
+use http::StatusCode;
+use wharf_registry::{NameError, RegistryError};
+use wharf_runtime::LoadError;
+use wharf_store::StoreError;
+
+/// An error answer: a status code and a message saying what to do.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The status code.
+    pub status: StatusCode,
+    /// The message, sent as `{"error": ...}`.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with this status and message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// 400 Bad Request.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        let status = match &e {
+            RegistryError::UnknownApp(_) | RegistryError::UnknownDeployment { .. } => {
+                StatusCode::NOT_FOUND
+            }
+            RegistryError::NothingToRollBackTo { .. }
+            | RegistryError::AlreadyLive { .. }
+            | RegistryError::HostnameTaken { .. } => StatusCode::CONFLICT,
+            _ => {
+                tracing::error!("registry failure: {e}");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        Self::new(status, e.to_string())
+    }
+}
+
+impl From<NameError> for ApiError {
+    fn from(e: NameError) -> Self {
+        Self::bad_request(e.to_string())
+    }
+}
+
+impl From<LoadError> for ApiError {
+    fn from(e: LoadError) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!("store failure: {e}");
+        let status = match e {
+            StoreError::Backend { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self::new(status, e.to_string())
+    }
+}

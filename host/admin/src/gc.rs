@@ -1,0 +1,46 @@
+//! Removing blobs no deployment refers to.
+
+use crate::Admin;
+use crate::api::GcResult;
+use crate::error::ApiError;
+use std::time::{Duration, SystemTime};
+
+/// The grace period when none is given.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(3600);
+
+impl Admin {
+    /// Deletes every blob that no deployment of any app refers to and that
+    /// was stored more than `grace` ago. The grace period spares uploads
+    /// whose deploy has not been recorded yet.
+    ///
+    /// It runs inside a registry change, which holds the lock every deploy
+    /// takes before recording: a deploy either committed before (and its
+    /// blob is referenced) or checks for its blob after (and re-uploads it).
+    pub(crate) async fn collect_garbage(&self, grace: Duration) -> Result<GcResult, ApiError> {
+        let mut change = self.registry.begin().await?;
+        let referenced = change.referenced_blobs().await?;
+        let now = SystemTime::now();
+        let mut result = GcResult {
+            deleted: Vec::new(),
+            referenced: 0,
+            too_young: 0,
+        };
+        for blob in self.store.list().await? {
+            if referenced.contains(&blob.key) {
+                result.referenced += 1;
+                continue;
+            }
+            let age = now.duration_since(blob.last_modified).unwrap_or_default();
+            if age < grace {
+                result.too_young += 1;
+                continue;
+            }
+            self.store.delete(&blob.key).await?;
+            tracing::info!(key = %blob.key, "garbage-collected");
+            result.deleted.push(blob.key.to_string());
+        }
+        // Nothing in the registry changed; release the lock without a feed move.
+        drop(change);
+        Ok(result)
+    }
+}

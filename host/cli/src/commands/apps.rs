@@ -1,0 +1,36 @@
+//! `wharf apps`: list apps.
+
+use super::client::{Client, ClientArgs, block_on, print_json, short_digest};
+use wharf_admin::api::AppList;
+
+/// List every app with what it serves.
+#[derive(clap::Args)]
+pub struct AppsCommand {
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+impl AppsCommand {
+    pub fn execute(self) -> anyhow::Result<()> {
+        let client = Client::new(&self.client)?;
+        let list: AppList = block_on(client.send(client.request(reqwest::Method::GET, "apps")?))??;
+        if self.client.json {
+            return print_json(&list);
+        }
+        if list.apps.is_empty() {
+            println!("no apps yet; deploy one with `wharf deploy FILE --app NAME`");
+            return Ok(());
+        }
+        println!("{:<24} {:<14} URL", "APP", "LIVE");
+        for app in &list.apps {
+            let live = app
+                .live
+                .as_ref()
+                .map_or("(preview only)", |d| short_digest(&d.digest));
+            let mut urls = vec![app.url.clone()];
+            urls.extend(app.hostnames.iter().cloned());
+            println!("{:<24} {:<14} {}", app.name, live, urls.join(" "));
+        }
+        Ok(())
+    }
+}

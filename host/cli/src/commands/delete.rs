@@ -1,0 +1,27 @@
+//! `wharf delete`: remove an app.
+
+use super::client::{Client, ClientArgs, block_on, print_json};
+
+/// Delete an app with its history and hostnames. Its blobs stay in the
+/// store until `wharf gc` finds them unreferenced.
+#[derive(clap::Args)]
+pub struct DeleteCommand {
+    /// The app.
+    app: String,
+
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+impl DeleteCommand {
+    pub fn execute(self) -> anyhow::Result<()> {
+        let client = Client::new(&self.client)?;
+        let request = client.request(reqwest::Method::DELETE, &format!("apps/{}", self.app))?;
+        let _: serde_json::Value = block_on(client.send(request))??;
+        if self.client.json {
+            return print_json(&serde_json::json!({ "app": self.app, "deleted": true }));
+        }
+        println!("deleted {}", self.app);
+        Ok(())
+    }
+}

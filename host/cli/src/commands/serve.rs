@@ -1,0 +1,210 @@
+//! `wharf serve`: host many apps from the blob store and the registry, with
+//! the admin API on a second listener.
+
+use super::data_dir::{default_data_dir, token_file};
+use super::runtime_args::RuntimeArgs;
+use anyhow::Context;
+use bytesize::ByteSize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use wharf_admin::{Admin, AdminConfig, AdminToken, PublicUrls, TokenSource};
+use wharf_registry::{AppName, Hostname, Registry};
+use wharf_runtime::Runtime;
+use wharf_server::{AppRouter, ComponentCache, Listener, RouterConfig, shutdown_signal};
+use wharf_store::{BlobStore, S3Settings, StoreOptions};
+
+/// Serve every deployed app: `<app>.<domain>` goes to the app's live
+/// deployment. With no flags, state lives in the data directory: blobs in
+/// `blobs/`, the registry in `registry.db` (SQLite) and the admin token in
+/// `admin-token`.
+#[derive(clap::Args)]
+pub struct ServeCommand {
+    /// Address apps are served on. Port 0 picks a free port; the address is
+    /// printed as `listening on http://IP:PORT`.
+    #[arg(long, env = "WHARF_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+
+    /// Address of the admin API, printed as `admin listening on
+    /// http://IP:PORT`. Keep it on loopback or a private network.
+    #[arg(long, env = "WHARF_ADMIN_LISTEN", default_value = "127.0.0.1:8081")]
+    admin_listen: SocketAddr,
+
+    /// Where state lives [default: $XDG_DATA_HOME/wharf or ~/.local/share/wharf].
+    #[arg(long, env = "WHARF_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Blob store URL: file:///PATH, memory://, s3://BUCKET/PREFIX,
+    /// gs://BUCKET/PREFIX or az://CONTAINER/PREFIX [default: DATA_DIR/blobs].
+    #[arg(long, env = "WHARF_STORE")]
+    store: Option<String>,
+
+    /// Registry database URL: sqlite://PATH or postgres://USER@HOST/DB
+    /// [default: sqlite://DATA_DIR/registry.db].
+    #[arg(long, env = "WHARF_DB")]
+    db: Option<String>,
+
+    /// Apps answer at `<app>.<domain>`; previews at `<app>--<digest>.<domain>`.
+    #[arg(long, env = "WHARF_DOMAIN", default_value = "localhost")]
+    domain: String,
+
+    /// The app that answers requests whose Host matches no app or hostname.
+    /// Without it they get 404.
+    #[arg(long, env = "WHARF_DEFAULT_APP")]
+    default_app: Option<AppName>,
+
+    /// S3 endpoint for s3:// stores that are not AWS (Garage, MinIO, R2).
+    /// Falls back to AWS_ENDPOINT.
+    #[arg(long, env = "WHARF_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+
+    /// S3 region. Falls back to AWS_REGION.
+    #[arg(long, env = "WHARF_S3_REGION")]
+    s3_region: Option<String>,
+
+    /// Largest component a deploy accepts; larger uploads get 413.
+    #[arg(long, env = "WHARF_MAX_DEPLOY_SIZE", default_value = "50MiB")]
+    max_deploy_size: ByteSize,
+
+    /// How often to check the registry for changes made by other servers.
+    #[arg(long, env = "WHARF_POLL_INTERVAL", default_value = "500ms", value_parser = humantime::parse_duration)]
+    poll_interval: Duration,
+
+    /// On SIGINT or SIGTERM, how long in-flight requests may take to finish.
+    #[arg(long, env = "WHARF_GRACE_PERIOD", default_value = "30s", value_parser = humantime::parse_duration)]
+    grace_period: Duration,
+
+    #[command(flatten)]
+    runtime: RuntimeArgs,
+}
+
+impl ServeCommand {
+    pub fn execute(self) -> anyhow::Result<()> {
+        let domain: Hostname = self
+            .domain
+            .parse()
+            .with_context(|| format!("--domain {}", self.domain))?;
+        anyhow::ensure!(
+            !self.poll_interval.is_zero(),
+            "--poll-interval must be longer than zero"
+        );
+        let data_dir = self.data_dir.clone().unwrap_or_else(default_data_dir);
+        create_private_dir(&data_dir)?;
+        let runtime = Arc::new(Runtime::new(self.runtime.config()?)?);
+        let (token, source) = AdminToken::load_or_create(
+            std::env::var("WHARF_ADMIN_TOKEN").ok(),
+            &token_file(&data_dir),
+        )
+        .map_err(anyhow::Error::msg)?;
+
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(self.serve(data_dir, domain, runtime, token, source))?;
+        // Guests cut at the end of the grace period are abandoned, not awaited.
+        rt.shutdown_timeout(Duration::from_millis(100));
+        Ok(())
+    }
+
+    async fn serve(
+        self,
+        data_dir: PathBuf,
+        domain: Hostname,
+        runtime: Arc<Runtime>,
+        token: AdminToken,
+        token_source: TokenSource,
+    ) -> anyhow::Result<()> {
+        let store_url = self
+            .store
+            .clone()
+            .unwrap_or_else(|| format!("file://{}", data_dir.join("blobs").display()));
+        let options = StoreOptions {
+            s3: S3Settings {
+                endpoint: self.s3_endpoint.clone(),
+                region: self.s3_region.clone(),
+                credentials: None,
+            },
+            cache_dir: Some(data_dir.join("cache")),
+        };
+        let store = Arc::new(BlobStore::open(&store_url, &options)?);
+        let db_url = self
+            .db
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("registry.db").display()));
+        let registry = Registry::open(&db_url).await?;
+        tracing::info!(store = store.url(), registry = ?registry.backend(), "state opened");
+
+        let public = Listener::bind(self.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", self.listen))?;
+        let admin_listener = Listener::bind(self.admin_listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (--admin-listen)", self.admin_listen))?;
+        let public_addr = public.local_addr()?;
+        let admin_addr = admin_listener.local_addr()?;
+
+        let components = ComponentCache::new(runtime.clone(), store.clone());
+        let router_config = RouterConfig {
+            domain: domain.to_string(),
+            default_app: self.default_app.clone(),
+        };
+        let router = Arc::new(
+            AppRouter::new(runtime.clone(), components, registry.clone(), router_config).await?,
+        );
+        let follower = router.follow_changes(self.poll_interval);
+        let admin = Arc::new(Admin::new(
+            AdminConfig {
+                token,
+                urls: PublicUrls {
+                    domain: domain.to_string(),
+                    port: public_addr.port(),
+                },
+                max_deploy_bytes: self.max_deploy_size.as_u64(),
+            },
+            registry,
+            store,
+            runtime,
+            router.clone(),
+        ));
+
+        eprintln!("listening on http://{public_addr}");
+        eprintln!("admin listening on http://{admin_addr}");
+        match token_source {
+            TokenSource::Environment => eprintln!("admin token from WHARF_ADMIN_TOKEN"),
+            TokenSource::File | TokenSource::Generated => {
+                eprintln!("admin token in {}", token_file(&data_dir).display())
+            }
+        }
+
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        });
+        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let grace = self.grace_period;
+        tokio::join!(
+            public.serve(router, until_stopped(stopped.clone()), grace),
+            admin_listener.serve(admin, until_stopped(stopped), grace),
+        );
+        follower.abort();
+        Ok(())
+    }
+}
+
+/// Creates the data directory readable only by its owner: it holds the
+/// admin token.
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,267 @@
+//! Serving many apps: the Host header picks the app, the registry says which
+//! deployment it serves, and the component cache has it compiled.
+
+use crate::components::{ComponentCache, FetchError};
+use crate::error_response::{error_response, text_response};
+use crate::routes::{Routes, Target};
+use crate::{DIGEST_HEADER, Dispatch, REQUEST_ID_HEADER};
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use wharf_registry::{AppName, Registry, RegistryError};
+use wharf_runtime::{GuestBody, RequestId, Runtime};
+use wharf_store::{BlobKey, StoreError};
+
+/// How the router is set up.
+#[derive(Clone, Debug)]
+pub struct RouterConfig {
+    /// Apps answer at `<app>.<domain>`.
+    pub domain: String,
+    /// The app for a Host that matches nothing else.
+    pub default_app: Option<AppName>,
+}
+
+/// The dispatch of `wharf serve`.
+pub struct AppRouter {
+    runtime: Arc<Runtime>,
+    registry: Registry,
+    components: ComponentCache,
+    config: RouterConfig,
+    routes: RwLock<Arc<Routes>>,
+    /// Preview lookups, by app and digest prefix; cleared on every reload.
+    previews: Mutex<HashMap<(AppName, String), BlobKey>>,
+}
+
+/// Why a request found no component to run.
+enum Unroutable {
+    NoRoute(String),
+    BadName(String),
+    UnknownApp(AppName),
+    NotLive(AppName),
+    UnknownPreview(AppName, String),
+    Registry(RegistryError),
+    Fetch(AppName, FetchError),
+}
+
+impl AppRouter {
+    /// A router over `registry`, with its routes loaded.
+    pub async fn new(
+        runtime: Arc<Runtime>,
+        components: ComponentCache,
+        registry: Registry,
+        config: RouterConfig,
+    ) -> Result<Self, RegistryError> {
+        let routes = Routes::new(registry.routing_table().await?);
+        Ok(Self {
+            runtime,
+            registry,
+            components,
+            config,
+            routes: RwLock::new(Arc::new(routes)),
+            previews: Mutex::default(),
+        })
+    }
+
+    /// The compiled-component cache.
+    pub fn components(&self) -> &ComponentCache {
+        &self.components
+    }
+
+    /// The router's configuration.
+    pub fn config(&self) -> &RouterConfig {
+        &self.config
+    }
+
+    fn routes(&self) -> Arc<Routes> {
+        self.routes.read().expect("routes lock").clone()
+    }
+
+    /// Reloads the routes if the registry's change feed has moved past them.
+    /// Returns whether it reloaded.
+    pub async fn refresh(&self) -> Result<bool, RegistryError> {
+        let seen = self.routes().seq;
+        if self.registry.feed_position().await? == seen {
+            return Ok(false);
+        }
+        let routes = Routes::new(self.registry.routing_table().await?);
+        let mut current = self.routes.write().expect("routes lock");
+        // A slower concurrent reload must not replace a newer table.
+        if routes.seq > current.seq {
+            tracing::info!(seq = routes.seq, "routes reloaded");
+            *current = Arc::new(routes);
+            self.previews.lock().expect("previews lock").clear();
+        }
+        Ok(true)
+    }
+
+    /// Follows the change feed: checks it every `interval` and reloads on a
+    /// move, so changes made by other processes sharing the registry are
+    /// served within one interval.
+    pub fn follow_changes(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let router = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let Some(router) = router.upgrade() else {
+                    return;
+                };
+                if let Err(e) = router.refresh().await {
+                    tracing::warn!("cannot read the registry's change feed: {e}");
+                }
+            }
+        })
+    }
+
+    async fn resolve(&self, host: &str) -> Result<(AppName, BlobKey), Unroutable> {
+        let routes = self.routes();
+        let target = routes.resolve(host, &self.config.domain, self.config.default_app.as_ref());
+        match target {
+            Target::Unrouted(host) => Err(Unroutable::NoRoute(host)),
+            Target::Invalid(label) => Err(Unroutable::BadName(label)),
+            Target::Live(app) => match routes.app(&app) {
+                None => Err(Unroutable::UnknownApp(app)),
+                Some(None) => Err(Unroutable::NotLive(app)),
+                Some(Some(key)) => Ok((app, key)),
+            },
+            Target::Preview { app, digest_prefix } => {
+                if routes.app(&app).is_none() {
+                    return Err(Unroutable::UnknownApp(app));
+                }
+                let cache_key = (app.clone(), digest_prefix.clone());
+                if let Some(key) = self.previews.lock().expect("previews lock").get(&cache_key) {
+                    return Ok((app, *key));
+                }
+                let found = self
+                    .registry
+                    .find_deployment(&app, &digest_prefix)
+                    .await
+                    .map_err(Unroutable::Registry)?;
+                let Some(deployment) = found else {
+                    return Err(Unroutable::UnknownPreview(app, digest_prefix));
+                };
+                self.previews
+                    .lock()
+                    .expect("previews lock")
+                    .insert(cache_key, deployment.key);
+                Ok((app, deployment.key))
+            }
+        }
+    }
+
+    fn unroutable_response(&self, why: Unroutable, request_id: RequestId) -> Response<GuestBody> {
+        let domain = &self.config.domain;
+        let (status, message) = match why {
+            Unroutable::NoRoute(host) => (
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no app is routed for host `{host}`: apps answer at <app>.{domain}, \
+                     or at custom hostnames set with `wharf hostnames`"
+                ),
+            ),
+            Unroutable::BadName(label) => (
+                StatusCode::NOT_FOUND,
+                format!("`{label}` is not an app name, so no app answers at {label}.{domain}"),
+            ),
+            Unroutable::UnknownApp(app) => (
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no app named `{app}` is deployed here; deploy one with `wharf deploy FILE --app {app}`"
+                ),
+            ),
+            Unroutable::NotLive(app) => (
+                StatusCode::NOT_FOUND,
+                format!(
+                    "app `{app}` has no live deployment yet; put a preview live with `wharf promote {app} DIGEST`"
+                ),
+            ),
+            Unroutable::UnknownPreview(app, prefix) => (
+                StatusCode::NOT_FOUND,
+                format!(
+                    "app `{app}` has no deployment whose digest starts with `{prefix}`; `wharf history {app}` lists them"
+                ),
+            ),
+            Unroutable::Registry(e) => {
+                tracing::error!(%request_id, "registry lookup failed: {e}");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the app registry is unavailable; try again shortly".to_owned(),
+                )
+            }
+            Unroutable::Fetch(app, e) => {
+                tracing::error!(%request_id, %app, "cannot load the app's component: {e}");
+                let status = match e {
+                    FetchError::Store(StoreError::Backend { .. }) => {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    }
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                let detail = match e {
+                    FetchError::Store(StoreError::Corrupt { .. }) => {
+                        "its stored component failed verification and was not run"
+                    }
+                    FetchError::Store(StoreError::NotFound { .. }) => {
+                        "its stored component is missing"
+                    }
+                    FetchError::Store(_) => "the component store is unavailable",
+                    FetchError::Load(_) => "its component does not load",
+                };
+                (status, format!("app `{app}` is unavailable: {detail}"))
+            }
+        };
+        let mut response = text_response(status, format!("{message} (request id {request_id})\n"));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+impl Dispatch for AppRouter {
+    async fn dispatch(&self, request: Request<Incoming>) -> Response<GuestBody> {
+        let request_id = RequestId::new();
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| request.uri().host())
+            .unwrap_or_default()
+            .to_owned();
+        let resolved = match self.resolve(&host).await {
+            Ok((app, key)) => match self.components.get(&key).await {
+                Ok(component) => Ok(component),
+                Err(e) => Err(Unroutable::Fetch(app, e)),
+            },
+            Err(why) => Err(why),
+        };
+        let mut response = match resolved {
+            Err(why) => self.unroutable_response(why, request_id),
+            Ok(component) => {
+                let digest = component.digest();
+                let mut response = match self.runtime.handle(&component, request, request_id).await
+                {
+                    Ok(response) => response,
+                    Err(error) => {
+                        tracing::warn!(%request_id, "{error}");
+                        error_response(&error, request_id)
+                    }
+                };
+                response.headers_mut().insert(
+                    DIGEST_HEADER,
+                    HeaderValue::from_str(&digest.to_string()).expect("digests are header-safe"),
+                );
+                response
+            }
+        };
+        response.headers_mut().insert(
+            REQUEST_ID_HEADER,
+            HeaderValue::from_str(&request_id.to_string()).expect("hex is header-safe"),
+        );
+        response
+    }
+}

@@ -1,0 +1,197 @@
+//! Which app a request's Host names.
+
+use std::collections::HashMap;
+use wharf_registry::{AppName, RoutingTable};
+use wharf_store::BlobKey;
+
+/// Separates the app from the digest prefix in a preview hostname:
+/// `<app>--<first 12 hex digits of the digest>.<domain>`.
+pub const PREVIEW_SEPARATOR: &str = "--";
+/// How many hex digits of the digest a preview hostname carries.
+pub const PREVIEW_DIGITS: usize = 12;
+
+/// What a Host header resolves to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The app's live deployment.
+    Live(AppName),
+    /// One deployment of an app, by digest prefix.
+    Preview {
+        /// The app.
+        app: AppName,
+        /// Lowercase hex digits the digest starts with.
+        digest_prefix: String,
+    },
+    /// The name under the domain is not a valid app name.
+    Invalid(String),
+    /// Nothing is routed for this host.
+    Unrouted(String),
+}
+
+/// The in-memory routing table a server answers from, rebuilt whenever the
+/// registry's change feed moves.
+#[derive(Debug, Default)]
+pub struct Routes {
+    /// The change-feed position this reflects.
+    pub seq: i64,
+    apps: HashMap<AppName, Option<BlobKey>>,
+    hostnames: HashMap<String, AppName>,
+}
+
+impl Routes {
+    /// Builds the table from a registry snapshot.
+    pub fn new(table: RoutingTable) -> Self {
+        Self {
+            seq: table.seq,
+            apps: table.apps.into_iter().collect(),
+            hostnames: table
+                .hostnames
+                .into_iter()
+                .map(|(host, app)| (host.as_str().to_owned(), app))
+                .collect(),
+        }
+    }
+
+    /// Whether `app` exists, and the blob it serves if it has a live one.
+    pub fn app(&self, app: &AppName) -> Option<Option<BlobKey>> {
+        self.apps.get(app).copied()
+    }
+
+    /// Resolves a Host header value (port and case ignored):
+    ///
+    /// 1. a custom hostname goes to its app;
+    /// 2. `<app>.<domain>` goes to the app, `<app>--<hex>.<domain>` to a preview;
+    /// 3. anything else goes to the default app, if there is one.
+    pub fn resolve(&self, host: &str, domain: &str, default_app: Option<&AppName>) -> Target {
+        let host = strip_port(host).trim_end_matches('.').to_ascii_lowercase();
+        if let Some(app) = self.hostnames.get(&host) {
+            return Target::Live(app.clone());
+        }
+        let label = host
+            .strip_suffix(domain)
+            .and_then(|rest| rest.strip_suffix('.'))
+            .filter(|label| !label.is_empty() && !label.contains('.'));
+        let Some(label) = label else {
+            return match default_app {
+                Some(app) => Target::Live(app.clone()),
+                None => Target::Unrouted(host),
+            };
+        };
+        let (name, digest_prefix) = match label.split_once(PREVIEW_SEPARATOR) {
+            Some((name, digits)) => (name, Some(digits)),
+            None => (label, None),
+        };
+        let Ok(app) = name.parse::<AppName>() else {
+            return Target::Invalid(label.to_owned());
+        };
+        match digest_prefix {
+            Some(digits) => Target::Preview {
+                app,
+                digest_prefix: digits.to_owned(),
+            },
+            None => Target::Live(app),
+        }
+    }
+}
+
+/// The hostname label of a deployment's preview: `<app>--<12 hex digits>`.
+pub fn preview_label(app: &AppName, key: &BlobKey) -> String {
+    format!(
+        "{app}{PREVIEW_SEPARATOR}{}",
+        &key.digest.hex()[..PREVIEW_DIGITS]
+    )
+}
+
+fn strip_port(host: &str) -> &str {
+    // `[::1]:8080` and `[::1]` keep their brackets; `name:8080` loses the port.
+    if host.starts_with('[') {
+        return host
+            .split_once(']')
+            .map_or(host, |(addr, _)| &host[..=addr.len()]);
+    }
+    host.rsplit_once(':').map_or(host, |(name, _)| name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(name: &str) -> AppName {
+        name.parse().expect("valid")
+    }
+
+    fn routes() -> Routes {
+        Routes::new(RoutingTable {
+            seq: 1,
+            apps: vec![(app("hello"), Some(BlobKey::of(b"x")))],
+            hostnames: vec![("shop.example.com".parse().expect("valid"), app("hello"))],
+        })
+    }
+
+    #[test]
+    fn hosts_resolve() {
+        let r = routes();
+        let default = app("fallback");
+        assert_eq!(
+            r.resolve("hello.localhost:8080", "localhost", None),
+            Target::Live(app("hello"))
+        );
+        assert_eq!(
+            r.resolve("HELLO.localhost.", "localhost", None),
+            Target::Live(app("hello"))
+        );
+        assert_eq!(
+            r.resolve("Shop.Example.com", "localhost", None),
+            Target::Live(app("hello"))
+        );
+        assert_eq!(
+            r.resolve("hello--0123456789ab.localhost", "localhost", None),
+            Target::Preview {
+                app: app("hello"),
+                digest_prefix: "0123456789ab".into()
+            }
+        );
+        assert_eq!(
+            r.resolve("127.0.0.1:8080", "localhost", None),
+            Target::Unrouted("127.0.0.1".into())
+        );
+        assert_eq!(
+            r.resolve("127.0.0.1:8080", "localhost", Some(&default)),
+            Target::Live(default.clone())
+        );
+        assert_eq!(
+            r.resolve("[::1]:8080", "localhost", None),
+            Target::Unrouted("[::1]".into())
+        );
+        assert_eq!(
+            r.resolve("a.b.localhost", "localhost", None),
+            Target::Unrouted("a.b.localhost".into())
+        );
+        assert_eq!(
+            r.resolve("Bad_Name.localhost", "localhost", None),
+            Target::Invalid("bad_name".into())
+        );
+        // A name that merely ends with the domain is not under it.
+        assert_eq!(
+            r.resolve("hellolocalhost", "localhost", None),
+            Target::Unrouted("hellolocalhost".into())
+        );
+    }
+
+    #[test]
+    fn preview_labels_round_trip() {
+        let key = BlobKey::of(b"x");
+        let label = preview_label(&app("hello"), &key);
+        assert_eq!(label.len(), "hello--".len() + PREVIEW_DIGITS);
+        match routes().resolve(&format!("{label}.localhost"), "localhost", None) {
+            Target::Preview {
+                app: a,
+                digest_prefix,
+            } => {
+                assert_eq!(a, app("hello"));
+                assert!(key.digest.hex().starts_with(&digest_prefix));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
