@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ const STARTUP: Duration = Duration::from_secs(60);
 pub struct Wharf {
     child: Child,
     base: String,
+    admin: Option<String>,
     log: Arc<Mutex<String>>,
 }
 
@@ -24,10 +26,33 @@ impl Wharf {
         command
             .args(["run", component, "--listen", "127.0.0.1:0"])
             .args(args);
-        Self::start(command)
+        Self::start(command, false)
     }
 
-    fn start(mut command: Command) -> Result<Self> {
+    /// Runs `wharf serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0
+    /// --data-dir DATA_DIR ARGS...` with `env`, and waits until it prints
+    /// both addresses.
+    pub fn serve(data_dir: &Path, args: &[&str], env: &[(&str, String)]) -> Result<Self> {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
+        command
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(args)
+            .env_remove("WHARF_ADMIN_TOKEN");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        Self::start(command, true)
+    }
+
+    fn start(mut command: Command, with_admin: bool) -> Result<Self> {
         let mut child = command
             .env("WHARF_LOG", "info")
             .stdin(Stdio::null())
@@ -43,7 +68,10 @@ impl Wharf {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 if let Some(addr) = line.strip_prefix("listening on ") {
-                    let _ = found.send(addr.to_owned());
+                    let _ = found.send((false, addr.to_owned()));
+                }
+                if let Some(addr) = line.strip_prefix("admin listening on ") {
+                    let _ = found.send((true, addr.to_owned()));
                 }
                 let mut log = sink.lock().expect("log lock");
                 log.push_str(&line);
@@ -51,9 +79,21 @@ impl Wharf {
             }
         });
         let deadline = Instant::now() + STARTUP;
+        let (mut base, mut admin): (Option<String>, Option<String>) = (None, None);
         loop {
+            if let Some(base) = &base
+                && (admin.is_some() || !with_admin)
+            {
+                return Ok(Self {
+                    child,
+                    base: base.clone(),
+                    admin,
+                    log,
+                });
+            }
             match listening.recv_timeout(Duration::from_millis(50)) {
-                Ok(base) => return Ok(Self { child, base, log }),
+                Ok((true, addr)) => admin = Some(addr),
+                Ok((false, addr)) => base = Some(addr),
                 Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {
                     if let Some(status) = child.try_wait()? {
                         std::thread::sleep(Duration::from_millis(100));
@@ -74,6 +114,37 @@ impl Wharf {
     /// `http://127.0.0.1:PORT` followed by `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The admin API's base URL, `http://127.0.0.1:PORT`.
+    pub fn admin(&self) -> &str {
+        self.admin.as_deref().expect("started with `serve`")
+    }
+
+    /// The public listener's port.
+    pub fn port(&self) -> u16 {
+        self.base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port")
+    }
+
+    /// GETs `path` with `Host: HOST` (plus the port), as a browser would for
+    /// `http://HOST:PORT/PATH`.
+    pub async fn get_host(&self, host: &str, path: &str) -> Result<reqwest::Response> {
+        Ok(client()
+            .get(self.url(path))
+            .header(reqwest::header::HOST, format!("{host}:{}", self.port()))
+            .send()
+            .await?)
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) -> Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
     }
 
     /// Everything the server wrote to stderr so far.
@@ -114,10 +185,24 @@ impl Drop for Wharf {
 
 /// Runs `wharf ARGS...` to completion and returns its status and stderr.
 pub fn wharf_cli(args: &[&str]) -> Result<(ExitStatus, String, String)> {
-    let output = Command::new(env!("CARGO_BIN_EXE_wharf"))
+    wharf_cli_env(args, &[])
+}
+
+/// Runs `wharf ARGS...` with extra environment variables.
+pub fn wharf_cli_env(
+    args: &[&str],
+    env: &[(&str, String)],
+) -> Result<(ExitStatus, String, String)> {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
+    command
         .args(args)
         .stdin(Stdio::null())
-        .output()?;
+        .env_remove("WHARF_SERVER")
+        .env_remove("WHARF_TOKEN");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output()?;
     Ok((
         output.status,
         String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -158,8 +158,9 @@ impl Change {
 
     /// Moves `app` back: to the newest deployment of `to` if given, else to
     /// the newest deployment older than the live one that has been live
-    /// before (previews that never went live are passed over). Repeated
-    /// rollbacks walk further back.
+    /// before and holds different bytes (previews that never went live, and
+    /// redeploys of the live bytes, are passed over). Repeated rollbacks walk
+    /// further back.
     pub async fn rollback(
         &mut self,
         app: &AppName,
@@ -173,15 +174,16 @@ impl Change {
                 let nothing = || RegistryError::NothingToRollBackTo {
                     app: app.to_string(),
                 };
-                let current_id = current.as_ref().ok_or_else(nothing)?.id;
+                let live = current.as_ref().ok_or_else(nothing)?;
                 let row = sqlx::query(&format!(
                     "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d \
-                     WHERE d.app = $1 AND d.id < $2 \
+                     WHERE d.app = $1 AND d.id < $2 AND d.digest <> $3 \
                      AND EXISTS (SELECT 1 FROM releases r WHERE r.deployment = d.id) \
                      ORDER BY d.id DESC LIMIT 1"
                 ))
                 .bind(app.as_str())
-                .bind(current_id)
+                .bind(live.id)
+                .bind(live.key.digest.to_string())
                 .fetch_optional(&mut *self.tx)
                 .await?
                 .ok_or_else(nothing)?;

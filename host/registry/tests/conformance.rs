@@ -89,6 +89,8 @@ async fn deployments_round_trip(registry: Registry, _url: &str) {
 async fn pointer_moves_and_history_order(registry: Registry, _url: &str) {
     deploy(&registry, "hello", "v1", true).await;
     deploy(&registry, "hello", "v2", true).await;
+    // A redeploy of the live bytes is not a version to roll back to.
+    deploy(&registry, "hello", "v2", true).await;
     deploy(&registry, "hello", "v3-preview", false).await;
     assert_eq!(
         current_key(&registry, "hello").await,
@@ -161,6 +163,7 @@ async fn pointer_moves_and_history_order(registry: Registry, _url: &str) {
             (Action::Rollback, BlobKey::of(b"v2")),
             (Action::Promote, BlobKey::of(b"v3-preview")),
             (Action::Rollback, BlobKey::of(b"v1")),
+            (Action::Deploy, BlobKey::of(b"v2")),
             (Action::Deploy, BlobKey::of(b"v2")),
             (Action::Deploy, BlobKey::of(b"v1")),
         ]

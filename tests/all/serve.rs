@@ -1,0 +1,475 @@
+//! `wharf serve`: deploys, rollbacks and previews through the real binary
+//! and its admin API, on the embedded defaults (SQLite and local files) and
+//! on Garage plus Postgres started by scripts/with-test-services.sh.
+
+use crate::harness::{Wharf, client, wharf_cli_env};
+use anyhow::{Context, Result, ensure};
+use serde::de::DeserializeOwned;
+use std::path::Path;
+use std::time::{Duration, Instant};
+use wharf_admin::api::{AppList, DeployResult, GcResult, History, ReleaseInfo};
+use wharf_test_artifacts as guests;
+use wharf_test_services::{Garage, Postgres};
+
+const V1: &str = "Hello from wharf!\n";
+const V2: &str = "Hello from wharf, v2!\n";
+
+/// A server and the CLI environment that reaches its admin API.
+struct Deployment {
+    server: Wharf,
+    env: Vec<(&'static str, String)>,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Deployment {
+    /// `wharf serve` with no state flags: SQLite and blobs in the data dir.
+    fn embedded(args: &[&str]) -> Result<Self> {
+        let data_dir = tempfile::tempdir()?;
+        Self::embedded_in(data_dir, args)
+    }
+
+    fn embedded_in(data_dir: tempfile::TempDir, args: &[&str]) -> Result<Self> {
+        let server = Wharf::serve(data_dir.path(), args, &[])?;
+        let token = std::fs::read_to_string(data_dir.path().join("admin-token"))?;
+        let env = vec![
+            ("WHARF_SERVER", server.admin().to_owned()),
+            ("WHARF_TOKEN", token.trim().to_owned()),
+        ];
+        Ok(Self {
+            server,
+            env,
+            _data_dir: data_dir,
+        })
+    }
+
+    /// `wharf serve` on a fresh Garage folder and a fresh Postgres database.
+    async fn garage_and_postgres() -> Result<(Self, String, String)> {
+        let store = Garage::from_env().fresh_url();
+        let db = Postgres::from_env().fresh_database().await;
+        Ok((Self::on(&store, &db)?, store, db))
+    }
+
+    /// `wharf serve --store STORE --db DB`, on Garage credentials.
+    fn on(store: &str, db: &str) -> Result<Self> {
+        let data_dir = tempfile::tempdir()?;
+        let token = format!("test-token-{:016x}", rand_u64());
+        let mut server_env = Garage::from_env().aws_env();
+        server_env.push(("WHARF_ADMIN_TOKEN", token.clone()));
+        let server = Wharf::serve(
+            data_dir.path(),
+            &["--store", store, "--db", db],
+            &server_env,
+        )?;
+        let env = vec![
+            ("WHARF_SERVER", server.admin().to_owned()),
+            ("WHARF_TOKEN", token),
+        ];
+        Ok(Self {
+            server,
+            env,
+            _data_dir: data_dir,
+        })
+    }
+
+    /// Kills the server (SIGKILL) if it still runs and starts a new one on
+    /// the same data directory.
+    fn restart(self) -> Result<Self> {
+        let Self {
+            mut server,
+            _data_dir,
+            ..
+        } = self;
+        server.kill()?;
+        Self::embedded_in(_data_dir, &[])
+    }
+
+    /// Runs `wharf ARGS... --json` against this server and decodes stdout.
+    fn cli<T: DeserializeOwned>(&self, args: &[&str]) -> Result<T> {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let (status, stdout, stderr) = wharf_cli_env(&args, &self.env)?;
+        ensure!(status.success(), "wharf {args:?} failed: {stderr}");
+        serde_json::from_str(&stdout).with_context(|| format!("decoding {stdout}"))
+    }
+
+    /// Runs `wharf ARGS...`, expects it to fail, and returns stderr.
+    fn cli_fails(&self, args: &[&str]) -> Result<String> {
+        let (status, _, stderr) = wharf_cli_env(args, &self.env)?;
+        ensure!(!status.success(), "wharf {args:?} succeeded");
+        Ok(stderr)
+    }
+
+    fn deploy(&self, file: &str, app: &str, extra: &[&str]) -> Result<DeployResult> {
+        let mut args = vec!["deploy", file, "--app", app];
+        args.extend_from_slice(extra);
+        self.cli(&args)
+    }
+
+    /// The body served at `host`, which must be 200.
+    async fn body_at(&self, host: &str) -> Result<String> {
+        let response = self.server.get_host(host, "/").await?;
+        ensure!(response.status() == 200, "{host}: {}", response.status());
+        Ok(response.text().await?)
+    }
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+/// The host part of a URL like `http://hello--abc.localhost:1234/`.
+fn host_of(url: &str) -> &str {
+    let rest = url.strip_prefix("http://").expect("http URL");
+    rest.split([':', '/']).next().expect("a host")
+}
+
+/// The deploy, preview and rollback flow of the issue, step by step.
+async fn deploy_rollback_and_preview(d: &Deployment) -> Result<()> {
+    // 1. Deploy v1; it is served at <app>.localhost.
+    let v1 = d.deploy(guests::HELLO, "hello", &["--message", "first"])?;
+    assert!(v1.uploaded && v1.live && !v1.adapted);
+    assert_eq!(v1.app, "hello");
+    let bytes = std::fs::read(guests::HELLO)?;
+    assert_eq!(v1.size, bytes.len() as u64);
+    assert_eq!(
+        v1.digest,
+        format!("sha256-{}", crate::harness::sha256_hex(guests::HELLO)?)
+    );
+    assert_eq!(
+        v1.key,
+        format!("application/wasm/{}b/{}.wasm", v1.size, v1.digest)
+    );
+    assert_eq!(
+        v1.url,
+        format!("http://hello.localhost:{}/", d.server.port())
+    );
+    assert!(
+        v1.exports
+            .iter()
+            .any(|e| e.starts_with("wasi:http/incoming-handler@0.2"))
+    );
+    assert!(
+        v1.imports
+            .iter()
+            .any(|i| i.starts_with("wasi:http/types@0.2"))
+    );
+    assert_eq!(d.body_at("hello.localhost").await?, V1);
+
+    // 2. Deploy v2; it is served.
+    let v2 = d.deploy(guests::HELLO_V2, "hello", &[])?;
+    assert!(v2.uploaded && v2.live);
+    assert_ne!(v2.preview_url, v1.preview_url);
+    assert_eq!(d.body_at("hello.localhost").await?, V2);
+    let response = d.server.get_host("hello.localhost", "/").await?;
+    assert_eq!(response.headers()["wharf-digest"], v2.digest.as_str());
+
+    // 3. v1's preview URL still serves v1, and production is untouched.
+    assert_eq!(d.body_at(host_of(&v1.preview_url)).await?, V1);
+    assert_eq!(d.body_at(host_of(&v2.preview_url)).await?, V2);
+    assert_eq!(d.body_at("hello.localhost").await?, V2);
+
+    // A preview deploy does not go live.
+    d.cli::<ReleaseInfo>(&["rollback", "hello"])?;
+    let preview = d.deploy(guests::HELLO_V2, "hello", &["--preview"])?;
+    assert!(!preview.live && !preview.uploaded);
+    assert_eq!(d.body_at("hello.localhost").await?, V1);
+    assert_eq!(d.body_at(host_of(&preview.preview_url)).await?, V2);
+    let promoted: ReleaseInfo = d.cli(&["promote", "hello", &preview.digest])?;
+    assert_eq!(promoted.action, "promote");
+    assert_eq!(d.body_at("hello.localhost").await?, V2);
+
+    // 4. Roll back; v1 is served.
+    let rollback: ReleaseInfo = d.cli(&["rollback", "hello"])?;
+    assert_eq!(rollback.action, "rollback");
+    assert_eq!(rollback.deployment.digest, v1.digest);
+    assert_eq!(d.body_at("hello.localhost").await?, V1);
+    // ...and forward again by digest.
+    d.cli::<ReleaseInfo>(&["rollback", "hello", "--to", &v2.digest])?;
+    assert_eq!(d.body_at("hello.localhost").await?, V2);
+
+    // 5. Redeploying the same bytes skips the upload.
+    let again = d.deploy(guests::HELLO, "hello", &[])?;
+    assert!(!again.uploaded, "the store already had these bytes");
+    assert_eq!(again.digest, v1.digest);
+    assert_eq!(d.body_at("hello.localhost").await?, V1);
+
+    // 6. A core module is adapted and served.
+    let core = d.deploy(guests::HELLO_WASIP1, "core", &[])?;
+    assert!(core.adapted && core.live);
+    assert_ne!(
+        core.digest,
+        format!(
+            "sha256-{}",
+            crate::harness::sha256_hex(guests::HELLO_WASIP1)?
+        )
+    );
+    assert_eq!(d.body_at("core.localhost").await?, V1);
+
+    // The history records every pointer move, newest first.
+    let history: History = d.cli(&["history", "hello"])?;
+    let actions: Vec<&str> = history.releases.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "deploy", "rollback", "rollback", "promote", "rollback", "deploy", "deploy"
+        ]
+    );
+    assert_eq!(history.deployments.len(), 4);
+    assert_eq!(history.deployments.iter().filter(|d| d.live).count(), 1);
+    assert_eq!(history.deployments.last().expect("first").message, "first");
+
+    let apps: AppList = d.cli(&["apps"])?;
+    let names: Vec<&str> = apps.apps.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["core", "hello"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn deploy_rollback_and_preview_on_embedded_defaults() -> Result<()> {
+    let d = Deployment::embedded(&[])?;
+    deploy_rollback_and_preview(&d).await?;
+    // The blob is in the data directory under its content address.
+    let v1 = d.deploy(guests::HELLO, "hello", &[])?;
+    let blob = d._data_dir.path().join("blobs").join(&v1.key);
+    assert_eq!(std::fs::read(blob)?, std::fs::read(guests::HELLO)?);
+    Ok(())
+}
+
+#[tokio::test]
+async fn deploy_rollback_and_preview_on_garage_and_postgres() -> Result<()> {
+    let (d, _, _) = Deployment::garage_and_postgres().await?;
+    deploy_rollback_and_preview(&d).await
+}
+
+/// A second server on the same Postgres and Garage serves a deploy made
+/// through the first one, by following the registry's change feed.
+#[tokio::test]
+async fn changes_reach_every_server_sharing_the_registry() -> Result<()> {
+    let (a, store, db) = Deployment::garage_and_postgres().await?;
+    let b = Deployment::on(&store, &db)?;
+    a.deploy(guests::HELLO, "hello", &[])?;
+    wait_for_body(&b, "hello.localhost", V1).await?;
+    a.deploy(guests::HELLO_V2, "hello", &[])?;
+    wait_for_body(&b, "hello.localhost", V2).await?;
+    b.cli::<ReleaseInfo>(&["rollback", "hello"])?;
+    wait_for_body(&a, "hello.localhost", V1).await?;
+    Ok(())
+}
+
+/// Polls until `host` serves `body`; the feed is polled every 500 ms.
+async fn wait_for_body(d: &Deployment, host: &str, body: &str) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let response = d.server.get_host(host, "/").await?;
+        let status = response.status();
+        let text = response.text().await?;
+        if status == 200 && text == body {
+            return Ok(());
+        }
+        ensure!(
+            started.elapsed() < Duration::from_secs(3),
+            "{host} still answers {status} {text:?} after 3 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A blob changed in the store after its deploy answers 5xx and never runs.
+#[tokio::test]
+async fn a_tampered_blob_is_never_run() -> Result<()> {
+    let d = Deployment::embedded(&[])?;
+    let v1 = d.deploy(guests::HELLO, "hello", &[])?;
+    // Swap the stored bytes for another valid component, then restart so
+    // the component is read from the store again.
+    std::fs::copy(
+        guests::HELLO_V2,
+        d._data_dir.path().join("blobs").join(&v1.key),
+    )?;
+    let d = d.restart()?;
+    let server = &d.server;
+    let response = server.get_host("hello.localhost", "/").await?;
+    assert_eq!(response.status(), 500);
+    let body = response.text().await?;
+    assert!(
+        body.contains("failed verification and was not run"),
+        "{body}"
+    );
+    let log = server.log();
+    assert!(log.contains("is corrupt"), "log: {log}");
+    assert!(
+        !log.contains("guest handling"),
+        "the tampered component ran: {log}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn garbage_and_unsupported_components_get_422() -> Result<()> {
+    let d = Deployment::embedded(&[])?;
+    let dir = tempfile::tempdir()?;
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"#!/bin/sh\necho not wasm\n")?;
+    let stderr = d.cli_fails(&["deploy", junk.to_str().expect("utf-8"), "--app", "junk"])?;
+    assert!(stderr.contains("not a WebAssembly file"), "{stderr}");
+    assert!(stderr.contains("422"), "{stderr}");
+
+    let stderr = d.cli_fails(&["deploy", guests::USES_SOCKETS, "--app", "sockets"])?;
+    assert!(stderr.contains("wasi:sockets/tcp@"), "{stderr}");
+    assert!(stderr.contains("422"), "{stderr}");
+
+    // Nothing was recorded.
+    let apps: AppList = d.cli(&["apps"])?;
+    assert!(apps.apps.is_empty(), "{apps:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn admin_requests_without_the_token_get_401() -> Result<()> {
+    let d = Deployment::embedded(&[])?;
+    let url = format!("{}/v1/apps", d.server.admin());
+    let response = client().get(&url).send().await?;
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    let response = client()
+        .get(&url)
+        .bearer_auth("wrong-token-0123456789")
+        .send()
+        .await?;
+    assert_eq!(response.status(), 401);
+    let body = response.text().await?;
+    assert!(body.contains("Authorization: Bearer"), "{body}");
+    let response = client()
+        .post(format!("{}/v1/apps/hello/deployments", d.server.admin()))
+        .body(std::fs::read(guests::HELLO)?)
+        .send()
+        .await?;
+    assert_eq!(response.status(), 401);
+    let stderr = d.cli_fails(&["apps", "--token", "wrong-token-0123456789"])?;
+    assert!(stderr.contains("HTTP 401"), "{stderr}");
+    // The token never reaches the log.
+    let token = &d.env[1].1;
+    assert!(!d.server.log().contains(token.as_str()));
+    Ok(())
+}
+
+#[tokio::test]
+async fn deploys_over_the_size_limit_get_413() -> Result<()> {
+    let d = Deployment::embedded(&["--max-deploy-size", "10KiB"])?;
+    let stderr = d.cli_fails(&["deploy", guests::HELLO, "--app", "hello"])?;
+    assert!(stderr.contains("10240-byte deploy limit"), "{stderr}");
+    assert!(stderr.contains("413"), "{stderr}");
+    Ok(())
+}
+
+/// SIGKILL in the middle of an upload leaves the registry as it was.
+#[tokio::test]
+async fn a_server_killed_during_an_upload_leaves_the_registry_consistent() -> Result<()> {
+    let mut d = Deployment::embedded(&[])?;
+    let dir = d._data_dir.path().to_owned();
+    let v1 = d.deploy(guests::HELLO, "hello", &[])?;
+
+    // Send half of v2, then kill the server while it waits for the rest.
+    let bytes = std::fs::read(guests::HELLO_V2)?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let body = reqwest::Body::wrap_stream(tokio_stream(rx));
+    let upload = client()
+        .post(format!("{}/v1/apps/hello/deployments", d.server.admin()))
+        .bearer_auth(&d.env[1].1)
+        .header("content-length", bytes.len())
+        .body(body)
+        .send();
+    let upload = tokio::spawn(upload);
+    tx.send(Ok(bytes[..bytes.len() / 2].to_vec())).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    d.server.kill()?;
+    assert!(upload.await?.is_err(), "the upload cannot have succeeded");
+
+    let d = d.restart()?;
+    assert_eq!(d.body_at("hello.localhost").await?, V1);
+    let history: History = d.cli(&["history", "hello"])?;
+    assert_eq!(history.deployments.len(), 1);
+    assert_eq!(history.deployments[0].digest, v1.digest);
+    // Every deployment's blob is present and whole.
+    for deployment in &history.deployments {
+        let blob = std::fs::read(dir.join("blobs").join(&deployment.key))?;
+        assert_eq!(blob.len() as u64, deployment.size);
+    }
+    // The store never holds a partial object under a blob key.
+    let stored = walk(&dir.join("blobs"))?;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    Ok(())
+}
+
+fn walk(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            files.extend(walk(&path)?);
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(files)
+}
+
+/// A stream over a channel's receiver.
+fn tokio_stream<T>(mut rx: tokio::sync::mpsc::Receiver<T>) -> impl futures::Stream<Item = T> {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+#[tokio::test]
+async fn hostnames_and_the_default_app_route_requests() -> Result<()> {
+    let d = Deployment::embedded(&["--default-app", "hello"])?;
+    d.deploy(guests::HELLO, "hello", &[])?;
+    d.deploy(guests::HELLO_V2, "shop", &[])?;
+    // Any other Host goes to the default app.
+    assert_eq!(d.body_at("127.0.0.1").await?, V1);
+    d.cli::<serde_json::Value>(&["hostnames", "shop", "shop.example.com"])?;
+    assert_eq!(d.body_at("shop.example.com").await?, V2);
+    // A hostname under the domain is refused, as is another app's hostname.
+    let stderr = d.cli_fails(&["hostnames", "hello", "x.localhost"])?;
+    assert!(stderr.contains("under localhost"), "{stderr}");
+    let stderr = d.cli_fails(&["hostnames", "hello", "shop.example.com"])?;
+    assert!(stderr.contains("already routes to app `shop`"), "{stderr}");
+    // Unknown apps and previews get 404 with a reason.
+    let response = d.server.get_host("nope.localhost", "/").await?;
+    assert_eq!(response.status(), 404);
+    assert!(response.text().await?.contains("no app named `nope`"));
+    let response = d
+        .server
+        .get_host("hello--0123456789ab.localhost", "/")
+        .await?;
+    assert_eq!(response.status(), 404);
+    assert!(
+        response
+            .text()
+            .await?
+            .contains("no deployment whose digest starts with")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn deleting_an_app_then_collecting_garbage_removes_its_blobs() -> Result<()> {
+    let d = Deployment::embedded(&[])?;
+    let hello = d.deploy(guests::HELLO, "hello", &[])?;
+    let kept = d.deploy(guests::HELLO_V2, "other", &[])?;
+    let blobs = d._data_dir.path().join("blobs");
+    d.cli::<serde_json::Value>(&["delete", "hello"])?;
+    let response = d.server.get_host("hello.localhost", "/").await?;
+    assert_eq!(response.status(), 404);
+    assert!(blobs.join(&hello.key).exists(), "delete keeps blobs");
+
+    // Inside the grace period nothing goes.
+    let gc: GcResult = d.cli(&["gc"])?;
+    assert!(gc.deleted.is_empty());
+    assert_eq!((gc.referenced, gc.too_young), (1, 1));
+    let gc: GcResult = d.cli(&["gc", "--grace", "0s"])?;
+    assert_eq!(gc.deleted, [hello.key.clone()]);
+    assert!(!blobs.join(&hello.key).exists());
+    assert!(blobs.join(&kept.key).exists());
+    assert_eq!(d.body_at("other.localhost").await?, V2);
+    Ok(())
+}
