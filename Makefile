@@ -2,10 +2,13 @@
 CARGO_TARGET_DIR ?= $(CURDIR)/target
 export CARGO_TARGET_DIR
 
-.PHONY: setup guests build run test lint
+.PHONY: setup setup-tests guests build run test lint
 
 setup:
 	scripts/setup.sh
+
+setup-tests:
+	scripts/setup.sh --tests
 
 guests: setup
 	scripts/build-guests.sh $(CARGO_TARGET_DIR)/guests
@@ -13,16 +16,19 @@ guests: setup
 build: setup
 	cargo build --release --locked -p wharf
 
-# Serve the hello guest on http://127.0.0.1:8080.
+# Serve apps on http://<app>.localhost:8080 with the admin API on
+# 127.0.0.1:8081, keeping state in the default data directory (SQLite and
+# local blobs). README.md shows how to deploy to it.
 run: guests build
-	$(CARGO_TARGET_DIR)/release/wharf run $(CARGO_TARGET_DIR)/guests/hello.wasm
+	$(CARGO_TARGET_DIR)/release/wharf serve
 
 lint: setup
 	cargo fmt --all -- --check
 	python3 scripts/vendor-wit.py --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-# The whole suite: lints, doc tests, then unit and end-to-end tests.
-test: lint
+# The whole suite: lints, doc tests, then unit and end-to-end tests, with a
+# real Garage and Postgres started for them.
+test: setup-tests lint
 	cargo test --workspace --doc --locked
-	cargo nextest run --workspace --locked --no-fail-fast
+	scripts/with-test-services.sh cargo nextest run --workspace --locked --no-fail-fast

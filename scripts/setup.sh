@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing wharf needs on a fresh machine, and
 # skips whatever is already present so repeat runs are quick.
+#
+#   scripts/setup.sh           toolchain parts for building and running
+#   scripts/setup.sh --tests   also the services the tests run against:
+#                              Garage (S3) and Postgres
 set -euo pipefail
+
+tools=${WHARF_TOOLS:-$HOME/.cache/wharf/tools}
 
 installed_targets=$(rustup target list --installed)
 for target in wasm32-wasip1 wasm32-wasip2; do
@@ -17,6 +23,22 @@ for component in rustfmt clippy; do
     fi
 done
 
+[ "${1:-}" = "--tests" ] || exit 0
+
 if ! command -v cargo-nextest >/dev/null; then
     cargo install cargo-nextest --version 0.9.143 --locked
+fi
+
+# Garage: a real S3-compatible store for the store and end-to-end tests.
+if [ ! -x "$tools/bin/garage" ]; then
+    echo "setup: building Garage 2.5.0 into $tools (several minutes)" >&2
+    cargo install garage --version 2.5.0 --locked --root "$tools"
+fi
+
+# Postgres from Debian's packages, for the registry and end-to-end tests.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! id postgres >/dev/null 2>&1; then
+    sudo=
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q postgresql
 fi
