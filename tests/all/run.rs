@@ -77,6 +77,50 @@ async fn hello_wasip1() -> Result<()> {
     Ok(())
 }
 
+/// A plain WASI command is served CGI-style.
+#[tokio::test]
+async fn cgi() -> Result<()> {
+    let server = Wharf::run(guests::CGI, &["--max-cgi-response", "1KiB"])?;
+    let response = client()
+        .post(server.url("/echo?a=1"))
+        .header("content-type", "text/plain")
+        .body("hi there")
+        .send()
+        .await?;
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["x-cgi"], "yes");
+    assert!(response.headers().contains_key("wharf-request-id"));
+    assert_eq!(
+        response.text().await?,
+        "method=POST path=/echo query=a=1 type=text/plain body=hi there\n"
+    );
+
+    let response = client().get(server.url("/plain")).send().await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; charset=utf-8"
+    );
+    assert_eq!(response.text().await?, "plain output\n");
+
+    let response = client().get(server.url("/big?bytes=900")).send().await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.bytes().await?.len(), 900);
+    let response = client().get(server.url("/big?bytes=5000")).send().await?;
+    assert_eq!(response.status(), 500);
+    let body = response.text().await?;
+    assert!(body.contains("1024-byte response limit"), "{body}");
+
+    let response = client().get(server.url("/fail")).send().await?;
+    assert_eq!(response.status(), 500);
+    let body = response.text().await?;
+    // WASI 0.2 carries only success or failure, which wasmtime reports as 1.
+    assert!(body.contains("exited with status 1"), "{body}");
+    let log = server.log();
+    assert!(log.contains("cgi guest failing on purpose"), "log: {log}");
+    Ok(())
+}
+
 #[tokio::test]
 async fn echo() -> Result<()> {
     let server = Wharf::run(guests::ECHO, &[])?;
@@ -298,7 +342,7 @@ async fn rejects_files_that_are_not_components() -> Result<()> {
     // An empty core module adapts into a component that exports nothing.
     let stderr = refused(core.to_str().expect("utf-8"))?;
     assert!(
-        stderr.contains("does not export wasi:http/incoming-handler@0.2.x"),
+        stderr.contains("exports neither wasi:http/incoming-handler@0.2.x nor wasi:cli/run@0.2.x"),
         "stderr: {stderr}"
     );
     let stderr = refused(junk.to_str().expect("utf-8"))?;

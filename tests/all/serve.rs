@@ -324,6 +324,24 @@ async fn garbage_and_unsupported_components_get_422() -> Result<()> {
     Ok(())
 }
 
+/// A component exporting only `wasi:cli/run` passes validation and is
+/// served CGI-style.
+#[tokio::test]
+async fn command_components_deploy_and_serve_cgi_style() -> Result<()> {
+    let d = Deployment::embedded(&[])?;
+    let cgi = d.deploy(guests::CGI, "cgi", &[])?;
+    assert!(
+        cgi.exports
+            .iter()
+            .any(|e| e.starts_with("wasi:cli/run@0.2")),
+        "{cgi:?}"
+    );
+    let response = d.server.get_host("cgi.localhost", "/plain").await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await?, "plain output\n");
+    Ok(())
+}
+
 #[tokio::test]
 async fn admin_requests_without_the_token_get_401() -> Result<()> {
     let d = Deployment::embedded(&[])?;

@@ -35,10 +35,11 @@ pub enum LoadError {
         /// Every offending import, with its version.
         imports: Vec<String>,
     },
-    /// The component does not export `wasi:http/incoming-handler@0.2.x`.
+    /// The component exports neither `wasi:http/incoming-handler@0.2.x`
+    /// nor `wasi:cli/run@0.2.x`.
     #[error(
-        "the component does not export wasi:http/incoming-handler@0.2.x (it exports: {}); \
-         build it for the wasi:http/proxy world",
+        "the component exports neither wasi:http/incoming-handler@0.2.x nor wasi:cli/run@0.2.x \
+         (it exports: {}); build it for the wasi:http/proxy world, or as a command",
         if exports.is_empty() { "nothing".to_owned() } else { exports.join(", ") }
     )]
     MissingHandler {
@@ -82,6 +83,15 @@ pub enum InvokeError {
     /// The guest trapped. Answer 500.
     #[error("the app crashed while handling the request")]
     Trapped,
+    /// A command wrote more than the CGI response limit. Answer 500.
+    #[error("the app wrote more than the {limit}-byte response limit to stdout")]
+    ResponseTooLarge {
+        /// The configured limit in bytes.
+        limit: usize,
+    },
+    /// A command exited with a failure status. Answer 500.
+    #[error("the app exited with status {0}")]
+    Exited(i32),
     /// The guest returned without sending a response. Answer 500.
     #[error("the app returned without sending a response")]
     NoResponse,

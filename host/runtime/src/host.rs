@@ -5,6 +5,7 @@ use crate::{RequestId, RuntimeConfig};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
@@ -26,6 +27,30 @@ impl HostState {
             .stdout(log.stdout())
             .stderr(log.stderr())
             .build();
+        Self::with_wasi(config, request_id, wasi)
+    }
+
+    /// State for one CGI-style run of a command: `env` as its environment,
+    /// `stdin` as its standard input, standard output captured in `stdout`,
+    /// standard error to the log.
+    pub(crate) fn new_command(
+        config: &RuntimeConfig,
+        request_id: RequestId,
+        env: &[(String, String)],
+        stdin: bytes::Bytes,
+        stdout: MemoryOutputPipe,
+    ) -> Self {
+        let log = GuestLog::new(request_id, config.max_guest_log_bytes);
+        let wasi = WasiCtx::builder()
+            .envs(env)
+            .stdin(MemoryInputPipe::new(stdin))
+            .stdout(stdout)
+            .stderr(log.stderr())
+            .build();
+        Self::with_wasi(config, request_id, wasi)
+    }
+
+    fn with_wasi(config: &RuntimeConfig, request_id: RequestId, wasi: WasiCtx) -> Self {
         Self {
             table: ResourceTable::new(),
             wasi,

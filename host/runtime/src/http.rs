@@ -1,7 +1,7 @@
 //! Serving one HTTP request with a fresh instance of a compiled component.
 
 use crate::host::HostState;
-use crate::{CompiledComponent, InvokeError, RequestId, Runtime};
+use crate::{CompiledComponent, Entry, InvokeError, RequestId, Runtime, RuntimeConfig};
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use wasmtime::{PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wharf_store::Digest;
 
 /// The body of a guest's response, streamed as the guest writes it.
 pub type GuestBody = wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -45,22 +46,20 @@ impl Runtime {
             .map_err(|_| InvokeError::Overloaded {
                 max_instances: config.max_instances,
             })?;
+        let pre = match &component.entry {
+            Entry::Http(pre) => pre.clone(),
+            Entry::Command(pre) => {
+                let pre = pre.clone();
+                return self
+                    .run_command(component, pre, request, request_id, permit)
+                    .await;
+            }
+        };
         let body_too_large = Arc::new(AtomicBool::new(false));
         let request = request.map(|body| limit_body(body, limit, body_too_large.clone()));
 
-        let mut store = Store::new(&self.engine, HostState::new(config, request_id));
-        store.limiter(|state| &mut state.limiter);
-        let memory_hit = store.data().limiter.hit_flag();
+        let (mut store, memory_hit) = self.new_store(HostState::new(config, request_id));
         let deadline = config.request_deadline;
-        let deadline_at = Instant::now() + deadline;
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            Ok(if Instant::now() >= deadline_at {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::Yield(1)
-            })
-        });
 
         let (sender, receiver) = oneshot::channel();
         let internal = |e: wasmtime::Error| InvokeError::Internal(format!("{e:#}"));
@@ -78,9 +77,8 @@ impl Runtime {
         // The guest runs in its own task so it can keep writing the body
         // after the response head has been returned. The task logs how the
         // guest failed, if it did, since nobody may be waiting on it.
-        let pre = component.pre.clone();
         let digest = component.digest;
-        let (max_memory, max_instances) = (config.max_memory_bytes, config.max_instances);
+        let config = config.clone();
         let task = tokio::spawn(async move {
             let _slot = permit;
             let call = async {
@@ -92,18 +90,7 @@ impl Runtime {
             let error = match tokio::time::timeout(deadline, call).await {
                 Ok(Ok(())) => return Ok(()),
                 Err(_elapsed) => InvokeError::DeadlineExceeded { deadline },
-                Ok(Err(e)) => {
-                    tracing::error!(%request_id, %digest, "guest failed: {e:?}");
-                    if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
-                        InvokeError::DeadlineExceeded { deadline }
-                    } else if memory_hit.load(Ordering::Relaxed) {
-                        InvokeError::MemoryLimitExceeded { limit: max_memory }
-                    } else if e.is::<PoolConcurrencyLimitError>() {
-                        InvokeError::Overloaded { max_instances }
-                    } else {
-                        InvokeError::Trapped
-                    }
-                }
+                Ok(Err(e)) => classify(&e, &memory_hit, &config, request_id, digest),
             };
             if let InvokeError::DeadlineExceeded { .. } = error {
                 tracing::error!(%request_id, %digest, "guest stopped at the {deadline:?} deadline");
@@ -131,6 +118,54 @@ impl Runtime {
                 Err(join) => Err(InvokeError::Internal(format!("guest task failed: {join}"))),
             },
         }
+    }
+}
+
+impl Runtime {
+    /// A store for one request, with the memory limiter and the epoch
+    /// deadline set: the guest yields at every tick and is interrupted at
+    /// the request deadline. Also returns the flag that says whether the
+    /// memory limit was hit.
+    pub(crate) fn new_store(&self, state: HostState) -> (Store<HostState>, Arc<AtomicBool>) {
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        let memory_hit = store.data().limiter.hit_flag();
+        let deadline_at = Instant::now() + self.config.request_deadline;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            Ok(if Instant::now() >= deadline_at {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
+            })
+        });
+        (store, memory_hit)
+    }
+}
+
+/// Names the limit a failed guest call hit, logging the failure.
+pub(crate) fn classify(
+    e: &wasmtime::Error,
+    memory_hit: &AtomicBool,
+    config: &RuntimeConfig,
+    request_id: RequestId,
+    digest: Digest,
+) -> InvokeError {
+    tracing::error!(%request_id, %digest, "guest failed: {e:?}");
+    if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+        InvokeError::DeadlineExceeded {
+            deadline: config.request_deadline,
+        }
+    } else if memory_hit.load(Ordering::Relaxed) {
+        InvokeError::MemoryLimitExceeded {
+            limit: config.max_memory_bytes,
+        }
+    } else if e.is::<PoolConcurrencyLimitError>() {
+        InvokeError::Overloaded {
+            max_instances: config.max_instances,
+        }
+    } else {
+        InvokeError::Trapped
     }
 }
 

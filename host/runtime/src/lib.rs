@@ -8,12 +8,14 @@
 //!    ([`LoadError`] names what does not fit) and pre-instantiates it once.
 //! 3. [`Runtime::handle`] serves one request with a fresh instance, enforcing
 //!    the instance, memory, body-size and deadline limits ([`InvokeError`]
-//!    says which one was hit). Guest stdout and stderr go to the log, tagged
+//!    says which one was hit). A component that exports `wasi:cli/run`
+//!    instead of the HTTP handler is served CGI-style ([`AppKind::Command`]). Guest stdout and stderr go to the log, tagged
 //!    with the [`RequestId`].
 //! 4. [`prepare`] passes components through and [`adapt_core_module`] wraps a WASI preview1 core module into a
 //!    component with the preview1 adapter, for deploys of older builds.
 
 mod adapt;
+mod cgi;
 mod config;
 mod engine;
 mod error;
@@ -28,7 +30,7 @@ pub use config::RuntimeConfig;
 pub use error::{EngineError, InvokeError, LoadError};
 pub use http::GuestBody;
 pub use request_id::RequestId;
-pub use world::{HTTP_HANDLER_EXPORT, Interfaces, PROVIDED_IMPORTS};
+pub use world::{AppKind, CLI_RUN_EXPORT, HTTP_HANDLER_EXPORT, Interfaces, PROVIDED_IMPORTS};
 
 use host::HostState;
 use std::sync::Arc;
@@ -51,8 +53,15 @@ pub struct Runtime {
 #[derive(Clone)]
 pub struct CompiledComponent {
     digest: Digest,
-    pre: world::AppPre<HostState>,
+    entry: Entry,
     interfaces: Arc<Interfaces>,
+}
+
+/// How a compiled component is entered, by its kind.
+#[derive(Clone)]
+enum Entry {
+    Http(world::AppPre<HostState>),
+    Command(wasmtime_wasi::p2::bindings::CommandPre<HostState>),
 }
 
 impl CompiledComponent {
@@ -64,6 +73,14 @@ impl CompiledComponent {
     /// What the component imports and exports.
     pub fn interfaces(&self) -> &Interfaces {
         &self.interfaces
+    }
+
+    /// Whether it is served as an HTTP handler or CGI-style.
+    pub fn kind(&self) -> AppKind {
+        match self.entry {
+            Entry::Http(_) => AppKind::Http,
+            Entry::Command(_) => AppKind::Command,
+        }
     }
 }
 
@@ -99,15 +116,23 @@ impl Runtime {
         }
         let digest = Digest::of(bytes);
         let component = Component::new(&self.engine, bytes).map_err(LoadError::Compile)?;
-        let interfaces = world::check(&self.engine, &component)?;
+        let (interfaces, kind) = world::check(&self.engine, &component)?;
         let instance_pre = self
             .linker
             .instantiate_pre(&component)
             .map_err(LoadError::Link)?;
-        let pre = world::AppPre::new(instance_pre).map_err(LoadError::Link)?;
+        let entry = match kind {
+            AppKind::Http => {
+                Entry::Http(world::AppPre::new(instance_pre).map_err(LoadError::Link)?)
+            }
+            AppKind::Command => Entry::Command(
+                wasmtime_wasi::p2::bindings::CommandPre::new(instance_pre)
+                    .map_err(LoadError::Link)?,
+            ),
+        };
         Ok(CompiledComponent {
             digest,
-            pre,
+            entry,
             interfaces: Arc::new(interfaces),
         })
     }

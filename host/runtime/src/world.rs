@@ -56,8 +56,20 @@ pub const PROVIDED_IMPORTS: &[&str] = &[
     "wasi:random/insecure-seed",
 ];
 
-/// The export every HTTP app must have.
+/// The export of an HTTP app.
 pub const HTTP_HANDLER_EXPORT: &str = "wasi:http/incoming-handler";
+/// The export of a command, served CGI-style.
+pub const CLI_RUN_EXPORT: &str = "wasi:cli/run";
+
+/// How a component is served, decided by what it exports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppKind {
+    /// It exports `wasi:http/incoming-handler`: requests stream in and out.
+    Http,
+    /// It exports only `wasi:cli/run`: a command served CGI-style, with the
+    /// request body on stdin and the response on stdout.
+    Command,
+}
 
 /// The major.minor series of WASI that wharf implements.
 const WASI_SERIES: &str = "0.2";
@@ -92,9 +104,13 @@ pub struct Interfaces {
     pub exports: Vec<String>,
 }
 
-/// Checks that `component` imports nothing wharf does not provide and exports
-/// the HTTP handler, naming every offending import or missing export.
-pub(crate) fn check(engine: &Engine, component: &Component) -> Result<Interfaces, LoadError> {
+/// Checks that `component` imports nothing wharf does not provide and
+/// exports the HTTP handler or `wasi:cli/run`, naming every offending import
+/// or the exports it has instead.
+pub(crate) fn check(
+    engine: &Engine,
+    component: &Component,
+) -> Result<(Interfaces, AppKind), LoadError> {
     let ty = component.component_type();
     let imports: Vec<String> = ty
         .imports(engine)
@@ -114,14 +130,20 @@ pub(crate) fn check(engine: &Engine, component: &Component) -> Result<Interfaces
         .exports(engine)
         .map(|(name, _)| name.to_owned())
         .collect();
-    let has_handler = exports.iter().any(|name| {
-        let (base, version) = split_version(name);
-        base == HTTP_HANDLER_EXPORT && in_series(version)
-    });
-    if !has_handler {
+    let exports_one = |wanted: &str| {
+        exports.iter().any(|name| {
+            let (base, version) = split_version(name);
+            base == wanted && in_series(version)
+        })
+    };
+    let kind = if exports_one(HTTP_HANDLER_EXPORT) {
+        AppKind::Http
+    } else if exports_one(CLI_RUN_EXPORT) {
+        AppKind::Command
+    } else {
         return Err(LoadError::MissingHandler { exports });
-    }
-    Ok(Interfaces { imports, exports })
+    };
+    Ok((Interfaces { imports, exports }, kind))
 }
 
 #[cfg(test)]
