@@ -110,8 +110,12 @@ fn environment(
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
     {
-        let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+        let (name, port) = match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => (name, port),
+            _ => (host, "80"),
+        };
         env.push(("SERVER_NAME".into(), name.to_owned()));
+        env.push(("SERVER_PORT".into(), port.to_owned()));
     }
     for name in parts.headers.keys() {
         let values: Vec<&str> = parts
@@ -146,7 +150,8 @@ fn parse_output(output: Bytes) -> Result<Response<GuestBody>, InvokeError> {
         Some((head, body_start)) => (head, output.slice(body_start..)),
         None => (Vec::new(), output),
     };
-    let bad = |what: String| InvokeError::GuestError(format!("bad CGI response header: {what}"));
+    let bad =
+        |what: String| InvokeError::BadCgiResponse(format!("bad header `{}`", what.escape_debug()));
     let mut response = Response::new(
         Full::new(body)
             .map_err(|never| match never {})
@@ -254,9 +259,19 @@ mod tests {
     }
 
     #[test]
-    fn bad_status_lines_are_errors() {
-        assert!(parse_output(Bytes::from_static(b"Status: teapot\n\n")).is_err());
-        assert!(parse_output(Bytes::from_static(b"Status: 99\n\n")).is_err());
+    fn malformed_headers_are_refused() {
+        for output in [
+            &b"Status: teapot\n\n"[..],
+            b"Status: 99\n\n",
+            b"X-Injected: a\rSet-Cookie: evil=1\n\n",
+            b"X-Bad: \x01\n\n",
+        ] {
+            match parse_output(Bytes::from_static(output)) {
+                Err(InvokeError::BadCgiResponse(_)) => {}
+                Err(e) => panic!("{:?} gave {e}", String::from_utf8_lossy(output)),
+                Ok(_) => panic!("{:?} was accepted", String::from_utf8_lossy(output)),
+            }
+        }
     }
 
     #[test]
@@ -280,6 +295,7 @@ mod tests {
         assert_eq!(get("CONTENT_LENGTH"), Some("5"));
         assert_eq!(get("CONTENT_TYPE"), Some("text/plain"));
         assert_eq!(get("SERVER_NAME"), Some("app.localhost"));
+        assert_eq!(get("SERVER_PORT"), Some("8080"));
         assert_eq!(get("HTTP_X_CUSTOM_THING"), Some("v"));
         assert_eq!(get("HTTP_HOST"), Some("app.localhost:8080"));
         assert_eq!(get("SERVER_PROTOCOL"), Some("HTTP/1.1"));

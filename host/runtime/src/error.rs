@@ -89,6 +89,10 @@ pub enum InvokeError {
         /// The configured limit in bytes.
         limit: usize,
     },
+    /// A command's output had a malformed CGI header block (an invalid
+    /// name, a bare CR, a bad status). Answer 502.
+    #[error("the app sent a malformed CGI response: {0}")]
+    BadCgiResponse(String),
     /// A command exited with a failure status. Answer 500.
     #[error("the app exited with status {0}")]
     Exited(i32),

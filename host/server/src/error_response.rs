@@ -12,6 +12,7 @@ pub fn error_response(error: &InvokeError, request_id: RequestId) -> Response<Gu
         InvokeError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
         InvokeError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         InvokeError::DeadlineExceeded { .. } => StatusCode::GATEWAY_TIMEOUT,
+        InvokeError::BadCgiResponse(_) => StatusCode::BAD_GATEWAY,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     let mut response = text_response(status, format!("{error} (request id {request_id})\n"));
