@@ -38,6 +38,13 @@ impl From<RegistryError> for ApiError {
             RegistryError::NothingToRollBackTo { .. }
             | RegistryError::AlreadyLive { .. }
             | RegistryError::HostnameTaken { .. } => StatusCode::CONFLICT,
+            // Another change (a long garbage collection, say) holds the lock.
+            RegistryError::Database(db) if db.to_string().contains("database is locked") => {
+                return Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the registry is busy with another change; try again shortly",
+                );
+            }
             _ => {
                 tracing::error!("registry failure: {e}");
                 StatusCode::INTERNAL_SERVER_ERROR

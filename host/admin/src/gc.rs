@@ -17,6 +17,9 @@ impl Admin {
     /// takes before recording: a deploy either committed before (and its
     /// blob is referenced) or checks for its blob after (and re-uploads it).
     pub(crate) async fn collect_garbage(&self, grace: Duration) -> Result<GcResult, ApiError> {
+        // Listing can take long on a big store, so it happens before the
+        // lock; blobs stored after it are simply not considered this time.
+        let stored = self.store.list().await?;
         let mut change = self.registry.begin().await?;
         let referenced = change.referenced_blobs().await?;
         let now = SystemTime::now();
@@ -25,7 +28,7 @@ impl Admin {
             referenced: 0,
             too_young: 0,
         };
-        for blob in self.store.list().await? {
+        for blob in stored {
             if referenced.contains(&blob.key) {
                 result.referenced += 1;
                 continue;

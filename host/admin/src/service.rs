@@ -76,8 +76,9 @@ impl Admin {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .is_some_and(|presented| self.token.verify(presented.trim()))
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .is_some_and(|(_, presented)| self.token.verify(presented.trim()))
     }
 
     async fn route(&self, request: Request<Incoming>) -> Result<Response<GuestBody>, ApiError> {

@@ -157,10 +157,14 @@ impl Change {
     }
 
     /// Moves `app` back: to the newest deployment of `to` if given, else to
-    /// the newest deployment older than the live one that has been live
-    /// before and holds different bytes (previews that never went live, and
-    /// redeploys of the live bytes, are passed over). Repeated rollbacks walk
-    /// further back.
+    /// the version that was live before the live one came in.
+    ///
+    /// "Came in" is the deploy or promotion that first made the live
+    /// deployment live (or, for one only ever rolled back to, that rollback).
+    /// The target is the newest deploy or promotion before it whose bytes
+    /// differ from the live ones, so previews that never went live and
+    /// redeploys of the same bytes are passed over, and repeated rollbacks
+    /// walk further back instead of toggling.
     pub async fn rollback(
         &mut self,
         app: &AppName,
@@ -175,14 +179,24 @@ impl Change {
                     app: app.to_string(),
                 };
                 let live = current.as_ref().ok_or_else(nothing)?;
+                let row = sqlx::query(
+                    "SELECT COALESCE(\
+                       (SELECT MAX(seq) FROM releases WHERE deployment = $1 AND action <> 'rollback'), \
+                       (SELECT MAX(seq) FROM releases WHERE deployment = $1)) AS came_in",
+                )
+                .bind(live.id)
+                .fetch_one(&mut *self.tx)
+                .await?;
+                let came_in: Option<i64> = row.try_get("came_in")?;
+                let came_in = came_in.ok_or_else(nothing)?;
                 let row = sqlx::query(&format!(
-                    "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d \
-                     WHERE d.app = $1 AND d.id < $2 AND d.digest <> $3 \
-                     AND EXISTS (SELECT 1 FROM releases r WHERE r.deployment = d.id) \
-                     ORDER BY d.id DESC LIMIT 1"
+                    "SELECT {DEPLOYMENT_COLUMNS} FROM releases r \
+                     JOIN deployments d ON d.id = r.deployment \
+                     WHERE r.app = $1 AND r.seq < $2 AND r.action <> 'rollback' \
+                     AND d.digest <> $3 ORDER BY r.seq DESC LIMIT 1"
                 ))
                 .bind(app.as_str())
-                .bind(live.id)
+                .bind(came_in)
                 .bind(live.key.digest.to_string())
                 .fetch_optional(&mut *self.tx)
                 .await?

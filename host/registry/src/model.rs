@@ -114,4 +114,6 @@ pub struct RoutingTable {
     pub apps: Vec<(AppName, Option<BlobKey>)>,
     /// Custom hostnames and their apps.
     pub hostnames: Vec<(Hostname, AppName)>,
+    /// Every deployment's blob, oldest first: what preview hostnames name.
+    pub deployments: Vec<(AppName, BlobKey)>,
 }

@@ -138,10 +138,22 @@ impl Registry {
             apps.push((name, key));
         }
         let hostnames = self.hostname_rows(None).await?;
+        let rows = sqlx::query("SELECT app, digest, size FROM deployments ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        let deployments = rows
+            .iter()
+            .map(|row| {
+                let app = parse_app(row.try_get("app")?)?;
+                let key = parse_key(&row.try_get::<String, _>("digest")?, row.try_get("size")?)?;
+                Ok((app, key))
+            })
+            .collect::<Result<_, RegistryError>>()?;
         Ok(RoutingTable {
             seq,
             apps,
             hostnames,
+            deployments,
         })
     }
 
@@ -260,28 +272,6 @@ impl Registry {
             .collect()
     }
 
-    /// The newest deployment of `app` whose digest's hex starts with
-    /// `hex_prefix` (at least 8 hex digits): how preview hostnames resolve.
-    pub async fn find_deployment(
-        &self,
-        app: &AppName,
-        hex_prefix: &str,
-    ) -> Result<Option<Deployment>, RegistryError> {
-        if hex_prefix.len() < 8 || !hex_prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Ok(None);
-        }
-        let pattern = format!("sha256-{}%", hex_prefix.to_ascii_lowercase());
-        let row = sqlx::query(&format!(
-            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d \
-             WHERE d.app = $1 AND d.digest LIKE $2 ORDER BY d.id DESC LIMIT 1"
-        ))
-        .bind(app.as_str())
-        .bind(pattern)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(deployment_from_row).transpose()
-    }
-
     /// Every blob some deployment refers to; what garbage collection keeps.
     pub async fn referenced_blobs(&self) -> Result<HashSet<BlobKey>, RegistryError> {
         let rows = sqlx::query("SELECT DISTINCT digest, size FROM deployments")
@@ -335,13 +325,16 @@ pub(crate) fn from_millis(ms: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
-/// `url` without its password.
+/// `url` without its password (or, if it does not parse, without anything
+/// between `://` and the last `@`).
 fn redact(url: &str) -> String {
     match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
             parsed.to_string()
         }
-        _ => url.to_owned(),
+        Err(_) => wharf_store::redact_unparsed(url),
     }
 }

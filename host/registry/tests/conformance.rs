@@ -181,6 +181,29 @@ async fn pointer_moves_and_history_order(registry: Registry, _url: &str) {
     );
 }
 
+/// Rollback after a promotion returns to what was live just before it,
+/// not to whatever was deployed before the preview was made.
+async fn rollback_after_a_promotion(registry: Registry, _url: &str) {
+    deploy(&registry, "hello", "a", true).await;
+    deploy(&registry, "hello", "p", false).await;
+    deploy(&registry, "hello", "b", true).await;
+    let mut change = registry.begin().await.expect("begin");
+    change
+        .promote(&app("hello"), &BlobKey::of(b"p").digest, "ops")
+        .await
+        .expect("promote");
+    change.commit().await.expect("commit");
+    for expected in ["b", "a"] {
+        let mut change = registry.begin().await.expect("begin");
+        let release = change
+            .rollback(&app("hello"), None, "ops")
+            .await
+            .expect("rollback");
+        change.commit().await.expect("commit");
+        assert_eq!(release.deployment.key, BlobKey::of(expected.as_bytes()));
+    }
+}
+
 async fn a_dropped_change_leaves_nothing(registry: Registry, _url: &str) {
     deploy(&registry, "hello", "v1", true).await;
     let before = registry.feed_position().await.expect("feed");
@@ -272,21 +295,15 @@ async fn the_feed_and_routing_table_follow_changes(registry: Registry, _url: &st
     assert!(matches!(err, RegistryError::HostnameTaken { .. }), "{err}");
     drop(change);
 
-    // Previews resolve by digest prefix.
-    let b1 = BlobKey::of(b"b1");
-    let found = registry
-        .find_deployment(&app("b"), &b1.digest.hex()[..12])
-        .await
-        .expect("find")
-        .expect("found");
-    assert_eq!(found.key, b1);
-    assert!(
-        registry
-            .find_deployment(&app("a"), &b1.digest.hex()[..12])
-            .await
-            .expect("find")
-            .is_none()
+    // Every deployment is listed, for preview hostnames.
+    assert_eq!(
+        table.deployments,
+        [
+            (app("a"), BlobKey::of(b"a1")),
+            (app("b"), BlobKey::of(b"b1"))
+        ]
     );
+    let b1 = BlobKey::of(b"b1");
 
     // Deleting an app removes it and its hostnames, but other apps stay.
     let mut change = registry.begin().await.expect("begin");
@@ -335,6 +352,7 @@ macro_rules! conformance {
             use super::*;
             conformance!(@case $open, deployments_round_trip);
             conformance!(@case $open, pointer_moves_and_history_order);
+            conformance!(@case $open, rollback_after_a_promotion);
             conformance!(@case $open, a_dropped_change_leaves_nothing);
             conformance!(@case $open, concurrent_deploys_to_one_app);
             conformance!(@case $open, the_feed_and_routing_table_follow_changes);

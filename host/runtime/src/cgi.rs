@@ -118,6 +118,11 @@ fn environment(
         env.push(("SERVER_PORT".into(), port.to_owned()));
     }
     for name in parts.headers.keys() {
+        // `X_Forwarded_For` would pose as `X-Forwarded-For`, and `Proxy` as
+        // the HTTP_PROXY setting of the command's HTTP client ("httpoxy").
+        if name.as_str().contains('_') || name.as_str() == "proxy" {
+            continue;
+        }
         let values: Vec<&str> = parts
             .headers
             .get_all(name)
@@ -280,6 +285,8 @@ mod tests {
             .header("host", "app.localhost:8080")
             .header("content-type", "text/plain")
             .header("x-custom-thing", "v")
+            .header("x_custom_thing", "spoofed")
+            .header("proxy", "http://evil")
             .body(())
             .expect("request");
         let (parts, ()) = request.into_parts();
@@ -297,6 +304,7 @@ mod tests {
         assert_eq!(get("SERVER_NAME"), Some("app.localhost"));
         assert_eq!(get("SERVER_PORT"), Some("8080"));
         assert_eq!(get("HTTP_X_CUSTOM_THING"), Some("v"));
+        assert_eq!(get("HTTP_PROXY"), None);
         assert_eq!(get("HTTP_HOST"), Some("app.localhost:8080"));
         assert_eq!(get("SERVER_PROTOCOL"), Some("HTTP/1.1"));
     }

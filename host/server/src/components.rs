@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 use wharf_runtime::{CompiledComponent, LoadError, Runtime};
 use wharf_store::{BlobKey, BlobStore, StoreError};
@@ -17,15 +18,21 @@ pub enum FetchError {
     Load(#[from] LoadError),
 }
 
+/// How long a failure to load a blob is answered from memory before the
+/// store is tried again, so a missing or corrupt blob is not downloaded and
+/// hashed on every request.
+pub const FAILURE_MEMORY: Duration = Duration::from_secs(5);
+
 /// Components compiled from the blob store, each compiled once: concurrent
 /// requests for a key that is still compiling wait for that one compilation.
-/// A failure is not remembered; the next request tries again.
+/// A failure is remembered for [`FAILURE_MEMORY`].
 ///
 /// Every component stays compiled for the life of the process.
 pub struct ComponentCache {
     runtime: Arc<Runtime>,
     store: Arc<BlobStore>,
     entries: Mutex<HashMap<BlobKey, Arc<OnceCell<CompiledComponent>>>>,
+    failures: Mutex<HashMap<BlobKey, (Instant, Arc<FetchError>)>>,
 }
 
 impl ComponentCache {
@@ -35,12 +42,18 @@ impl ComponentCache {
             runtime,
             store,
             entries: Mutex::default(),
+            failures: Mutex::default(),
         }
     }
 
     /// The compiled component stored under `key`, fetching, verifying and
     /// compiling it on first use.
-    pub async fn get(&self, key: &BlobKey) -> Result<CompiledComponent, FetchError> {
+    pub async fn get(&self, key: &BlobKey) -> Result<CompiledComponent, Arc<FetchError>> {
+        if let Some((at, error)) = self.failures.lock().expect("failure lock").get(key)
+            && at.elapsed() < FAILURE_MEMORY
+        {
+            return Err(error.clone());
+        }
         let cell = self
             .entries
             .lock()
@@ -52,19 +65,29 @@ impl ComponentCache {
             .get_or_try_init(|| async {
                 let bytes = self.store.get(key).await?;
                 let runtime = self.runtime.clone();
-                let started = std::time::Instant::now();
+                let started = Instant::now();
                 let compiled = tokio::task::spawn_blocking(move || runtime.compile(&bytes))
                     .await
                     .expect("compilation does not panic")?;
                 tracing::info!(%key, elapsed = ?started.elapsed(), "compiled");
                 Ok::<_, FetchError>(compiled)
             })
-            .await?;
-        Ok(compiled.clone())
+            .await;
+        match compiled {
+            Ok(compiled) => Ok(compiled.clone()),
+            Err(error) => {
+                let error = Arc::new(error);
+                let mut failures = self.failures.lock().expect("failure lock");
+                failures.retain(|_, (at, _)| at.elapsed() < FAILURE_MEMORY);
+                failures.insert(*key, (Instant::now(), error.clone()));
+                Err(error)
+            }
+        }
     }
 
     /// Adds a component compiled elsewhere (at deploy time, say).
     pub fn insert(&self, key: BlobKey, compiled: CompiledComponent) {
+        self.failures.lock().expect("failure lock").remove(&key);
         let cell = OnceCell::new_with(Some(compiled));
         self.entries
             .lock()

@@ -7,8 +7,7 @@ use crate::routes::{Routes, Target};
 use crate::{DIGEST_HEADER, Dispatch, REQUEST_ID_HEADER};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use wharf_registry::{AppName, Registry, RegistryError};
 use wharf_runtime::{GuestBody, RequestId, Runtime};
@@ -30,8 +29,6 @@ pub struct AppRouter {
     components: ComponentCache,
     config: RouterConfig,
     routes: RwLock<Arc<Routes>>,
-    /// Preview lookups, by app and digest prefix; cleared on every reload.
-    previews: Mutex<HashMap<(AppName, String), BlobKey>>,
 }
 
 /// Why a request found no component to run.
@@ -41,8 +38,7 @@ enum Unroutable {
     UnknownApp(AppName),
     NotLive(AppName),
     UnknownPreview(AppName, String),
-    Registry(RegistryError),
-    Fetch(AppName, FetchError),
+    Fetch(AppName, Arc<FetchError>),
 }
 
 impl AppRouter {
@@ -60,7 +56,6 @@ impl AppRouter {
             components,
             config,
             routes: RwLock::new(Arc::new(routes)),
-            previews: Mutex::default(),
         })
     }
 
@@ -91,7 +86,6 @@ impl AppRouter {
         if routes.seq > current.seq {
             tracing::info!(seq = routes.seq, "routes reloaded");
             *current = Arc::new(routes);
-            self.previews.lock().expect("previews lock").clear();
         }
         Ok(true)
     }
@@ -116,7 +110,8 @@ impl AppRouter {
         })
     }
 
-    async fn resolve(&self, host: &str) -> Result<(AppName, BlobKey), Unroutable> {
+    /// The app and blob that answer `host`, from the in-memory routes.
+    fn resolve(&self, host: &str) -> Result<(AppName, BlobKey), Unroutable> {
         let routes = self.routes();
         let target = routes.resolve(host, &self.config.domain, self.config.default_app.as_ref());
         match target {
@@ -131,23 +126,10 @@ impl AppRouter {
                 if routes.app(&app).is_none() {
                     return Err(Unroutable::UnknownApp(app));
                 }
-                let cache_key = (app.clone(), digest_prefix.clone());
-                if let Some(key) = self.previews.lock().expect("previews lock").get(&cache_key) {
-                    return Ok((app, *key));
+                match routes.preview(&app, &digest_prefix) {
+                    Some(key) => Ok((app, key)),
+                    None => Err(Unroutable::UnknownPreview(app, digest_prefix)),
                 }
-                let found = self
-                    .registry
-                    .find_deployment(&app, &digest_prefix)
-                    .await
-                    .map_err(Unroutable::Registry)?;
-                let Some(deployment) = found else {
-                    return Err(Unroutable::UnknownPreview(app, digest_prefix));
-                };
-                self.previews
-                    .lock()
-                    .expect("previews lock")
-                    .insert(cache_key, deployment.key);
-                Ok((app, deployment.key))
             }
         }
     }
@@ -184,22 +166,15 @@ impl AppRouter {
                     "app `{app}` has no deployment whose digest starts with `{prefix}`; `wharf history {app}` lists them"
                 ),
             ),
-            Unroutable::Registry(e) => {
-                tracing::error!(%request_id, "registry lookup failed: {e}");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the app registry is unavailable; try again shortly".to_owned(),
-                )
-            }
             Unroutable::Fetch(app, e) => {
                 tracing::error!(%request_id, %app, "cannot load the app's component: {e}");
-                let status = match e {
+                let status = match *e {
                     FetchError::Store(StoreError::Backend { .. }) => {
                         StatusCode::SERVICE_UNAVAILABLE
                     }
                     _ => StatusCode::INTERNAL_SERVER_ERROR,
                 };
-                let detail = match e {
+                let detail = match *e {
                     FetchError::Store(StoreError::Corrupt { .. }) => {
                         "its stored component failed verification and was not run"
                     }
@@ -232,7 +207,7 @@ impl Dispatch for AppRouter {
             .or_else(|| request.uri().host())
             .unwrap_or_default()
             .to_owned();
-        let resolved = match self.resolve(&host).await {
+        let resolved = match self.resolve(&host) {
             Ok((app, key)) => match self.components.get(&key).await {
                 Ok(component) => Ok(component),
                 Err(e) => Err(Unroutable::Fetch(app, e)),

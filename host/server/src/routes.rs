@@ -36,6 +36,9 @@ pub struct Routes {
     pub seq: i64,
     apps: HashMap<AppName, Option<BlobKey>>,
     hostnames: HashMap<String, AppName>,
+    /// Every deployment by app and the first [`PREVIEW_DIGITS`] hex digits
+    /// of its digest.
+    previews: HashMap<(AppName, String), BlobKey>,
 }
 
 impl Routes {
@@ -49,7 +52,21 @@ impl Routes {
                 .into_iter()
                 .map(|(host, app)| (host.as_str().to_owned(), app))
                 .collect(),
+            // Oldest first, so the newest wins a (vanishingly unlikely)
+            // prefix collision within one app.
+            previews: table
+                .deployments
+                .into_iter()
+                .map(|(app, key)| ((app, preview_digits(&key)), key))
+                .collect(),
         }
+    }
+
+    /// The deployment of `app` a preview hostname names, if any.
+    pub fn preview(&self, app: &AppName, digits: &str) -> Option<BlobKey> {
+        self.previews
+            .get(&(app.clone(), digits.to_owned()))
+            .copied()
     }
 
     /// Whether `app` exists, and the blob it serves if it has a live one.
@@ -96,10 +113,11 @@ impl Routes {
 
 /// The hostname label of a deployment's preview: `<app>--<12 hex digits>`.
 pub fn preview_label(app: &AppName, key: &BlobKey) -> String {
-    format!(
-        "{app}{PREVIEW_SEPARATOR}{}",
-        &key.digest.hex()[..PREVIEW_DIGITS]
-    )
+    format!("{app}{PREVIEW_SEPARATOR}{}", preview_digits(key))
+}
+
+fn preview_digits(key: &BlobKey) -> String {
+    key.digest.hex()[..PREVIEW_DIGITS].to_owned()
 }
 
 fn strip_port(host: &str) -> &str {
@@ -125,6 +143,7 @@ mod tests {
             seq: 1,
             apps: vec![(app("hello"), Some(BlobKey::of(b"x")))],
             hostnames: vec![("shop.example.com".parse().expect("valid"), app("hello"))],
+            deployments: vec![(app("hello"), BlobKey::of(b"x"))],
         })
     }
 

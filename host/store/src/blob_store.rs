@@ -6,7 +6,7 @@ use crate::{BlobKey, Digest, StoreError};
 use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -114,7 +114,11 @@ impl BlobStore {
 
     /// Stores `bytes` under their own key unless a blob is there already.
     ///
-    /// Nothing is overwritten. Puts of one key in this process take turns,
+    /// A stored blob is read back and verified first. If it is whole, the
+    /// upload is skipped; if its bytes do not match its key (damaged or
+    /// tampered with), these bytes replace it: the one case in which an
+    /// object is written over. Otherwise nothing is overwritten. Puts of one
+    /// key in this process take turns,
     /// and the write itself is conditional (`If-None-Match: *` on S3), so a
     /// store that honours conditional writes (AWS S3, R2, MinIO, local files)
     /// refuses to replace an object even across processes. A store that
@@ -142,23 +146,32 @@ impl BlobStore {
     }
 
     async fn put_once(&self, key: BlobKey, bytes: Bytes) -> Result<PutOutcome, StoreError> {
-        if self.contains(&key).await? {
-            return Ok(PutOutcome {
-                key,
-                uploaded: false,
-            });
-        }
         let location = self.location(&key);
-        let create = PutOptions::from(PutMode::Create);
+        // What is stored already is read back and verified, so a damaged
+        // object is repaired instead of being vouched for.
+        let mode = match self.fetch(&key).await {
+            Ok(_) => {
+                return Ok(PutOutcome {
+                    key,
+                    uploaded: false,
+                });
+            }
+            Err(StoreError::NotFound { .. }) => PutMode::Create,
+            Err(StoreError::Corrupt { .. }) => {
+                tracing::warn!(%key, "replacing a stored blob whose bytes do not match its key");
+                PutMode::Overwrite
+            }
+            Err(e) => return Err(e),
+        };
         let payload = PutPayload::from(bytes.clone());
-        let uploaded = match self.objects.put_opts(&location, payload, create).await {
+        let uploaded = match self.objects.put_opts(&location, payload, mode.into()).await {
             Ok(_) => true,
             // Someone stored the same bytes in the meantime.
             Err(object_store::Error::AlreadyExists { .. })
             | Err(object_store::Error::Precondition { .. }) => false,
-            // No conditional writes here. The existence check above already
-            // ran, and the key is the content's own hash, so a racing writer
-            // could only write these same bytes.
+            // No conditional writes here. The read above found nothing, and
+            // the key is the content's own hash, so a racing writer could
+            // only write these same bytes.
             Err(object_store::Error::NotImplemented { .. }) => {
                 self.objects
                     .put(&location, PutPayload::from(bytes))
@@ -169,6 +182,23 @@ impl BlobStore {
             Err(e) => return Err(self.backend_error(&key, e)),
         };
         Ok(PutOutcome { key, uploaded })
+    }
+
+    /// The bytes under `key` in the backend itself (not the local cache),
+    /// verified.
+    async fn fetch(&self, key: &BlobKey) -> Result<Bytes, StoreError> {
+        let bytes = match self.objects.get(&self.location(key)).await {
+            Ok(result) => result.bytes().await,
+            Err(e) => Err(e),
+        };
+        let bytes = match bytes {
+            Ok(bytes) => bytes,
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(StoreError::NotFound { key: *key });
+            }
+            Err(e) => return Err(self.backend_error(key, e)),
+        };
+        verify(key, bytes).await
     }
 
     /// The bytes stored under `key`, verified against it. Reads go through
@@ -185,18 +215,7 @@ impl BlobStore {
                 }
             }
         }
-        let bytes = match self.objects.get(&self.location(key)).await {
-            Ok(result) => result.bytes().await,
-            Err(e) => Err(e),
-        };
-        let bytes = match bytes {
-            Ok(bytes) => bytes,
-            Err(object_store::Error::NotFound { .. }) => {
-                return Err(StoreError::NotFound { key: *key });
-            }
-            Err(e) => return Err(self.backend_error(key, e)),
-        };
-        let bytes = verify(key, bytes).await?;
+        let bytes = self.fetch(key).await?;
         if let Some(cache) = &self.cache
             && let Err(e) = cache.write(key, &bytes).await
         {

@@ -22,4 +22,4 @@ pub use blob_store::{BlobStore, PutOutcome, StoreOptions, StoredBlob};
 pub use digest::{Digest, DigestWriter, ParseDigestError};
 pub use error::StoreError;
 pub use key::{BlobKey, ParseBlobKeyError};
-pub use location::S3Settings;
+pub use location::{S3Settings, redact_unparsed};

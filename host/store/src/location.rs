@@ -66,7 +66,7 @@ pub(crate) fn open(url: &str, s3: &S3Settings) -> Result<Backend, StoreError> {
         Ok(parsed) => parsed,
         // Not a URL at all: a filesystem path.
         Err(url::ParseError::RelativeUrlWithoutBase) => return open_dir(std::path::Path::new(url)),
-        Err(e) => return Err(bad(url, e.to_string())),
+        Err(e) => return Err(bad(&redact_unparsed(url), e.to_string())),
     };
     let mut display = parsed.clone();
     let _ = display.set_username("");
@@ -148,6 +148,17 @@ pub(crate) fn open(url: &str, s3: &S3Settings) -> Result<Backend, StoreError> {
     })
 }
 
+/// `url` with anything between `://` and the last `@` masked, for URLs that
+/// did not parse (and so cannot be cleaned field by field).
+pub fn redact_unparsed(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start + 3 => {
+            format!("{}***{}", &url[..start + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 fn open_dir(path: &std::path::Path) -> Result<Backend, StoreError> {
     let display = format!("file://{}", path.display());
     std::fs::create_dir_all(path).map_err(|source| StoreError::Cache {
@@ -192,6 +203,19 @@ mod tests {
             .expect("refused")
             .to_string();
         assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn credentials_in_unparsable_urls_are_masked() {
+        let err = open("s3://key:s3cret@bucket:99999x/p", &S3Settings::default())
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(!err.contains("s3cret"), "{err}");
+        assert_eq!(
+            redact_unparsed("postgres://u:p@h/db"),
+            "postgres://***@h/db"
+        );
     }
 
     #[test]

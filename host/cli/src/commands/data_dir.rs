@@ -2,8 +2,12 @@
 
 use std::path::PathBuf;
 
-/// `$XDG_DATA_HOME/wharf`, else `~/.local/share/wharf`, else `./.wharf`.
+/// `$WHARF_DATA_DIR`, else `$XDG_DATA_HOME/wharf`, else
+/// `~/.local/share/wharf`, else `./.wharf`.
 pub fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("WHARF_DATA_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
     if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir).join("wharf");
     }

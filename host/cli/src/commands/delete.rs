@@ -1,13 +1,14 @@
 //! `wharf delete`: remove an app.
 
 use super::client::{Client, ClientArgs, block_on, print_json};
+use wharf_registry::AppName;
 
 /// Delete an app with its history and hostnames. Its blobs stay in the
 /// store until `wharf gc` finds them unreferenced.
 #[derive(clap::Args)]
 pub struct DeleteCommand {
     /// The app.
-    app: String,
+    app: AppName,
 
     #[command(flatten)]
     client: ClientArgs,
@@ -19,7 +20,7 @@ impl DeleteCommand {
         let request = client.request(reqwest::Method::DELETE, &format!("apps/{}", self.app))?;
         let _: serde_json::Value = block_on(client.send(request))??;
         if self.client.json {
-            return print_json(&serde_json::json!({ "app": self.app, "deleted": true }));
+            return print_json(&serde_json::json!({ "app": self.app.as_str(), "deleted": true }));
         }
         println!("deleted {}", self.app);
         Ok(())

@@ -7,6 +7,7 @@ use futures::StreamExt;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use wharf_admin::api::DeployResult;
+use wharf_registry::AppName;
 
 /// The size of each piece of an upload, and of each progress-bar step.
 const CHUNK: usize = 64 * 1024;
@@ -20,7 +21,7 @@ pub struct DeployCommand {
 
     /// The app to deploy to; created on first deploy.
     #[arg(long)]
-    app: String,
+    app: AppName,
 
     /// Record it with its own preview URL without making it live.
     #[arg(long)]

@@ -2,12 +2,13 @@
 
 use super::client::{Client, ClientArgs, block_on, print_json, short_digest};
 use wharf_admin::api::History;
+use wharf_registry::AppName;
 
 /// Show an app's releases (every change of what is live) and deployments.
 #[derive(clap::Args)]
 pub struct HistoryCommand {
     /// The app.
-    app: String,
+    app: AppName,
 
     #[command(flatten)]
     client: ClientArgs,

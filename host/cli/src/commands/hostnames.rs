@@ -2,13 +2,14 @@
 
 use super::client::{Client, ClientArgs, block_on, print_json};
 use wharf_admin::api::{AppInfo, HostnamesRequest};
+use wharf_registry::AppName;
 
 /// Set the custom hostnames routed to an app, replacing the current list.
 /// With none given, the app's custom hostnames are removed.
 #[derive(clap::Args)]
 pub struct HostnamesCommand {
     /// The app.
-    app: String,
+    app: AppName,
 
     /// Hostnames such as `shop.example.com`.
     hostnames: Vec<String>,

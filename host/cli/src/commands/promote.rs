@@ -3,12 +3,13 @@
 use super::client::{Client, ClientArgs, block_on};
 use super::rollback::print_release;
 use wharf_admin::api::{PromoteRequest, ReleaseInfo};
+use wharf_registry::AppName;
 
 /// Put a deployment of the app, typically a preview, live.
 #[derive(clap::Args)]
 pub struct PromoteCommand {
     /// The app.
-    app: String,
+    app: AppName,
 
     /// The deployment's digest (`sha256-<hex>`).
     digest: String,

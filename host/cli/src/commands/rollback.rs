@@ -2,13 +2,14 @@
 
 use super::client::{Client, ClientArgs, block_on, print_json};
 use wharf_admin::api::{ReleaseInfo, RollbackRequest};
+use wharf_registry::AppName;
 
 /// Put the app's previous live deployment live again, or the one named
 /// with --to. Repeated rollbacks walk further back.
 #[derive(clap::Args)]
 pub struct RollbackCommand {
     /// The app.
-    app: String,
+    app: AppName,
 
     /// The digest to go back to (`sha256-<hex>`, see `wharf history`).
     #[arg(long)]

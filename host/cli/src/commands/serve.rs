@@ -91,6 +91,8 @@ impl ServeCommand {
         );
         let data_dir = self.data_dir.clone().unwrap_or_else(default_data_dir);
         create_private_dir(&data_dir)?;
+        let data_dir = std::path::absolute(&data_dir)
+            .with_context(|| format!("cannot resolve {}", data_dir.display()))?;
         let runtime = Arc::new(Runtime::new(self.runtime.config()?)?);
         let (token, source) = AdminToken::load_or_create(
             std::env::var("WHARF_ADMIN_TOKEN").ok(),
@@ -118,7 +120,7 @@ impl ServeCommand {
         let store_url = self
             .store
             .clone()
-            .unwrap_or_else(|| format!("file://{}", data_dir.join("blobs").display()));
+            .unwrap_or_else(|| data_dir.join("blobs").display().to_string());
         let options = StoreOptions {
             s3: S3Settings {
                 endpoint: self.s3_endpoint.clone(),
