@@ -147,6 +147,23 @@ impl Wharf {
         Ok(())
     }
 
+    /// Waits up to 5 s for `needle` to appear in the log (log lines are
+    /// written by a background thread, a moment after the event), and
+    /// returns the log.
+    pub fn wait_for_log(&self, needle: &str) -> Result<String> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return Ok(log);
+            }
+            if Instant::now() > deadline {
+                bail!("`{needle}` not in the log after 5 s:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Everything the server wrote to stderr so far.
     pub fn log(&self) -> String {
         self.log.lock().expect("log lock").clone()

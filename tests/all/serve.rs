@@ -295,12 +295,16 @@ async fn a_tampered_blob_is_never_run() -> Result<()> {
         body.contains("failed verification and was not run"),
         "{body}"
     );
-    let log = server.log();
-    assert!(log.contains("is corrupt"), "log: {log}");
+    let log = server.wait_for_log("is corrupt")?;
     assert!(
         !log.contains("guest handling"),
         "the tampered component ran: {log}"
     );
+
+    // Deploying the right bytes again repairs the blob.
+    let again = d.deploy(guests::HELLO, "hello", &[])?;
+    assert!(again.uploaded, "the corrupt object is replaced");
+    assert_eq!(d.body_at("hello.localhost").await?, V1);
     Ok(())
 }
 
@@ -365,6 +369,16 @@ async fn admin_requests_without_the_token_get_401() -> Result<()> {
     assert_eq!(response.status(), 401);
     let stderr = d.cli_fails(&["apps", "--token", "wrong-token-0123456789"])?;
     assert!(stderr.contains("HTTP 401"), "{stderr}");
+    // The scheme name is case-insensitive.
+    let response = client()
+        .get(&url)
+        .header("authorization", format!("bearer {}", d.env[1].1))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    // App names are checked before anything is sent.
+    let stderr = d.cli_fails(&["delete", "shop/../blog"])?;
+    assert!(stderr.contains("is not a valid app name"), "{stderr}");
     // The token never reaches the log.
     let token = &d.env[1].1;
     assert!(!d.server.log().contains(token.as_str()));
