@@ -505,3 +505,41 @@ async fn deleting_an_app_then_collecting_garbage_removes_its_blobs() -> Result<(
     assert_eq!(d.body_at("other.localhost").await?, V2);
     Ok(())
 }
+
+/// Code compiled at deploy time is saved, so after a restart the first
+/// request loads it instead of compiling.
+#[tokio::test]
+async fn a_restart_loads_precompiled_code() -> Result<()> {
+    let d = Deployment::embedded(&[])?;
+    let v1 = d.deploy(guests::HELLO, "hello", &[])?;
+    let compiled = d._data_dir.path().join("compiled");
+    let saved: Vec<_> = std::fs::read_dir(&compiled)?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    assert!(
+        saved
+            .iter()
+            .any(|name| name.starts_with(&v1.digest) && name.ends_with(".cwasm")),
+        "{saved:?}"
+    );
+    let d = d.restart()?;
+    assert_eq!(d.body_at("hello.localhost").await?, V1);
+    let log = d.server.wait_for_log("loaded precompiled code")?;
+    assert!(log.contains(&v1.digest), "{log}");
+    Ok(())
+}
+
+/// With room for one compiled component, two apps still both serve: the
+/// least recently used is dropped and loaded again when asked for.
+#[tokio::test]
+async fn the_compiled_cache_stays_within_its_limits() -> Result<()> {
+    let d = Deployment::embedded(&["--max-compiled", "1"])?;
+    d.deploy(guests::HELLO, "a", &[])?;
+    d.deploy(guests::HELLO_V2, "b", &[])?;
+    for _ in 0..2 {
+        assert_eq!(d.body_at("a.localhost").await?, V1);
+        assert_eq!(d.body_at("b.localhost").await?, V2);
+    }
+    d.server.wait_for_log("evicted a compiled component")?;
+    Ok(())
+}

@@ -26,6 +26,9 @@ pub struct RuntimeConfig {
     /// Largest response a command component served CGI-style may write to
     /// stdout, in bytes. Its output is buffered whole; past this it gets 500.
     pub max_cgi_response_bytes: usize,
+    /// Where to keep precompiled components so a restart loads them instead
+    /// of compiling again. `None` compiles in memory only.
+    pub artifact_dir: Option<std::path::PathBuf>,
 }
 
 impl RuntimeConfig {
@@ -43,6 +46,7 @@ impl Default for RuntimeConfig {
             max_request_body_bytes: 10 << 20,
             max_guest_log_bytes: 1 << 20,
             max_cgi_response_bytes: 10 << 20,
+            artifact_dir: None,
         }
     }
 }

@@ -15,6 +15,7 @@
 //!    component with the preview1 adapter, for deploys of older builds.
 
 mod adapt;
+mod artifacts;
 mod cgi;
 mod config;
 mod engine;
@@ -46,6 +47,7 @@ pub struct Runtime {
     linker: Linker<HostState>,
     config: RuntimeConfig,
     instance_slots: Arc<Semaphore>,
+    artifacts: Option<artifacts::ArtifactCache>,
 }
 
 /// A component compiled and linked against the host, ready to be
@@ -55,6 +57,7 @@ pub struct CompiledComponent {
     digest: Digest,
     entry: Entry,
     interfaces: Arc<Interfaces>,
+    code_bytes: usize,
 }
 
 /// How a compiled component is entered, by its kind.
@@ -75,6 +78,11 @@ impl CompiledComponent {
         &self.interfaces
     }
 
+    /// The size of its compiled code in bytes: what it costs to keep it.
+    pub fn code_bytes(&self) -> usize {
+        self.code_bytes
+    }
+
     /// Whether it is served as an HTTP handler or CGI-style.
     pub fn kind(&self) -> AppKind {
         match self.entry {
@@ -91,11 +99,18 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         add_host_interfaces(&mut linker).map_err(EngineError)?;
         let instance_slots = Arc::new(Semaphore::new(config.max_instances as usize));
+        let artifacts = match &config.artifact_dir {
+            Some(dir) => Some(artifacts::ArtifactCache::open(dir, &engine).map_err(|e| {
+                EngineError(wasmtime::Error::msg(format!("{}: {e}", dir.display())))
+            })?),
+            None => None,
+        };
         Ok(Self {
             engine,
             linker,
             config,
             instance_slots,
+            artifacts,
         })
     }
 
@@ -115,7 +130,25 @@ impl Runtime {
             return Err(LoadError::NotWasm);
         }
         let digest = Digest::of(bytes);
-        let component = Component::new(&self.engine, bytes).map_err(LoadError::Compile)?;
+        let cached = self
+            .artifacts
+            .as_ref()
+            .and_then(|cache| cache.load(&self.engine, &digest));
+        let component = match cached {
+            Some(component) => {
+                tracing::info!(%digest, "loaded precompiled code");
+                component
+            }
+            None => {
+                let component = Component::new(&self.engine, bytes).map_err(LoadError::Compile)?;
+                if let Some(cache) = &self.artifacts {
+                    cache.store(&digest, &component);
+                }
+                component
+            }
+        };
+        let image = component.image_range();
+        let code_bytes = image.end.addr().saturating_sub(image.start.addr());
         let (interfaces, kind) = world::check(&self.engine, &component)?;
         let instance_pre = self
             .linker
@@ -134,6 +167,7 @@ impl Runtime {
             digest,
             entry,
             interfaces: Arc::new(interfaces),
+            code_bytes,
         })
     }
 }

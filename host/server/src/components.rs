@@ -1,6 +1,8 @@
-//! Compiled components by blob key: fetched, verified and compiled once.
+//! Compiled components by blob key: fetched, verified and compiled once,
+//! and kept within a budget, least recently used first out.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
@@ -23,27 +25,71 @@ pub enum FetchError {
 /// hashed on every request.
 pub const FAILURE_MEMORY: Duration = Duration::from_secs(5);
 
+/// How many compiled components to keep, and how much compiled code.
+#[derive(Clone, Copy, Debug)]
+pub struct CacheLimits {
+    /// Most components kept compiled at once.
+    pub max_components: usize,
+    /// Most compiled code kept, in bytes.
+    pub max_code_bytes: usize,
+}
+
+impl Default for CacheLimits {
+    fn default() -> Self {
+        Self {
+            max_components: 1000,
+            max_code_bytes: 2 << 30,
+        }
+    }
+}
+
+struct Entry {
+    cell: Arc<OnceCell<CompiledComponent>>,
+    last_used: AtomicU64,
+}
+
 /// Components compiled from the blob store, each compiled once: concurrent
 /// requests for a key that is still compiling wait for that one compilation.
-/// A failure is remembered for [`FAILURE_MEMORY`].
-///
-/// Every component stays compiled for the life of the process.
+/// A failure is remembered for [`FAILURE_MEMORY`]. Past its [`CacheLimits`]
+/// the least recently used components are dropped; requests already running
+/// on one finish on it, and the next request compiles it again (from the
+/// runtime's disk cache, when it has one).
 pub struct ComponentCache {
     runtime: Arc<Runtime>,
     store: Arc<BlobStore>,
-    entries: Mutex<HashMap<BlobKey, Arc<OnceCell<CompiledComponent>>>>,
+    limits: CacheLimits,
+    entries: Mutex<HashMap<BlobKey, Entry>>,
+    clock: AtomicU64,
     failures: Mutex<HashMap<BlobKey, (Instant, Arc<FetchError>)>>,
 }
 
 impl ComponentCache {
     /// An empty cache over `store`, compiling with `runtime`.
-    pub fn new(runtime: Arc<Runtime>, store: Arc<BlobStore>) -> Self {
+    pub fn new(runtime: Arc<Runtime>, store: Arc<BlobStore>, limits: CacheLimits) -> Self {
         Self {
             runtime,
             store,
+            limits,
             entries: Mutex::default(),
+            clock: AtomicU64::new(0),
             failures: Mutex::default(),
         }
+    }
+
+    fn tick(&self) -> u64 {
+        self.clock.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The cell for `key`, marked as just used.
+    fn cell(&self, key: &BlobKey) -> Arc<OnceCell<CompiledComponent>> {
+        let now = self.tick();
+        let mut entries = self.entries.lock().expect("component cache lock");
+        let entry = entries.entry(*key).or_insert_with(|| Entry {
+            cell: Arc::default(),
+            last_used: AtomicU64::new(now),
+        });
+        entry.last_used.store(now, Ordering::Relaxed);
+        entry.cell.clone()
     }
 
     /// The compiled component stored under `key`, fetching, verifying and
@@ -54,13 +100,8 @@ impl ComponentCache {
         {
             return Err(error.clone());
         }
-        let cell = self
-            .entries
-            .lock()
-            .expect("component cache lock")
-            .entry(*key)
-            .or_default()
-            .clone();
+        let cell = self.cell(key);
+        let mut compiled_now = false;
         let compiled = cell
             .get_or_try_init(|| async {
                 let bytes = self.store.get(key).await?;
@@ -69,12 +110,19 @@ impl ComponentCache {
                 let compiled = tokio::task::spawn_blocking(move || runtime.compile(&bytes))
                     .await
                     .expect("compilation does not panic")?;
-                tracing::info!(%key, elapsed = ?started.elapsed(), "compiled");
+                tracing::info!(%key, elapsed = ?started.elapsed(), "component ready");
+                compiled_now = true;
                 Ok::<_, FetchError>(compiled)
             })
             .await;
         match compiled {
-            Ok(compiled) => Ok(compiled.clone()),
+            Ok(compiled) => {
+                let compiled = compiled.clone();
+                if compiled_now {
+                    self.evict(key);
+                }
+                Ok(compiled)
+            }
             Err(error) => {
                 let error = Arc::new(error);
                 let mut failures = self.failures.lock().expect("failure lock");
@@ -85,14 +133,36 @@ impl ComponentCache {
         }
     }
 
-    /// Adds a component compiled elsewhere (at deploy time, say).
+    /// Adds a component compiled elsewhere (at deploy time, say), so the
+    /// first request for it is served warm.
     pub fn insert(&self, key: BlobKey, compiled: CompiledComponent) {
         self.failures.lock().expect("failure lock").remove(&key);
-        let cell = OnceCell::new_with(Some(compiled));
-        self.entries
-            .lock()
-            .expect("component cache lock")
-            .entry(key)
-            .or_insert_with(|| Arc::new(cell));
+        let cell = self.cell(&key);
+        // Already compiled: keep the one in use.
+        let _ = cell.set(compiled);
+        self.evict(&key);
+    }
+
+    /// Drops the least recently used components until the cache is within
+    /// its limits, never `keep` (the one just added).
+    fn evict(&self, keep: &BlobKey) {
+        let mut entries = self.entries.lock().expect("component cache lock");
+        loop {
+            let (count, bytes) = entries
+                .values()
+                .filter_map(|e| e.cell.get())
+                .fold((0, 0), |(n, b), c| (n + 1, b + c.code_bytes()));
+            if count <= self.limits.max_components && bytes <= self.limits.max_code_bytes {
+                return;
+            }
+            let oldest = entries
+                .iter()
+                .filter(|(key, e)| *key != keep && e.cell.initialized())
+                .min_by_key(|(_, e)| e.last_used.load(Ordering::Relaxed))
+                .map(|(key, _)| *key);
+            let Some(oldest) = oldest else { return };
+            entries.remove(&oldest);
+            tracing::info!(key = %oldest, "evicted a compiled component to stay within the cache limits");
+        }
     }
 }

@@ -20,7 +20,7 @@ mod router;
 mod routes;
 mod signal;
 
-pub use components::{ComponentCache, FAILURE_MEMORY, FetchError};
+pub use components::{CacheLimits, ComponentCache, FAILURE_MEMORY, FetchError};
 pub use dispatch::{Dispatch, SingleApp};
 pub use error_response::{error_response, json_response, text_response};
 pub use listener::Listener;

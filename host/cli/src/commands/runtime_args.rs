@@ -50,6 +50,7 @@ impl RuntimeArgs {
             max_request_body_bytes: self.max_request_body.as_u64(),
             max_guest_log_bytes: usize::try_from(self.max_guest_log.as_u64())?,
             max_cgi_response_bytes: usize::try_from(self.max_cgi_response.as_u64())?,
+            artifact_dir: None,
         })
     }
 }

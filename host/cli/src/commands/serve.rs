@@ -12,13 +12,15 @@ use std::time::Duration;
 use wharf_admin::{Admin, AdminConfig, AdminToken, PublicUrls, TokenSource};
 use wharf_registry::{AppName, Hostname, Registry};
 use wharf_runtime::Runtime;
-use wharf_server::{AppRouter, ComponentCache, Listener, RouterConfig, shutdown_signal};
+use wharf_server::{
+    AppRouter, CacheLimits, ComponentCache, Listener, RouterConfig, shutdown_signal,
+};
 use wharf_store::{BlobStore, S3Settings, StoreOptions};
 
 /// Serve every deployed app: `<app>.<domain>` goes to the app's live
 /// deployment. With no flags, state lives in the data directory: blobs in
-/// `blobs/`, the registry in `registry.db` (SQLite) and the admin token in
-/// `admin-token`.
+/// `blobs/`, the registry in `registry.db` (SQLite), the admin token in
+/// `admin-token`, and precompiled code in `compiled/`.
 #[derive(clap::Args)]
 pub struct ServeCommand {
     /// Address apps are served on. Port 0 picks a free port; the address is
@@ -67,6 +69,15 @@ pub struct ServeCommand {
     #[arg(long, env = "WHARF_MAX_DEPLOY_SIZE", default_value = "50MiB")]
     max_deploy_size: ByteSize,
 
+    /// Most components kept compiled in memory; past it the least recently
+    /// used are dropped (and reloaded from DATA_DIR/compiled when needed).
+    #[arg(long, env = "WHARF_MAX_COMPILED", default_value_t = CacheLimits::default().max_components)]
+    max_compiled: usize,
+
+    /// Most compiled code kept in memory.
+    #[arg(long, env = "WHARF_MAX_COMPILED_SIZE", default_value = "2GiB")]
+    max_compiled_size: ByteSize,
+
     /// How often to check the registry for changes made by other servers.
     #[arg(long, env = "WHARF_POLL_INTERVAL", default_value = "500ms", value_parser = humantime::parse_duration)]
     poll_interval: Duration,
@@ -93,7 +104,10 @@ impl ServeCommand {
         create_private_dir(&data_dir)?;
         let data_dir = std::path::absolute(&data_dir)
             .with_context(|| format!("cannot resolve {}", data_dir.display()))?;
-        let runtime = Arc::new(Runtime::new(self.runtime.config()?)?);
+        anyhow::ensure!(self.max_compiled > 0, "--max-compiled must be at least 1");
+        let mut runtime_config = self.runtime.config()?;
+        runtime_config.artifact_dir = Some(data_dir.join("compiled"));
+        let runtime = Arc::new(Runtime::new(runtime_config)?);
         let (token, source) = AdminToken::load_or_create(
             std::env::var("WHARF_ADMIN_TOKEN").ok(),
             &token_file(&data_dir),
@@ -146,7 +160,11 @@ impl ServeCommand {
         let public_addr = public.local_addr()?;
         let admin_addr = admin_listener.local_addr()?;
 
-        let components = ComponentCache::new(runtime.clone(), store.clone());
+        let limits = CacheLimits {
+            max_components: self.max_compiled,
+            max_code_bytes: usize::try_from(self.max_compiled_size.as_u64())?,
+        };
+        let components = ComponentCache::new(runtime.clone(), store.clone(), limits);
         let router_config = RouterConfig {
             domain: domain.to_string(),
             default_app: self.default_app.clone(),
