@@ -20,7 +20,7 @@ use clap::Subcommand;
 /// The subcommands.
 #[derive(Subcommand)]
 pub enum Command {
-    Serve(serve::ServeCommand),
+    Serve(Box<serve::ServeCommand>),
     Run(run::RunCommand),
     Deploy(deploy::DeployCommand),
     Rollback(rollback::RollbackCommand),
