@@ -3,7 +3,9 @@
 use crate::RegistryError;
 use crate::model::{Action, Deployment, NewDeployment, Release};
 use crate::names::{AppName, Hostname};
-use crate::registry::{DEPLOYMENT_COLUMNS, Registry, deployment_from_row, now_millis, parse_key};
+use crate::registry::{
+    Backend, DEPLOYMENT_COLUMNS, FEED_CHANNEL, Registry, deployment_from_row, now_millis, parse_key,
+};
 use sqlx::{Any, Row, Transaction};
 use std::collections::HashSet;
 use wharf_store::BlobKey;
@@ -17,6 +19,7 @@ use wharf_store::Digest;
 pub struct Change {
     tx: Transaction<'static, Any>,
     seq: i64,
+    backend: Backend,
 }
 
 impl Change {
@@ -26,7 +29,11 @@ impl Change {
             .fetch_one(&mut *tx)
             .await?;
         let seq = row.try_get("seq")?;
-        Ok(Self { tx, seq })
+        Ok(Self {
+            tx,
+            seq,
+            backend: registry.backend(),
+        })
     }
 
     /// The feed position this change will have once committed.
@@ -35,7 +42,15 @@ impl Change {
     }
 
     /// Makes the change visible. Returns its feed position.
-    pub async fn commit(self) -> Result<i64, RegistryError> {
+    pub async fn commit(mut self) -> Result<i64, RegistryError> {
+        if self.backend == Backend::Postgres {
+            // Delivered to listeners when, and only if, the change commits.
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(FEED_CHANNEL)
+                .bind(self.seq.to_string())
+                .execute(&mut *self.tx)
+                .await?;
+        }
         self.tx.commit().await?;
         Ok(self.seq)
     }

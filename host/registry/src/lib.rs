@@ -8,7 +8,8 @@
 //! - Every change is a [`Change`]: one transaction that first bumps the
 //!   change feed's counter. That serializes writers across processes, keeps
 //!   the counter in commit order, and lets servers notice changes by polling
-//!   [`Registry::feed_position`].
+//!   [`Registry::feed_position`]. On Postgres each commit also notifies
+//!   ([`Registry::notifications`]), so other servers hear of it at once.
 
 mod change;
 mod error;
@@ -20,4 +21,4 @@ pub use change::Change;
 pub use error::RegistryError;
 pub use model::{Action, App, Deployment, NewDeployment, Release, RoutingTable};
 pub use names::{AppName, Hostname, NameError};
-pub use registry::{Backend, Registry};
+pub use registry::{Backend, ChangeNotifications, Registry};

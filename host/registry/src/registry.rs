@@ -28,6 +28,23 @@ pub enum Backend {
 pub struct Registry {
     pool: AnyPool,
     backend: Backend,
+    url: std::sync::Arc<str>,
+}
+
+/// The channel Postgres notifies on every committed change.
+pub(crate) const FEED_CHANNEL: &str = "wharf_feed";
+
+/// Notifications of committed changes, as they happen (Postgres only).
+pub struct ChangeNotifications(sqlx::postgres::PgListener);
+
+impl ChangeNotifications {
+    /// Waits for the next committed change. Reconnects by itself if the
+    /// connection drops; a change missed meanwhile is caught by polling
+    /// [`Registry::feed_position`].
+    pub async fn next(&mut self) -> Result<(), RegistryError> {
+        self.0.recv().await?;
+        Ok(())
+    }
 }
 
 /// The columns of a deployment row, aliased `d`.
@@ -89,7 +106,22 @@ impl Registry {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            url: url.into(),
+        })
+    }
+
+    /// A stream of change notifications, on Postgres; `None` on SQLite,
+    /// where servers share a machine and polling the feed is cheap.
+    pub async fn notifications(&self) -> Result<Option<ChangeNotifications>, RegistryError> {
+        if self.backend != Backend::Postgres {
+            return Ok(None);
+        }
+        let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
+        listener.listen(FEED_CHANNEL).await?;
+        Ok(Some(ChangeNotifications(listener)))
     }
 
     /// Which database this is.

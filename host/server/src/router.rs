@@ -90,16 +90,42 @@ impl AppRouter {
         Ok(true)
     }
 
-    /// Follows the change feed: checks it every `interval` and reloads on a
-    /// move, so changes made by other processes sharing the registry are
-    /// served within one interval.
+    /// Follows the change feed: reloads on every notification (Postgres),
+    /// and checks it every `interval` in any case, so changes made by other
+    /// processes sharing the registry are served at once, or at worst within
+    /// one interval.
     pub fn follow_changes(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
         let router = Arc::downgrade(self);
         tokio::spawn(async move {
+            let notifications = match router.upgrade() {
+                Some(router) => router.registry.notifications().await,
+                None => return,
+            };
+            let mut notifications = match notifications {
+                Ok(notifications) => notifications,
+                Err(e) => {
+                    tracing::warn!("cannot listen for registry changes, polling only: {e}");
+                    None
+                }
+            };
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                ticks.tick().await;
+                let notified = async {
+                    match notifications.as_mut() {
+                        Some(n) => n.next().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    result = notified => {
+                        if let Err(e) = result {
+                            tracing::warn!("registry notifications failed, polling only: {e}");
+                            notifications = None;
+                        }
+                    }
+                }
                 let Some(router) = router.upgrade() else {
                     return;
                 };
