@@ -76,10 +76,11 @@ async fn hello_wasip1() -> Result<()> {
     Ok(())
 }
 
-/// A plain WASI command is served CGI-style.
+/// A plain WASI command is served CGI-style, streaming both ways.
 #[tokio::test]
 async fn cgi() -> Result<()> {
-    let server = Wharf::run(guests::CGI, &["--max-cgi-response", "1KiB"])?;
+    let server = Wharf::run(guests::CGI, &[])?;
+    let port = server.url("").rsplit(':').next().expect("port").to_owned();
     let response = client()
         .post(server.url("/echo?a=1"))
         .header("content-type", "text/plain")
@@ -91,7 +92,7 @@ async fn cgi() -> Result<()> {
     assert!(response.headers().contains_key("wharf-request-id"));
     assert_eq!(
         response.text().await?,
-        "method=POST path=/echo query=a=1 type=text/plain body=hi there\n"
+        format!("method=POST path=/echo query=a=1 type=text/plain port={port} body=hi there\n")
     );
 
     let response = client().get(server.url("/plain")).send().await?;
@@ -102,13 +103,37 @@ async fn cgi() -> Result<()> {
     );
     assert_eq!(response.text().await?, "plain output\n");
 
-    let response = client().get(server.url("/big?bytes=900")).send().await?;
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.bytes().await?.len(), 900);
-    let response = client().get(server.url("/big?bytes=5000")).send().await?;
-    assert_eq!(response.status(), 500);
+    let response = client().get(server.url("/missing")).send().await?;
+    assert_eq!(response.status(), 404);
+    assert_eq!(response.text().await?, "no such page\n");
+
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let response = no_redirects.get(server.url("/redirect")).send().await?;
+    assert_eq!(response.status(), 302);
+    assert_eq!(response.headers()["location"], "/elsewhere");
+
+    let response = client().get(server.url("/inject")).send().await?;
+    assert_eq!(response.status(), 502);
+    assert!(response.headers().get("set-cookie").is_none());
     let body = response.text().await?;
-    assert!(body.contains("1024-byte response limit"), "{body}");
+    assert!(body.contains("malformed CGI response"), "{body}");
+
+    // 1 MiB in through stdin, 3 MB out through stdout, neither held whole.
+    let response = client()
+        .post(server.url("/count"))
+        .body(vec![b'a'; 1 << 20])
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await?, "read 1048576 bytes\n");
+    let response = client()
+        .get(server.url("/big?bytes=3000000"))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.bytes().await?.len(), 3_000_000);
 
     let response = client().get(server.url("/fail")).send().await?;
     assert_eq!(response.status(), 500);
@@ -116,6 +141,26 @@ async fn cgi() -> Result<()> {
     // WASI 0.2 carries only success or failure, which wasmtime reports as 1.
     assert!(body.contains("exited with status 1"), "{body}");
     server.wait_for_log("cgi guest failing on purpose")?;
+    Ok(())
+}
+
+/// A CGI request body over the limit gets 413, streamed or declared.
+#[tokio::test]
+async fn cgi_request_body_limit() -> Result<()> {
+    let server = Wharf::run(guests::CGI, &["--max-request-body", "1KiB"])?;
+    let response = client()
+        .post(server.url("/count"))
+        .body(vec![b'a'; 4096])
+        .send()
+        .await?;
+    assert_eq!(response.status(), 413);
+    let chunks = futures::stream::iter((0..4).map(|_| Ok::<_, std::io::Error>(vec![b'a'; 1024])));
+    let response = client()
+        .post(server.url("/count"))
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 413);
     Ok(())
 }
 

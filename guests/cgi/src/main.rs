@@ -3,8 +3,12 @@
 //! CGI response to stdout.
 //!
 //! - `/plain` prints a line with no CGI headers;
+//! - `/missing` answers `Status: 404`;
+//! - `/redirect` answers with only a `Location`;
+//! - `/inject` writes a header with a bare CR in it, which wharf refuses;
+//! - `/count` reads the whole body and reports its length;
+//! - `/big?bytes=N` writes N bytes of body;
 //! - `/fail` exits with a failure status;
-//! - `/big?bytes=N` prints N bytes;
 //! - anything else answers 201 with what it received.
 
 use std::io::{Read, Write};
@@ -15,12 +19,14 @@ fn main() {
     let query = var("QUERY_STRING");
     let mut out = std::io::stdout().lock();
     match path.as_str() {
-        "/plain" => {
-            writeln!(out, "plain output").expect("stdout");
-        }
-        "/fail" => {
-            eprintln!("cgi guest failing on purpose");
-            std::process::exit(3);
+        "/plain" => writeln!(out, "plain output"),
+        "/missing" => write!(out, "Status: 404 Not Found\r\n\r\nno such page\n"),
+        "/redirect" => write!(out, "Location: /elsewhere\r\n\r\n"),
+        "/inject" => write!(out, "X-Note: a\rSet-Cookie: stolen=1\r\n\r\nbody\n"),
+        "/count" => {
+            let mut body = Vec::new();
+            std::io::stdin().read_to_end(&mut body).expect("stdin");
+            writeln!(out, "read {} bytes", body.len())
         }
         "/big" => {
             let bytes: usize = query
@@ -28,7 +34,18 @@ fn main() {
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0);
             write!(out, "Content-Type: application/octet-stream\r\n\r\n").expect("stdout");
-            out.write_all(&vec![b'x'; bytes]).expect("stdout");
+            let chunk = vec![b'x'; 64 * 1024];
+            let mut left = bytes;
+            while left > 0 {
+                let n = left.min(chunk.len());
+                out.write_all(&chunk[..n]).expect("stdout");
+                left -= n;
+            }
+            Ok(())
+        }
+        "/fail" => {
+            eprintln!("cgi guest failing on purpose");
+            std::process::exit(3);
         }
         _ => {
             let mut body = String::new();
@@ -36,12 +53,13 @@ fn main() {
             write!(
                 out,
                 "Status: 201 Created\r\nContent-Type: text/plain\r\nX-Cgi: yes\r\n\r\n\
-                 method={} path={path} query={query} type={} body={body}\n",
+                 method={} path={path} query={query} type={} port={} body={body}\n",
                 var("REQUEST_METHOD"),
                 var("CONTENT_TYPE"),
+                var("SERVER_PORT"),
             )
-            .expect("stdout");
         }
     }
+    .expect("stdout");
     out.flush().expect("stdout");
 }

@@ -23,9 +23,6 @@ pub struct RuntimeConfig {
     /// Largest amount of stdout plus stderr one request may log, in bytes.
     /// Output beyond it is dropped with one warning.
     pub max_guest_log_bytes: usize,
-    /// Largest response a command component served CGI-style may write to
-    /// stdout, in bytes. Its output is buffered whole; past this it gets 500.
-    pub max_cgi_response_bytes: usize,
     /// Where to keep precompiled components so a restart loads them instead
     /// of compiling again. `None` compiles in memory only.
     pub artifact_dir: Option<std::path::PathBuf>,
@@ -45,7 +42,6 @@ impl Default for RuntimeConfig {
             request_deadline: Duration::from_secs(30),
             max_request_body_bytes: 10 << 20,
             max_guest_log_bytes: 1 << 20,
-            max_cgi_response_bytes: 10 << 20,
             artifact_dir: None,
         }
     }

@@ -83,12 +83,6 @@ pub enum InvokeError {
     /// The guest trapped. Answer 500.
     #[error("the app crashed while handling the request")]
     Trapped,
-    /// A command wrote more than the CGI response limit. Answer 500.
-    #[error("the app wrote more than the {limit}-byte response limit to stdout")]
-    ResponseTooLarge {
-        /// The configured limit in bytes.
-        limit: usize,
-    },
     /// A command's output had a malformed CGI header block (an invalid
     /// name, a bare CR, a bad status). Answer 502.
     #[error("the app sent a malformed CGI response: {0}")]

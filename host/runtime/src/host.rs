@@ -5,7 +5,7 @@ use crate::{RequestId, RuntimeConfig};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+use wasmtime_wasi::cli::{AsyncStdinStream, AsyncStdoutStream};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
@@ -31,19 +31,18 @@ impl HostState {
     }
 
     /// State for one CGI-style run of a command: `env` as its environment,
-    /// `stdin` as its standard input, standard output captured in `stdout`,
-    /// standard error to the log.
+    /// `stdin` and `stdout` streamed, standard error to the log.
     pub(crate) fn new_command(
         config: &RuntimeConfig,
         request_id: RequestId,
         env: &[(String, String)],
-        stdin: bytes::Bytes,
-        stdout: MemoryOutputPipe,
+        stdin: AsyncStdinStream,
+        stdout: AsyncStdoutStream,
     ) -> Self {
         let log = GuestLog::new(request_id, config.max_guest_log_bytes);
         let wasi = WasiCtx::builder()
             .envs(env)
-            .stdin(MemoryInputPipe::new(stdin))
+            .stdin(stdin)
             .stdout(stdout)
             .stderr(log.stderr())
             .build();

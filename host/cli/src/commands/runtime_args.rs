@@ -28,11 +28,6 @@ pub struct RuntimeArgs {
     /// Most stdout plus stderr one request may write to the log.
     #[arg(long, env = "WHARF_MAX_GUEST_LOG", default_value = "1MiB")]
     max_guest_log: ByteSize,
-
-    /// Largest response a command component served CGI-style may write to
-    /// stdout. Its output is buffered whole; past this it gets 500.
-    #[arg(long, env = "WHARF_MAX_CGI_RESPONSE", default_value = "10MiB")]
-    max_cgi_response: ByteSize,
 }
 
 impl RuntimeArgs {
@@ -49,7 +44,6 @@ impl RuntimeArgs {
             request_deadline: self.deadline,
             max_request_body_bytes: self.max_request_body.as_u64(),
             max_guest_log_bytes: usize::try_from(self.max_guest_log.as_u64())?,
-            max_cgi_response_bytes: usize::try_from(self.max_cgi_response.as_u64())?,
             artifact_dir: None,
         })
     }
