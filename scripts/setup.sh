@@ -23,6 +23,11 @@ for component in rustfmt clippy; do
     fi
 done
 
+# Zig, for the Zig guests.
+if ! python3 -m ziglang version >/dev/null 2>&1; then
+    python3 -m pip install --quiet ziglang==0.17.0
+fi
+
 [ "${1:-}" = "--tests" ] || exit 0
 
 if ! command -v cargo-nextest >/dev/null; then

@@ -144,6 +144,26 @@ async fn cgi() -> Result<()> {
     Ok(())
 }
 
+/// A Zig program built for wasm32-wasi is adapted and served CGI-style.
+#[tokio::test]
+async fn zig_cgi() -> Result<()> {
+    let bytes = std::fs::read(guests::ZIG_CGI)?;
+    assert_eq!(&bytes[4..8], [1, 0, 0, 0], "the artifact is a core module");
+    let server = Wharf::run(guests::ZIG_CGI, &[])?;
+    let response = client()
+        .post(server.url("/x/y?q=1"))
+        .body("hello zig")
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-guest"], "zig");
+    assert_eq!(
+        response.text().await?,
+        "zig cgi: method=POST path=/x/y query=q=1 body_bytes=9\n"
+    );
+    Ok(())
+}
+
 /// A CGI request body over the limit gets 413, streamed or declared.
 #[tokio::test]
 async fn cgi_request_body_limit() -> Result<()> {
