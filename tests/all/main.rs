@@ -2,5 +2,6 @@
 //! serving real components built from `guests/`.
 
 mod harness;
+mod new;
 mod run;
 mod serve;

@@ -9,6 +9,7 @@ mod gc;
 mod history;
 mod hostnames;
 mod key;
+mod new;
 mod promote;
 mod rollback;
 mod run;
@@ -30,6 +31,7 @@ pub enum Command {
     Hostnames(hostnames::HostnamesCommand),
     Delete(delete::DeleteCommand),
     Gc(gc::GcCommand),
+    New(new::NewCommand),
     Key(key::KeyCommand),
 }
 
@@ -47,6 +49,7 @@ impl Command {
             Command::Hostnames(c) => c.execute(),
             Command::Delete(c) => c.execute(),
             Command::Gc(c) => c.execute(),
+            Command::New(c) => c.execute(),
             Command::Key(c) => c.execute(),
         }
     }

@@ -1,0 +1,94 @@
+//! `wharf new`: scaffolded projects build with their one command and serve.
+
+use crate::harness::{Wharf, client, wharf_cli};
+use anyhow::{Result, ensure};
+use std::path::Path;
+use std::process::Command;
+
+/// Runs `command` in `dir` with the host build's variables removed, so it
+/// builds the project as an app author's shell would.
+fn build(command: &mut Command, dir: &Path) -> Result<()> {
+    let output = command
+        .current_dir(dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()?;
+    ensure!(
+        output.status.success(),
+        "build failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}
+
+fn scaffold(name: &str, lang: &str, dir: &Path) -> Result<()> {
+    let dir = dir.to_str().expect("utf-8");
+    let (status, stdout, stderr) = wharf_cli(&["new", name, "--lang", lang, "--dir", dir])?;
+    ensure!(status.success(), "wharf new failed: {stderr}");
+    ensure!(stdout.contains("wharf deploy"), "{stdout}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_new_rust_project_builds_and_serves() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let project = tmp.path().join("demo-app");
+    scaffold("demo-app", "rust", &project)?;
+    build(Command::new("cargo").args(["build", "--release"]), &project)?;
+    let wasm = project.join("target/wasm32-wasip2/release/demo_app.wasm");
+    let server = Wharf::run(wasm.to_str().expect("utf-8"), &[])?;
+    let response = client().get(server.url("/")).send().await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await?, "Hello from demo-app!\n");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_new_zig_project_builds_and_serves() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let project = tmp.path().join("demo-zig");
+    scaffold("demo-zig", "zig", &project)?;
+    build(
+        Command::new("python3").args([
+            "-m",
+            "ziglang",
+            "build-exe",
+            "main.zig",
+            "-target",
+            "wasm32-wasi",
+            "-O",
+            "ReleaseSmall",
+            "-femit-bin=demo-zig.wasm",
+        ]),
+        &project,
+    )?;
+    let wasm = project.join("demo-zig.wasm");
+    let server = Wharf::run(wasm.to_str().expect("utf-8"), &[])?;
+    let response = client().post(server.url("/hi")).body("abc").send().await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.text().await?,
+        "Hello from demo-zig! (POST /hi, 3 body bytes)\n"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn new_refuses_a_non_empty_directory_and_bad_names() -> Result<()> {
+    let tmp = tempfile::tempdir()?;
+    std::fs::write(tmp.path().join("keep.txt"), "mine")?;
+    let dir = tmp.path().to_str().expect("utf-8");
+    let (status, _, stderr) = wharf_cli(&["new", "demo", "--dir", dir])?;
+    assert!(!status.success());
+    assert!(stderr.contains("not empty"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("keep.txt"))?,
+        "mine"
+    );
+    let (status, _, stderr) = wharf_cli(&["new", "Bad_Name"])?;
+    assert!(!status.success());
+    assert!(stderr.contains("not a valid app name"), "{stderr}");
+    Ok(())
+}
