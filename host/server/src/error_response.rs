@@ -15,39 +15,34 @@ pub fn error_response(error: &InvokeError, request_id: RequestId) -> Response<Gu
         InvokeError::BadCgiResponse(_) => StatusCode::BAD_GATEWAY,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    let mut response = text_response(status, format!("{error} (request id {request_id})\n"));
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    }
-    response
+    text_response(status, format!("{error} (request id {request_id})\n"))
 }
 
 /// A JSON response with the given status.
 pub fn json_response(status: StatusCode, body: Vec<u8>) -> Response<GuestBody> {
-    let body = Full::new(Bytes::from(body))
-        .map_err(|never| match never {})
-        .boxed_unsync();
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+    full_response(status, "application/json", Bytes::from(body))
 }
 
-/// A plain-text response with the given status.
+/// A plain-text response with the given status. A 503 also says when to
+/// retry (`Retry-After: 1`).
 pub fn text_response(status: StatusCode, body: String) -> Response<GuestBody> {
-    let body = Full::new(Bytes::from(body))
+    full_response(status, "text/plain; charset=utf-8", Bytes::from(body))
+}
+
+fn full_response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+) -> Response<GuestBody> {
+    let body = Full::new(body)
         .map_err(|never| match never {})
         .boxed_unsync();
     let mut response = Response::new(body);
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     response
 }

@@ -213,13 +213,7 @@ impl AppRouter {
                 (status, format!("app `{app}` is unavailable: {detail}"))
             }
         };
-        let mut response = text_response(status, format!("{message} (request id {request_id})\n"));
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        response
+        text_response(status, format!("{message} (request id {request_id})\n"))
     }
 }
 
