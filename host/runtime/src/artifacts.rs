@@ -11,19 +11,38 @@ use wharf_store::Digest;
 /// hashes [`Engine::precompile_compatibility_hash`], so a wasmtime upgrade
 /// or a changed setting never loads stale code.
 ///
-/// Files are written whole to a temporary name and renamed into place. The
-/// directory must be private to wharf (the data directory is mode 0700):
-/// loading maps the code as executable, so whoever can write here can run
-/// code in the server.
+/// Files are written whole to a temporary name, synced, and renamed into
+/// place. The directory must be private to wharf ([`ArtifactCache::open`]
+/// checks): loading maps the code as executable, so whoever can write here
+/// can run code in the server.
 pub(crate) struct ArtifactCache {
     dir: PathBuf,
     engine_tag: String,
 }
 
 impl ArtifactCache {
-    /// Uses `dir`, creating it if needed.
+    /// Uses `dir`, creating it (mode 0700) if needed. Refuses a directory
+    /// that another user owns or that others may write to, since whoever
+    /// writes there chooses the code the server runs.
     pub fn open(dir: &Path, engine: &Engine) -> std::io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+        let meta = std::fs::metadata(dir)?;
+        let me = std::fs::metadata("/proc/self")?.uid();
+        if meta.uid() != me || meta.mode() & 0o022 != 0 {
+            return Err(std::io::Error::other(format!(
+                "{} must be owned by this user and writable by no one else \
+                 (owner uid {}, mode {:o}); fix it with chown and `chmod 700`",
+                dir.display(),
+                meta.uid(),
+                meta.mode() & 0o777
+            )));
+        }
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         Ok(Self {
@@ -62,17 +81,26 @@ impl ArtifactCache {
         }
     }
 
-    /// Saves `component`, compiled from the bytes with `digest`.
+    /// Saves `component`, compiled from the bytes with `digest`. The file is
+    /// synced before it is renamed into place, and the directory after, so a
+    /// power cut leaves either the whole file or none.
     pub fn store(&self, digest: &Digest, component: &Component) {
+        use std::io::Write;
         let path = self.path(digest);
         let tmp = self
             .dir
             .join(format!(".{digest}.{:016x}.tmp", rand::random::<u64>()));
+        let write = |bytes: Vec<u8>| -> std::io::Result<()> {
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(&bytes)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            std::fs::File::open(&self.dir)?.sync_all()
+        };
         let written = component
             .serialize()
             .map_err(|e| format!("{e:#}"))
-            .and_then(|bytes| std::fs::write(&tmp, bytes).map_err(|e| e.to_string()))
-            .and_then(|()| std::fs::rename(&tmp, &path).map_err(|e| e.to_string()));
+            .and_then(|bytes| write(bytes).map_err(|e| e.to_string()));
         if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
             tracing::warn!(path = %path.display(), "cannot save precompiled code, it will be compiled again: {e}");

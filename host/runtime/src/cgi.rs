@@ -21,6 +21,16 @@ use wasmtime_wasi::p2::bindings::CommandPre;
 
 /// How much stdin and stdout are buffered between the guest and the network.
 const PIPE_BYTES: usize = 64 * 1024;
+/// Response headers a command may not set: they describe the connection.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "te",
+    "trailer",
+];
 /// The longest CGI header block read before the output is taken as a plain body.
 pub const MAX_CGI_HEAD_BYTES: usize = 64 * 1024;
 
@@ -45,13 +55,17 @@ impl Runtime {
 
         // stdin: the request body, pumped through a bounded pipe.
         let (stdin_writer, stdin_reader) = tokio::io::duplex(PIPE_BYTES);
-        let body_too_large = Arc::new(AtomicBool::new(false));
-        tokio::spawn(pump_body(
+        let stdin_state = Arc::new(StdinState::default());
+        let pump = tokio::spawn(pump_body(
             body,
             stdin_writer,
             config.max_request_body_bytes,
-            body_too_large.clone(),
+            stdin_state.clone(),
         ));
+        let stdin_reader = StdinReader {
+            pipe: stdin_reader,
+            state: stdin_state.clone(),
+        };
         // stdout: read by the parser below as the command writes it.
         let (stdout_writer, stdout_reader) = tokio::io::duplex(PIPE_BYTES);
         let state = HostState::new_command(
@@ -84,14 +98,21 @@ impl Runtime {
             if let Err(e) = &outcome {
                 tracing::warn!(%request_id, %digest, "command failed: {e}");
             }
+            // Nobody reads the rest of the body now.
+            pump.abort();
             // Closing the store closes stdout, which ends the response body.
             drop(store);
             let _ = outcome_tx.send(outcome);
         });
 
         let (head_tx, head_rx) = oneshot::channel();
-        tokio::spawn(relay_output(stdout_reader, outcome_rx, head_tx));
-        let too_large = || body_too_large.load(Ordering::Relaxed);
+        tokio::spawn(relay_output(
+            stdout_reader,
+            outcome_rx,
+            head_tx,
+            stdin_state.clone(),
+        ));
+        let too_large = || stdin_state.too_large.load(Ordering::SeqCst);
         match head_rx.await {
             _ if too_large() => Err(InvokeError::BodyTooLarge {
                 limit: self.config.max_request_body_bytes,
@@ -102,22 +123,35 @@ impl Runtime {
     }
 }
 
+/// How the request body's trip into stdin ended, when it did not end well.
+#[derive(Default)]
+struct StdinState {
+    /// The body passed the limit.
+    too_large: AtomicBool,
+    /// The client's upload broke off.
+    broken: AtomicBool,
+}
+
 /// Copies the request body into the command's stdin, stopping at `limit`
-/// bytes (and flagging it) or when the command stops reading.
-async fn pump_body<B>(body: B, mut stdin: DuplexStream, limit: u64, too_large: Arc<AtomicBool>)
+/// bytes, at a broken upload (flagging either), or when the command stops
+/// reading.
+async fn pump_body<B>(body: B, mut stdin: DuplexStream, limit: u64, state: Arc<StdinState>)
 where
     B: Body<Data = Bytes, Error = hyper::Error>,
 {
     let mut body = std::pin::pin!(body);
     let mut sent = 0u64;
     while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else { return };
+        let Ok(frame) = frame else {
+            state.broken.store(true, Ordering::SeqCst);
+            return;
+        };
         let Ok(data) = frame.into_data() else {
             continue;
         };
         sent += data.len() as u64;
         if sent > limit {
-            too_large.store(true, Ordering::Relaxed);
+            state.too_large.store(true, Ordering::SeqCst);
             return;
         }
         if stdin.write_all(&data).await.is_err() {
@@ -125,6 +159,35 @@ where
         }
     }
     let _ = stdin.shutdown().await;
+}
+
+/// The command's stdin. A body cut short (over the limit, or broken off)
+/// ends in a read error rather than a clean end of file, so the command
+/// cannot mistake part of a body for all of it.
+struct StdinReader {
+    pipe: DuplexStream,
+    state: Arc<StdinState>,
+}
+
+impl tokio::io::AsyncRead for StdinReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let wanted = buf.remaining() > 0;
+        let polled = Pin::new(&mut self.pipe).poll_read(cx, buf);
+        let at_end = matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() == before;
+        let state = &self.state;
+        if wanted
+            && at_end
+            && (state.too_large.load(Ordering::SeqCst) || state.broken.load(Ordering::SeqCst))
+        {
+            return Poll::Ready(Err(std::io::Error::other("the request body was cut short")));
+        }
+        polled
+    }
 }
 
 /// Reads the command's stdout: waits for its CGI header block (or for proof
@@ -135,12 +198,14 @@ async fn relay_output(
     mut stdout: DuplexStream,
     outcome: oneshot::Receiver<Result<(), InvokeError>>,
     head_tx: oneshot::Sender<Result<Response<GuestBody>, InvokeError>>,
+    stdin: Arc<StdinState>,
 ) {
     let stopped = || InvokeError::Internal("the command's task stopped".into());
     let mut buffer = BytesMut::new();
+    let mut parser = HeadParser::default();
     let mut eof = false;
     let head = loop {
-        match split_head(&buffer) {
+        match parser.advance(&buffer) {
             Head::Complete(headers, body_start) => break Some((headers, body_start)),
             Head::None => break None,
             Head::Partial if eof || buffer.len() > MAX_CGI_HEAD_BYTES => break None,
@@ -183,22 +248,32 @@ async fn relay_output(
     if eof {
         return;
     }
+    // Exact-size chunks, so a slow client holds only what was written.
+    let mut scratch = vec![0u8; PIPE_BYTES];
     loop {
-        let mut chunk = BytesMut::with_capacity(PIPE_BYTES);
-        match stdout.read_buf(&mut chunk).await {
+        match stdout.read(&mut scratch).await {
             Ok(0) | Err(_) => break,
-            Ok(_) => {
+            Ok(n) => {
                 // The client went away: stop reading, which stops the command.
-                if frames.send(Ok(chunk.freeze())).await.is_err() {
+                if frames
+                    .send(Ok(Bytes::copy_from_slice(&scratch[..n])))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
         }
     }
-    let result = match outcome {
+    let mut result = match outcome {
         Some(outcome) => outcome.await.unwrap_or_else(|_| Err(stopped())),
         None => Ok(()),
     };
+    if stdin.too_large.load(Ordering::SeqCst) {
+        result = Err(InvokeError::Internal(
+            "the request body passed the limit after the response began".into(),
+        ));
+    }
     if let Err(e) = result {
         // Cut the body off so the client sees it is incomplete.
         let _ = frames
@@ -244,9 +319,15 @@ fn build_head(
             let code = code
                 .parse::<u16>()
                 .ok()
+                .filter(|c| (200..=599).contains(c))
                 .and_then(|c| StatusCode::from_u16(c).ok())
                 .ok_or_else(|| bad(format!("Status: {value}")))?;
             status = Some(code);
+            continue;
+        }
+        // Hop-by-hop headers belong to the connection, which is wharf's.
+        if HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h)) {
+            tracing::debug!("dropping hop-by-hop CGI header {name}");
             continue;
         }
         let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad(name.clone()))?;
@@ -347,37 +428,52 @@ enum Head {
     None,
 }
 
-/// Looks for a CGI header block at the start of `output`.
-fn split_head(output: &[u8]) -> Head {
-    let mut headers = Vec::new();
-    let mut pos = 0;
-    loop {
-        let Some(end) = output[pos..].iter().position(|&b| b == b'\n') else {
-            return Head::Partial;
-        };
-        let end = end + pos;
-        let line = output[pos..end]
-            .strip_suffix(b"\r")
-            .unwrap_or(&output[pos..end]);
-        pos = end + 1;
-        if line.is_empty() {
-            return if headers.is_empty() {
-                Head::None
-            } else {
-                Head::Complete(headers, pos)
+/// Finds a CGI header block at the start of the output as it arrives,
+/// scanning each byte once.
+#[derive(Default)]
+struct HeadParser {
+    /// Where the next unparsed line starts.
+    pos: usize,
+    headers: Vec<(String, String)>,
+}
+
+impl HeadParser {
+    /// Parses the complete lines of `output` not parsed yet.
+    fn advance(&mut self, output: &[u8]) -> Head {
+        loop {
+            let Some(end) = output[self.pos..].iter().position(|&b| b == b'\n') else {
+                return Head::Partial;
             };
+            let end = end + self.pos;
+            let line = &output[self.pos..end];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            self.pos = end + 1;
+            if line.is_empty() {
+                return if self.headers.is_empty() {
+                    Head::None
+                } else {
+                    Head::Complete(std::mem::take(&mut self.headers), self.pos)
+                };
+            }
+            let Some((name, value)) = std::str::from_utf8(line)
+                .ok()
+                .and_then(|l| l.split_once(':'))
+            else {
+                return Head::None;
+            };
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                return Head::None;
+            }
+            self.headers
+                .push((name.to_owned(), value.trim().to_owned()));
         }
-        let Some((name, value)) = std::str::from_utf8(line)
-            .ok()
-            .and_then(|l| l.split_once(':'))
-        else {
-            return Head::None;
-        };
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Head::None;
-        }
-        headers.push((name.to_owned(), value.trim().to_owned()));
     }
+}
+
+/// Looks for a CGI header block at the start of a whole `output`.
+#[cfg(test)]
+fn split_head(output: &[u8]) -> Head {
+    HeadParser::default().advance(output)
 }
 
 #[cfg(test)]
@@ -401,6 +497,14 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(split_head(b"Content-Type: text/html\r\nX-A"), Head::Partial);
+        // Fed piece by piece, the parser reaches the same answer.
+        let mut parser = HeadParser::default();
+        let whole = b"A: 1\nB: 2\n\nbody";
+        let complete = (1..whole.len()).find_map(|end| match parser.advance(&whole[..end]) {
+            Head::Complete(headers, start) => Some((headers.len(), start)),
+            _ => None,
+        });
+        assert_eq!(complete, Some((2, 11)));
         assert_eq!(split_head(b""), Head::Partial);
         for plain in [&b"hello\n"[..], b"a b: c\n\nbody", b"\nbody"] {
             assert_eq!(split_head(plain), Head::None, "{plain:?}");
@@ -425,6 +529,10 @@ mod tests {
         );
         let response = build_head(&h(&[("Location", "/elsewhere")]), empty()).expect("valid");
         assert_eq!(response.status(), 302);
+        let response =
+            build_head(&h(&[("Connection", "close"), ("Upgrade", "x")]), empty()).expect("valid");
+        assert!(response.headers().get("connection").is_none());
+        assert!(response.headers().get("upgrade").is_none());
         let response = build_head(&[], empty()).expect("valid");
         assert_eq!(response.status(), 200);
     }
@@ -434,6 +542,7 @@ mod tests {
         let bad: &[&[(&str, &str)]] = &[
             &[("Status", "teapot")],
             &[("Status", "99")],
+            &[("Status", "101 Switching Protocols")],
             &[("X-Injected", "a\rSet-Cookie: evil=1")],
             &[("X-Bad", "\x01")],
         ];

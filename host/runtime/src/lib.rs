@@ -100,9 +100,13 @@ impl Runtime {
         add_host_interfaces(&mut linker).map_err(EngineError)?;
         let instance_slots = Arc::new(Semaphore::new(config.max_instances as usize));
         let artifacts = match &config.artifact_dir {
-            Some(dir) => Some(artifacts::ArtifactCache::open(dir, &engine).map_err(|e| {
-                EngineError(wasmtime::Error::msg(format!("{}: {e}", dir.display())))
-            })?),
+            Some(dir) => match artifacts::ArtifactCache::open(dir, &engine) {
+                Ok(cache) => Some(cache),
+                Err(e) => {
+                    tracing::warn!("not keeping compiled code on disk: {e}");
+                    None
+                }
+            },
             None => None,
         };
         Ok(Self {

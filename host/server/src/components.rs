@@ -18,6 +18,9 @@ pub enum FetchError {
     /// The bytes did not compile or link.
     #[error("the stored component does not load: {0}")]
     Load(#[from] LoadError),
+    /// The compiler itself failed.
+    #[error("compiling the stored component failed: {0}")]
+    Compiler(String),
 }
 
 /// How long a failure to load a blob is answered from memory before the
@@ -95,24 +98,28 @@ impl ComponentCache {
     /// The compiled component stored under `key`, fetching, verifying and
     /// compiling it on first use.
     pub async fn get(&self, key: &BlobKey) -> Result<CompiledComponent, Arc<FetchError>> {
-        if let Some((at, error)) = self.failures.lock().expect("failure lock").get(key)
-            && at.elapsed() < FAILURE_MEMORY
-        {
-            return Err(error.clone());
+        if let Some(error) = self.recent_failure(key) {
+            return Err(error);
         }
         let cell = self.cell(key);
         let mut compiled_now = false;
         let compiled = cell
             .get_or_try_init(|| async {
-                let bytes = self.store.get(key).await?;
+                // Requests that queued behind a failed attempt take its
+                // answer instead of fetching and compiling again.
+                if let Some(error) = self.recent_failure(key) {
+                    return Err(error);
+                }
+                let bytes = self.store.get(key).await.map_err(|e| Arc::new(e.into()))?;
                 let runtime = self.runtime.clone();
                 let started = Instant::now();
                 let compiled = tokio::task::spawn_blocking(move || runtime.compile(&bytes))
                     .await
-                    .expect("compilation does not panic")?;
+                    .map_err(|e| Arc::new(FetchError::Compiler(e.to_string())))?
+                    .map_err(|e| Arc::new(e.into()))?;
                 tracing::info!(%key, elapsed = ?started.elapsed(), "component ready");
                 compiled_now = true;
-                Ok::<_, FetchError>(compiled)
+                Ok::<_, Arc<FetchError>>(compiled)
             })
             .await;
         match compiled {
@@ -124,13 +131,23 @@ impl ComponentCache {
                 Ok(compiled)
             }
             Err(error) => {
-                let error = Arc::new(error);
+                self.entries
+                    .lock()
+                    .expect("component cache lock")
+                    .remove(key);
                 let mut failures = self.failures.lock().expect("failure lock");
                 failures.retain(|_, (at, _)| at.elapsed() < FAILURE_MEMORY);
                 failures.insert(*key, (Instant::now(), error.clone()));
                 Err(error)
             }
         }
+    }
+
+    /// The failure to load `key`, if it happened within [`FAILURE_MEMORY`].
+    fn recent_failure(&self, key: &BlobKey) -> Option<Arc<FetchError>> {
+        let failures = self.failures.lock().expect("failure lock");
+        let (at, error) = failures.get(key)?;
+        (at.elapsed() < FAILURE_MEMORY).then(|| error.clone())
     }
 
     /// Adds a component compiled elsewhere (at deploy time, say), so the

@@ -13,6 +13,10 @@ use wharf_registry::{AppName, Registry, RegistryError};
 use wharf_runtime::{GuestBody, RequestId, Runtime};
 use wharf_store::{BlobKey, StoreError};
 
+/// How long to wait before listening for registry notifications again after
+/// the listener failed.
+const LISTEN_RETRY: Duration = Duration::from_secs(5);
+
 /// How the router is set up.
 #[derive(Clone, Debug)]
 pub struct RouterConfig {
@@ -97,20 +101,24 @@ impl AppRouter {
     pub fn follow_changes(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
         let router = Arc::downgrade(self);
         tokio::spawn(async move {
-            let notifications = match router.upgrade() {
-                Some(router) => router.registry.notifications().await,
-                None => return,
-            };
-            let mut notifications = match notifications {
-                Ok(notifications) => notifications,
-                Err(e) => {
-                    tracing::warn!("cannot listen for registry changes, polling only: {e}");
-                    None
-                }
-            };
+            let mut notifications = None;
+            let mut next_listen = tokio::time::Instant::now();
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
+                // (Re)connect the listener, at most every LISTEN_RETRY.
+                if notifications.is_none() && tokio::time::Instant::now() >= next_listen {
+                    let Some(router) = router.upgrade() else {
+                        return;
+                    };
+                    next_listen = tokio::time::Instant::now() + LISTEN_RETRY;
+                    match router.registry.notifications().await {
+                        Ok(listener) => notifications = listener,
+                        Err(e) => tracing::warn!(
+                            "cannot listen for registry changes, polling until it can: {e}"
+                        ),
+                    }
+                }
                 let notified = async {
                     match notifications.as_mut() {
                         Some(n) => n.next().await,
@@ -121,7 +129,7 @@ impl AppRouter {
                     _ = ticks.tick() => {}
                     result = notified => {
                         if let Err(e) = result {
-                            tracing::warn!("registry notifications failed, polling only: {e}");
+                            tracing::warn!("registry notifications failed, polling until they return: {e}");
                             notifications = None;
                         }
                     }
@@ -208,7 +216,7 @@ impl AppRouter {
                         "its stored component is missing"
                     }
                     FetchError::Store(_) => "the component store is unavailable",
-                    FetchError::Load(_) => "its component does not load",
+                    FetchError::Load(_) | FetchError::Compiler(_) => "its component does not load",
                 };
                 (status, format!("app `{app}` is unavailable: {detail}"))
             }
