@@ -58,6 +58,7 @@ pub struct CompiledComponent {
     entry: Entry,
     interfaces: Arc<Interfaces>,
     code_bytes: usize,
+    digest_header: ::http::HeaderValue,
 }
 
 /// How a compiled component is entered, by its kind.
@@ -71,6 +72,11 @@ impl CompiledComponent {
     /// The SHA-256 of the component's bytes.
     pub fn digest(&self) -> Digest {
         self.digest
+    }
+
+    /// The digest as a response header value, made once.
+    pub fn digest_header(&self) -> &::http::HeaderValue {
+        &self.digest_header
     }
 
     /// What the component imports and exports.
@@ -172,6 +178,8 @@ impl Runtime {
             entry,
             interfaces: Arc::new(interfaces),
             code_bytes,
+            digest_header: ::http::HeaderValue::from_str(&digest.to_string())
+                .expect("a digest is always a valid header value"),
         })
     }
 }

@@ -98,10 +98,11 @@ impl ComponentCache {
     /// The compiled component stored under `key`, fetching, verifying and
     /// compiling it on first use.
     pub async fn get(&self, key: &BlobKey) -> Result<CompiledComponent, Arc<FetchError>> {
-        if let Some(error) = self.recent_failure(key) {
-            return Err(error);
-        }
+        // The warm path: one lock, one clone.
         let cell = self.cell(key);
+        if let Some(compiled) = cell.get() {
+            return Ok(compiled.clone());
+        }
         let mut compiled_now = false;
         let compiled = cell
             .get_or_try_init(|| async {
@@ -137,7 +138,10 @@ impl ComponentCache {
                     .remove(key);
                 let mut failures = self.failures.lock().expect("failure lock");
                 failures.retain(|_, (at, _)| at.elapsed() < FAILURE_MEMORY);
-                failures.insert(*key, (Instant::now(), error.clone()));
+                // A remembered failure keeps its time, so it expires on schedule.
+                failures
+                    .entry(*key)
+                    .or_insert_with(|| (Instant::now(), error.clone()));
                 Err(error)
             }
         }

@@ -20,43 +20,48 @@ pub trait Dispatch: Send + Sync + 'static {
 pub struct SingleApp {
     runtime: Arc<Runtime>,
     component: CompiledComponent,
-    digest_header: HeaderValue,
 }
 
 impl SingleApp {
     /// Serves `component` on `runtime`.
     pub fn new(runtime: Arc<Runtime>, component: CompiledComponent) -> Self {
-        let digest_header = HeaderValue::from_str(&component.digest().to_string())
-            .expect("a digest is always a valid header value");
-        Self {
-            runtime,
-            component,
-            digest_header,
-        }
+        Self { runtime, component }
     }
 }
 
 impl Dispatch for SingleApp {
     async fn dispatch(&self, request: Request<Incoming>) -> Response<GuestBody> {
         let request_id = RequestId::new();
-        let mut response = match self
-            .runtime
-            .handle(&self.component, request, request_id)
-            .await
-        {
-            Ok(response) => response,
-            Err(error) => {
-                tracing::warn!(%request_id, "{error}");
-                error_response(&error, request_id)
-            }
-        };
-        let headers = response.headers_mut();
-        headers.insert(DIGEST_HEADER, self.digest_header.clone());
-        headers.insert(REQUEST_ID_HEADER, request_id_header(request_id));
+        let mut response =
+            serve_component(&self.runtime, &self.component, request, request_id).await;
+        stamp_request_id(&mut response, request_id);
         response
     }
 }
 
-fn request_id_header(id: RequestId) -> HeaderValue {
-    HeaderValue::from_str(&id.to_string()).expect("hex is always a valid header value")
+/// Hands `request` to `component`, turning a failure into its error
+/// response, and marks the response with the component's digest.
+pub(crate) async fn serve_component(
+    runtime: &Runtime,
+    component: &CompiledComponent,
+    request: Request<Incoming>,
+    request_id: RequestId,
+) -> Response<GuestBody> {
+    let mut response = match runtime.handle(component, request, request_id).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::warn!(%request_id, "{error}");
+            error_response(&error, request_id)
+        }
+    };
+    response
+        .headers_mut()
+        .insert(DIGEST_HEADER, component.digest_header().clone());
+    response
+}
+
+/// Marks `response` with the request id the log uses for it.
+pub(crate) fn stamp_request_id(response: &mut Response<GuestBody>, id: RequestId) {
+    let value = HeaderValue::from_str(&id.to_string()).expect("hex is always a valid header value");
+    response.headers_mut().insert(REQUEST_ID_HEADER, value);
 }

@@ -1,11 +1,12 @@
 //! Serving many apps: the Host header picks the app, the registry says which
 //! deployment it serves, and the component cache has it compiled.
 
+use crate::Dispatch;
 use crate::components::{ComponentCache, FetchError};
-use crate::error_response::{error_response, text_response};
+use crate::dispatch::{serve_component, stamp_request_id};
+use crate::error_response::text_response;
 use crate::routes::{Routes, Target};
-use crate::{DIGEST_HEADER, Dispatch, REQUEST_ID_HEADER};
-use http::{HeaderValue, Request, Response, StatusCode, header};
+use http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -244,27 +245,9 @@ impl Dispatch for AppRouter {
         };
         let mut response = match resolved {
             Err(why) => self.unroutable_response(why, request_id),
-            Ok(component) => {
-                let digest = component.digest();
-                let mut response = match self.runtime.handle(&component, request, request_id).await
-                {
-                    Ok(response) => response,
-                    Err(error) => {
-                        tracing::warn!(%request_id, "{error}");
-                        error_response(&error, request_id)
-                    }
-                };
-                response.headers_mut().insert(
-                    DIGEST_HEADER,
-                    HeaderValue::from_str(&digest.to_string()).expect("digests are header-safe"),
-                );
-                response
-            }
+            Ok(component) => serve_component(&self.runtime, &component, request, request_id).await,
         };
-        response.headers_mut().insert(
-            REQUEST_ID_HEADER,
-            HeaderValue::from_str(&request_id.to_string()).expect("hex is header-safe"),
-        );
+        stamp_request_id(&mut response, request_id);
         response
     }
 }

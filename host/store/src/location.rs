@@ -161,9 +161,9 @@ pub fn redact_unparsed(url: &str) -> String {
 
 fn open_dir(path: &std::path::Path) -> Result<Backend, StoreError> {
     let display = format!("file://{}", path.display());
-    std::fs::create_dir_all(path).map_err(|source| StoreError::Cache {
-        path: path.display().to_string(),
-        source,
+    std::fs::create_dir_all(path).map_err(|e| StoreError::BadUrl {
+        url: display.clone(),
+        reason: format!("cannot create the directory: {e}"),
     })?;
     let objects = LocalFileSystem::new_with_prefix(path).map_err(|e| StoreError::BadUrl {
         url: display.clone(),
