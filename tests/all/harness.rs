@@ -241,3 +241,59 @@ pub fn client() -> reqwest::Client {
         .build()
         .expect("client")
 }
+
+/// A plain HTTP server on 127.0.0.1 for guests to call: it answers every
+/// request with 200, `upstream saw METHOD PATH`, and counts the requests.
+pub struct Upstream {
+    /// The port it listens on.
+    pub port: u16,
+    hits: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Upstream {
+    /// Starts it on the current tokio runtime.
+    pub async fn start() -> Result<Self> {
+        use hyper::service::service_fn;
+        use std::sync::atomic::Ordering;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let service =
+                        service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                            counter.fetch_add(1, Ordering::SeqCst);
+                            let text =
+                                format!("upstream saw {} {}\n", request.method(), request.uri());
+                            async move {
+                                hyper::Response::builder()
+                                    .header("content-type", "text/x-upstream")
+                                    .body(http_body_util::Full::new(bytes::Bytes::from(text)))
+                            }
+                        });
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, service)
+                        .await;
+                });
+            }
+        });
+        Ok(Self { port, hits, task })
+    }
+
+    /// How many requests it has answered.
+    pub fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

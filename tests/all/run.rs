@@ -3,7 +3,7 @@
 //! Every guest in `guests/` has a test here named after it; the
 //! `foreach_guest!` check below fails the build when one is missing.
 
-use crate::harness::{Wharf, client, sha256_hex, wharf_cli};
+use crate::harness::{Upstream, Wharf, client, sha256_hex, wharf_cli};
 use anyhow::Result;
 use std::time::{Duration, Instant};
 use wharf_test_artifacts as guests;
@@ -224,6 +224,190 @@ async fn echo_streams_a_chunked_body() -> Result<()> {
         .await?;
     assert_eq!(response.status(), 200);
     assert!(response.bytes().await? == expected, "echoed bytes differ");
+    Ok(())
+}
+
+/// 100 MiB through `echo` in an instance capped at 16 MiB of memory: the
+/// SDK's streaming bodies never hold the whole body.
+#[tokio::test]
+async fn echo_streams_100_mib_in_16_mib_of_memory() -> Result<()> {
+    use sha2::{Digest, Sha256};
+    const CHUNK: usize = 256 * 1024;
+    const CHUNKS: usize = 400; // 100 MiB
+    let server = Wharf::run(
+        guests::ECHO,
+        &["--max-memory", "16MiB", "--max-request-body", "128MiB"],
+    )?;
+    let chunk =
+        |i: usize| -> Vec<u8> { (0..CHUNK).map(|j| ((i * 31 + j * 7) % 251) as u8).collect() };
+    let mut sent = Sha256::new();
+    for i in 0..CHUNKS {
+        sent.update(chunk(i));
+    }
+    let body = futures::stream::iter((0..CHUNKS).map(move |i| Ok::<_, std::io::Error>(chunk(i))));
+    let mut response = client()
+        .post(server.url("/"))
+        .body(reqwest::Body::wrap_stream(body))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    let mut received = Sha256::new();
+    let mut length = 0;
+    while let Some(piece) = response.chunk().await? {
+        length += piece.len();
+        received.update(&piece);
+    }
+    assert_eq!(length, CHUNK * CHUNKS);
+    assert!(
+        received.finalize() == sent.finalize(),
+        "echoed bytes differ"
+    );
+    Ok(())
+}
+
+/// The SDK's router: path parameters, JSON in and out, 404 and 405.
+#[tokio::test]
+async fn router() -> Result<()> {
+    let server = Wharf::run(guests::ROUTER, &[])?;
+    let client = client();
+
+    let response = client.get(server.url("/hello/ada")).send().await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let json: serde_json::Value = response.json().await?;
+    assert_eq!(
+        json,
+        serde_json::json!({"greeting": "Hello, ada!", "name": "ada"})
+    );
+
+    let response = client
+        .post(server.url("/sum"))
+        .json(&serde_json::json!({"numbers": [1.5, 2, 3.5]}))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    let json: serde_json::Value = response.json().await?;
+    assert_eq!(json, serde_json::json!({"sum": 7.0, "count": 3}));
+
+    let response = client.get(server.url("/files/a/b/c.txt")).send().await?;
+    let json: serde_json::Value = response.json().await?;
+    assert_eq!(json, serde_json::json!({"path": "a/b/c.txt"}));
+
+    // Bad JSON is the client's fault, and the answer says what is wrong.
+    let response = client
+        .post(server.url("/sum"))
+        .body("{\"numbers\": \"many\"}")
+        .send()
+        .await?;
+    assert_eq!(response.status(), 400);
+    let text = response.text().await?;
+    assert!(
+        text.contains("not valid JSON") && text.contains("expected a sequence"),
+        "{text}"
+    );
+
+    let response = client
+        .post(server.url("/sum"))
+        .json(&serde_json::json!({"numbers": []}))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 400);
+
+    let response = client.get(server.url("/sum")).send().await?;
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
+
+    let response = client.get(server.url("/nowhere")).send().await?;
+    assert_eq!(response.status(), 404);
+    assert_eq!(response.text().await?, "no route for /nowhere\n");
+    Ok(())
+}
+
+/// The `fetch` guest reaches an upstream that `--allow-outbound` names,
+/// and nothing else.
+#[tokio::test]
+async fn fetch() -> Result<()> {
+    let upstream = Upstream::start().await?;
+    let other = Upstream::start().await?;
+    let allowed = format!("http://127.0.0.1:{}", upstream.port);
+    let server = Wharf::run(guests::FETCH, &["--allow-outbound", &allowed])?;
+    let fetch = |url: String| client().get(server.url("/")).query(&[("url", url)]).send();
+
+    let response = fetch(format!("{allowed}/data?x=1")).await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/x-upstream");
+    assert_eq!(response.text().await?, "upstream saw GET /data?x=1\n");
+    assert_eq!(upstream.hits(), 1);
+
+    // Another port on the same host is another origin.
+    let response = fetch(format!("http://127.0.0.1:{}/", other.port)).await?;
+    assert_eq!(response.status(), 502);
+    let text = response.text().await?;
+    assert!(text.contains("HttpRequestDenied"), "{text}");
+    assert_eq!(other.hits(), 0);
+    server.wait_for_log("denied outbound request")?;
+    Ok(())
+}
+
+/// Under `*`, loopback stays out of reach, by address and by a name that
+/// resolves to it, and so does every other private address.
+#[tokio::test]
+async fn fetch_under_a_catch_all_cannot_reach_private_addresses() -> Result<()> {
+    let upstream = Upstream::start().await?;
+    let server = Wharf::run(guests::FETCH, &["--allow-outbound", "*"])?;
+    for url in [
+        format!("http://127.0.0.1:{}/", upstream.port),
+        format!("http://localhost:{}/", upstream.port),
+        format!("http://[::ffff:127.0.0.1]:{}/", upstream.port),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        "http://10.0.0.1/".to_owned(),
+    ] {
+        let response = client()
+            .get(server.url("/"))
+            .query(&[("url", &url)])
+            .send()
+            .await?;
+        assert_eq!(response.status(), 502, "{url}");
+        let text = response.text().await?;
+        assert!(text.contains("DestinationIpProhibited"), "{url}: {text}");
+    }
+    assert_eq!(upstream.hits(), 0);
+    Ok(())
+}
+
+/// Without `--allow-outbound` an app reaches nothing.
+#[tokio::test]
+async fn fetch_is_denied_by_default() -> Result<()> {
+    let upstream = Upstream::start().await?;
+    let server = Wharf::run(guests::FETCH, &[])?;
+    let response = client()
+        .get(server.url("/"))
+        .query(&[("url", format!("http://127.0.0.1:{}/", upstream.port))])
+        .send()
+        .await?;
+    assert_eq!(response.status(), 502);
+    assert!(response.text().await?.contains("HttpRequestDenied"));
+    assert_eq!(upstream.hits(), 0);
+    Ok(())
+}
+
+/// A request may make only so many outbound requests.
+#[tokio::test]
+async fn outbound_requests_per_request_are_capped() -> Result<()> {
+    let upstream = Upstream::start().await?;
+    let allowed = format!("http://127.0.0.1:{}", upstream.port);
+    let server = Wharf::run(
+        guests::FETCH,
+        &["--allow-outbound", &allowed, "--max-outbound-requests", "0"],
+    )?;
+    let response = client()
+        .get(server.url("/"))
+        .query(&[("url", format!("{allowed}/"))])
+        .send()
+        .await?;
+    assert_eq!(response.status(), 502);
+    assert_eq!(upstream.hits(), 0);
+    server.wait_for_log("the request made too many")?;
     Ok(())
 }
 

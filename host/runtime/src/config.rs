@@ -26,6 +26,9 @@ pub struct RuntimeConfig {
     /// Where to keep precompiled components so a restart loads them instead
     /// of compiling again. `None` compiles in memory only.
     pub artifact_dir: Option<std::path::PathBuf>,
+    /// Which origins guests may send outbound HTTP requests to, and the
+    /// limits on those requests. The default allows none.
+    pub outbound: std::sync::Arc<crate::OutboundPolicy>,
 }
 
 impl RuntimeConfig {
@@ -43,6 +46,7 @@ impl Default for RuntimeConfig {
             max_request_body_bytes: 10 << 20,
             max_guest_log_bytes: 1 << 20,
             artifact_dir: None,
+            outbound: Default::default(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The per-request host state: one [`HostState`] lives in each `Store`.
 
 use crate::guest_log::GuestLog;
-use crate::{RequestId, RuntimeConfig};
+use crate::{OutboundPolicy, RequestId, RuntimeConfig};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use wasmtime::component::ResourceTable;
@@ -54,7 +54,11 @@ impl HostState {
             table: ResourceTable::new(),
             wasi,
             http: WasiHttpCtx::new(),
-            outbound: OutboundHttp { request_id },
+            outbound: OutboundHttp {
+                request_id,
+                policy: config.outbound.clone(),
+                sent: 0,
+            },
             limiter: MemoryLimiter::new(config.max_memory_bytes),
         }
     }
@@ -79,34 +83,41 @@ impl WasiHttpView for HostState {
     }
 }
 
-/// Outbound HTTP policy. Apps have no outbound access unless an allow-list
-/// grants it; until one is configured every request is denied.
+/// Outbound HTTP for one request: what the policy allows, within its cap
+/// on requests.
 struct OutboundHttp {
     request_id: RequestId,
+    policy: Arc<OutboundPolicy>,
+    /// Outbound requests made so far by this incoming request.
+    sent: u32,
 }
 
-type SendRequestFuture = Box<
-    dyn Future<
-            Output = wasmtime_wasi_http::Result<(
-                http::Response<wasmtime_wasi_http::WasiBody>,
-                Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-            )>,
-        > + Send,
->;
+type SendRequestFuture =
+    Box<dyn Future<Output = wasmtime_wasi_http::Result<crate::outbound::Sent>> + Send>;
 
 impl WasiHttpHooks for OutboundHttp {
     fn send_request(
         &mut self,
         request: http::Request<wasmtime_wasi_http::WasiBody>,
-        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
         _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
     ) -> SendRequestFuture {
-        tracing::warn!(
-            request_id = %self.request_id,
-            uri = %request.uri(),
-            "denied outbound request: apps have no outbound HTTP access"
-        );
-        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+        self.sent += 1;
+        if self.sent > self.policy.max_requests {
+            tracing::warn!(
+                request_id = %self.request_id,
+                uri = %request.uri(),
+                max = self.policy.max_requests,
+                "denied outbound request: the request made too many"
+            );
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        Box::new(crate::outbound::send(
+            self.policy.clone(),
+            self.request_id.to_string(),
+            request,
+            options,
+        ))
     }
 }
 

@@ -23,6 +23,7 @@ mod error;
 mod guest_log;
 mod host;
 mod http;
+mod outbound;
 mod request_id;
 mod world;
 
@@ -30,6 +31,7 @@ pub use adapt::{Adapter, Prepared, adapt_core_module, prepare};
 pub use config::RuntimeConfig;
 pub use error::{EngineError, InvokeError, LoadError};
 pub use http::GuestBody;
+pub use outbound::{OriginRule, OriginRuleError, OutboundPolicy};
 pub use request_id::RequestId;
 pub use world::{AppKind, CLI_RUN_EXPORT, HTTP_HANDLER_EXPORT, Interfaces, PROVIDED_IMPORTS};
 

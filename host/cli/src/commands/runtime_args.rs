@@ -1,8 +1,9 @@
 //! Flags that tune the runtime, shared by every serving subcommand.
 
 use bytesize::ByteSize;
+use std::sync::Arc;
 use std::time::Duration;
-use wharf_runtime::RuntimeConfig;
+use wharf_runtime::{OriginRule, OutboundPolicy, RuntimeConfig};
 
 /// Limits on guests. Each flag also reads an environment variable.
 #[derive(clap::Args, Clone, Debug)]
@@ -28,6 +29,29 @@ pub struct RuntimeArgs {
     /// Most stdout plus stderr one request may write to the log.
     #[arg(long, env = "WHARF_MAX_GUEST_LOG", default_value = "1MiB")]
     max_guest_log: ByteSize,
+
+    /// An origin guests may send outbound HTTP requests to: `*`,
+    /// `https://api.example.com`, `http://*.internal:8080` or
+    /// `http://127.0.0.1:9000`. Repeat it, or separate with commas in the
+    /// variable. Without one, every outbound request is denied. Under `*`
+    /// private, loopback and link-local addresses stay denied; name the
+    /// host to reach one.
+    #[arg(
+        long = "allow-outbound",
+        env = "WHARF_ALLOW_OUTBOUND",
+        value_name = "ORIGIN",
+        value_delimiter = ','
+    )]
+    allow_outbound: Vec<OriginRule>,
+
+    /// Most outbound HTTP requests one incoming request may make.
+    #[arg(long, env = "WHARF_MAX_OUTBOUND_REQUESTS", default_value_t = OutboundPolicy::default().max_requests)]
+    max_outbound_requests: u32,
+
+    /// Longest wait for an outbound request to connect, and then for its
+    /// response to begin. A guest may ask for less.
+    #[arg(long, env = "WHARF_OUTBOUND_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    outbound_timeout: Duration,
 }
 
 impl RuntimeArgs {
@@ -45,6 +69,13 @@ impl RuntimeArgs {
             max_request_body_bytes: self.max_request_body.as_u64(),
             max_guest_log_bytes: usize::try_from(self.max_guest_log.as_u64())?,
             artifact_dir: None,
+            outbound: Arc::new(OutboundPolicy {
+                rules: self.allow_outbound.clone(),
+                max_requests: self.max_outbound_requests,
+                connect_timeout: self.outbound_timeout,
+                first_byte_timeout: self.outbound_timeout,
+                ..OutboundPolicy::default()
+            }),
         })
     }
 }
