@@ -40,6 +40,12 @@ if [ ! -x "$tools/bin/garage" ]; then
     cargo install garage --version 2.5.0 --locked --root "$tools"
 fi
 
+# cargo-component, for the test that builds an example with `cargo component build`.
+if [ ! -x "$tools/bin/cargo-component" ]; then
+    echo "setup: building cargo-component 0.21.1 into $tools (about five minutes)" >&2
+    cargo install cargo-component --version 0.21.1 --locked --root "$tools"
+fi
+
 # Postgres from Debian's packages, for the registry and end-to-end tests.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! id postgres >/dev/null 2>&1; then
     sudo=

@@ -45,6 +45,62 @@ async fn a_new_rust_project_builds_and_serves() -> Result<()> {
     Ok(())
 }
 
+/// The `router` example builds with `cargo component build` too (a
+/// wasm32-wasip1 build, adapted by cargo-component), and serves.
+#[tokio::test]
+async fn an_example_builds_with_cargo_component() -> Result<()> {
+    let guests = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guests");
+    // Beside the other guest builds, so repeated runs are incremental.
+    let target_dir = Path::new(wharf_test_artifacts::ROUTER)
+        .parent()
+        .and_then(Path::parent)
+        .expect("guests are built under the target directory")
+        .join("guests-component");
+    build(
+        Command::new("cargo")
+            .args([
+                "component",
+                "build",
+                "--release",
+                "--locked",
+                "-p",
+                "router",
+            ])
+            .arg("--target-dir")
+            .arg(&target_dir)
+            .env("PATH", tools_path()?),
+        &guests,
+    )?;
+    let wasm = target_dir.join("wasm32-wasip1/release/router.wasm");
+    let server = Wharf::run(wasm.to_str().expect("utf-8"), &[])?;
+    let response = client().get(server.url("/hello/wasip1")).send().await?;
+    assert_eq!(response.status(), 200);
+    let json: serde_json::Value = response.json().await?;
+    assert_eq!(json["greeting"], "Hello, wasip1!");
+    Ok(())
+}
+
+/// `PATH` with the directory scripts/setup.sh installs tools into in front,
+/// failing with what to run when cargo-component is not there.
+fn tools_path() -> Result<std::ffi::OsString> {
+    let tools = std::env::var_os("WHARF_TOOLS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(&std::env::var_os("HOME").expect("HOME is set")).join(".cache/wharf/tools")
+        })
+        .join("bin");
+    let mut dirs = vec![tools.clone()];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    ensure!(
+        dirs.iter().any(|dir| dir.join("cargo-component").is_file()),
+        "cargo-component is not installed (looked in {} and PATH); run scripts/setup.sh --tests",
+        tools.display()
+    );
+    Ok(std::env::join_paths(dirs)?)
+}
+
 #[tokio::test]
 async fn a_new_zig_project_builds_and_serves() -> Result<()> {
     let tmp = tempfile::tempdir()?;

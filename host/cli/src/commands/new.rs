@@ -30,6 +30,12 @@ const RUST: &[(&str, &str)] = &[
     ("README.md", include_str!("../../templates/rust/README.md")),
     (".gitignore", include_str!("../../templates/rust/gitignore")),
 ];
+// The Rust guest SDK, embedded by build.rs and vendored into new Rust
+// projects under `vendor/wharf-sdk`.
+include!(concat!(env!("OUT_DIR"), "/sdk_files.rs"));
+/// Where a Rust project keeps its copy of the SDK.
+const SDK_DIR: &str = "vendor/wharf-sdk";
+
 const ZIG: &[(&str, &str)] = &[
     ("main.zig", include_str!("../../templates/zig/main.zig")),
     ("README.md", include_str!("../../templates/zig/README.md")),
@@ -72,15 +78,15 @@ impl NewCommand {
         let crate_name = name.replace('-', "_");
         for (path, template) in files {
             let path = dir.join(path);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("cannot create {}", parent.display()))?;
-            }
             let text = template
                 .replace("{{name}}", name)
                 .replace("{{crate}}", &crate_name);
-            std::fs::write(&path, text)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            write_file(&path, &text)?;
+        }
+        if let Lang::Rust = self.lang {
+            for (path, contents) in SDK_FILES {
+                write_file(&dir.join(SDK_DIR).join(path), contents)?;
+            }
         }
         println!("created {} in {}", name, dir.display());
         match self.lang {
@@ -96,4 +102,13 @@ impl NewCommand {
         }
         Ok(())
     }
+}
+
+/// Writes `contents` to `path`, creating its directory.
+fn write_file(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    std::fs::write(path, contents).with_context(|| format!("cannot write {}", path.display()))
 }
