@@ -1,6 +1,8 @@
 # Entry points; README.md explains them. Each target installs what it needs.
 CARGO_TARGET_DIR ?= $(CURDIR)/target
 export CARGO_TARGET_DIR
+# The SDK's own tests run natively, on the machine's target.
+HOST_TARGET := $(shell rustc -vV | sed -n 's/^host: //p')
 
 .PHONY: setup setup-tests guests build run test lint
 
@@ -26,9 +28,12 @@ lint: setup
 	cargo fmt --all -- --check
 	python3 scripts/vendor-wit.py --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cd guests && cargo fmt --all -- --check
+	cd guests && cargo clippy --workspace --locked -- -D warnings
 
 # The whole suite: lints, doc tests, then unit and end-to-end tests, with a
 # real Garage and Postgres started for them.
 test: setup-tests lint
 	cargo test --workspace --doc --locked
+	cd guests && cargo test --locked -p wharf-sdk --target $(HOST_TARGET)
 	scripts/with-test-services.sh cargo nextest run --workspace --locked --no-fail-fast

@@ -28,6 +28,17 @@ if ! python3 -m ziglang version >/dev/null 2>&1; then
     python3 -m pip install --quiet ziglang==0.17.0
 fi
 
+# wasm-tools and wit-bindgen, for the Zig guests: C bindings for the
+# world, then embedding and adapting into components.
+if [ ! -x "$tools/bin/wasm-tools" ]; then
+    echo "setup: building wasm-tools 1.263.0 into $tools (about three minutes)" >&2
+    cargo install wasm-tools --version 1.263.0 --locked --root "$tools"
+fi
+if [ ! -x "$tools/bin/wit-bindgen" ]; then
+    echo "setup: building wit-bindgen-cli 0.61.0 into $tools" >&2
+    cargo install wit-bindgen-cli --version 0.61.0 --locked --root "$tools"
+fi
+
 [ "${1:-}" = "--tests" ] || exit 0
 
 if ! command -v cargo-nextest >/dev/null; then

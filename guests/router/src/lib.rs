@@ -53,7 +53,9 @@ fn hello(request: Request) -> Result<Response> {
 fn sum(request: Request) -> Result<Response> {
     let input: SumRequest = request.json()?;
     if input.numbers.is_empty() {
-        return Err(Error::bad_request("`numbers` must hold at least one number"));
+        return Err(Error::bad_request(
+            "`numbers` must hold at least one number",
+        ));
     }
     Ok(Response::json(&SumResponse {
         sum: input.numbers.iter().sum(),

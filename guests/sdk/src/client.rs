@@ -221,9 +221,9 @@ impl Response {
 
     /// The whole body, read into memory.
     pub fn bytes(self) -> Result<Vec<u8>> {
-        self.body
-            .bytes()
-            .map_err(|error| Error::bad_gateway(format!("reading the upstream body failed: {error}")))
+        self.body.bytes().map_err(|error| {
+            Error::bad_gateway(format!("reading the upstream body failed: {error}"))
+        })
     }
 
     /// The whole body as UTF-8 text.
@@ -236,20 +236,29 @@ impl Response {
     #[cfg(feature = "json")]
     pub fn json<T: serde::de::DeserializeOwned>(self) -> Result<T> {
         let bytes = self.bytes()?;
-        serde_json::from_slice(&bytes)
-            .map_err(|error| Error::bad_gateway(format!("the upstream body is not the JSON expected: {error}")))
+        serde_json::from_slice(&bytes).map_err(|error| {
+            Error::bad_gateway(format!(
+                "the upstream body is not the JSON expected: {error}"
+            ))
+        })
     }
 }
 
 /// Splits `scheme://authority/path?query`.
 fn split_url(url: &str) -> Result<(Scheme, &str, String)> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| Error::internal(format!("{url:?} is not an absolute http:// or https:// URL")))?;
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+        Error::internal(format!(
+            "{url:?} is not an absolute http:// or https:// URL"
+        ))
+    })?;
     let scheme = match scheme.to_ascii_lowercase().as_str() {
         "http" => Scheme::Http,
         "https" => Scheme::Https,
-        _ => return Err(Error::internal(format!("{url:?}: only http:// and https:// are supported"))),
+        _ => {
+            return Err(Error::internal(format!(
+                "{url:?}: only http:// and https:// are supported"
+            )));
+        }
     };
     let end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(end);
@@ -273,7 +282,10 @@ mod tests {
     fn urls_split_into_parts() {
         let (scheme, authority, path) = split_url("https://api.example.com:8443/a/b?c=d").unwrap();
         assert!(matches!(scheme, Scheme::Https));
-        assert_eq!((authority, path.as_str()), ("api.example.com:8443", "/a/b?c=d"));
+        assert_eq!(
+            (authority, path.as_str()),
+            ("api.example.com:8443", "/a/b?c=d")
+        );
         let (_, authority, path) = split_url("http://x?q").unwrap();
         assert_eq!((authority, path.as_str()), ("x", "/?q"));
         let (_, _, path) = split_url("http://x").unwrap();

@@ -224,9 +224,9 @@ impl Request {
 
     /// The whole body, read into memory.
     pub fn bytes(self) -> Result<Vec<u8>> {
-        self.body
-            .bytes()
-            .map_err(|error| Error::bad_request(format!("could not read the request body: {error}")))
+        self.body.bytes().map_err(|error| {
+            Error::bad_request(format!("could not read the request body: {error}"))
+        })
     }
 
     /// The whole body as UTF-8 text; 400 if it is not UTF-8.
@@ -240,8 +240,11 @@ impl Request {
     #[cfg(feature = "json")]
     pub fn json<T: serde::de::DeserializeOwned>(self) -> Result<T> {
         let bytes = self.bytes()?;
-        serde_json::from_slice(&bytes)
-            .map_err(|error| Error::bad_request(format!("the request body is not valid JSON for this route: {error}")))
+        serde_json::from_slice(&bytes).map_err(|error| {
+            Error::bad_request(format!(
+                "the request body is not valid JSON for this route: {error}"
+            ))
+        })
     }
 }
 

@@ -59,8 +59,9 @@ impl Response {
             Ok(json) => Self::new(200)
                 .with_header("content-type", "application/json")
                 .with_body(json),
-            Err(error) => Error::internal(format!("cannot serialize the response: {error}"))
-                .into_response(),
+            Err(error) => {
+                Error::internal(format!("cannot serialize the response: {error}")).into_response()
+            }
         }
     }
 
@@ -108,7 +109,10 @@ impl Response {
     ///     })
     /// }
     /// ```
-    pub fn stream(mut self, write: impl FnOnce(&mut BodyWriter) -> io::Result<()> + 'static) -> Self {
+    pub fn stream(
+        mut self,
+        write: impl FnOnce(&mut BodyWriter) -> io::Result<()> + 'static,
+    ) -> Self {
         self.body = Body::Stream(Box::new(write));
         self
     }
@@ -131,7 +135,10 @@ impl Response {
                 .iter()
                 .any(|(name, _)| name.eq_ignore_ascii_case("content-length"))
         {
-            headers.push(("content-length".to_owned(), bytes.len().to_string().into_bytes()));
+            headers.push((
+                "content-length".to_owned(),
+                bytes.len().to_string().into_bytes(),
+            ));
         }
         let fields = match Fields::from_list(&headers) {
             Ok(fields) => fields,
@@ -145,7 +152,9 @@ impl Response {
             let message = format!("{} is not a valid HTTP status", self.status);
             return Error::internal(message).into_response().send(out);
         }
-        let body = response.body().expect("a new response's body is there to take");
+        let body = response
+            .body()
+            .expect("a new response's body is there to take");
         ResponseOutparam::set(out, Ok(response));
         let result = BodyWriter::new(body).and_then(|mut writer| {
             match self.body {

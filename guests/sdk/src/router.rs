@@ -68,33 +68,57 @@ impl Router {
     }
 
     /// Adds a route for `path` under every method.
-    pub fn any<R: IntoResponse>(mut self, path: &str, handler: impl Fn(Request) -> R + 'static) -> Self {
+    pub fn any<R: IntoResponse>(
+        mut self,
+        path: &str,
+        handler: impl Fn(Request) -> R + 'static,
+    ) -> Self {
         self.add(None, path, handler);
         self
     }
 
     /// Adds a GET route; it answers HEAD too.
-    pub fn get<R: IntoResponse>(self, path: &str, handler: impl Fn(Request) -> R + 'static) -> Self {
+    pub fn get<R: IntoResponse>(
+        self,
+        path: &str,
+        handler: impl Fn(Request) -> R + 'static,
+    ) -> Self {
         self.route(Method::Get, path, handler)
     }
 
     /// Adds a POST route.
-    pub fn post<R: IntoResponse>(self, path: &str, handler: impl Fn(Request) -> R + 'static) -> Self {
+    pub fn post<R: IntoResponse>(
+        self,
+        path: &str,
+        handler: impl Fn(Request) -> R + 'static,
+    ) -> Self {
         self.route(Method::Post, path, handler)
     }
 
     /// Adds a PUT route.
-    pub fn put<R: IntoResponse>(self, path: &str, handler: impl Fn(Request) -> R + 'static) -> Self {
+    pub fn put<R: IntoResponse>(
+        self,
+        path: &str,
+        handler: impl Fn(Request) -> R + 'static,
+    ) -> Self {
         self.route(Method::Put, path, handler)
     }
 
     /// Adds a PATCH route.
-    pub fn patch<R: IntoResponse>(self, path: &str, handler: impl Fn(Request) -> R + 'static) -> Self {
+    pub fn patch<R: IntoResponse>(
+        self,
+        path: &str,
+        handler: impl Fn(Request) -> R + 'static,
+    ) -> Self {
         self.route(Method::Patch, path, handler)
     }
 
     /// Adds a DELETE route.
-    pub fn delete<R: IntoResponse>(self, path: &str, handler: impl Fn(Request) -> R + 'static) -> Self {
+    pub fn delete<R: IntoResponse>(
+        self,
+        path: &str,
+        handler: impl Fn(Request) -> R + 'static,
+    ) -> Self {
         self.route(Method::Delete, path, handler)
     }
 
