@@ -10,7 +10,8 @@
 # not a component, which wharf adapts when it is deployed or run.
 #
 # Each guests/zig-*/main.zig is built with Zig (the `ziglang` package from
-# PyPI, which scripts/setup.sh installs) into a wasm32-wasi core module.
+# PyPI) for wasm32-wasi and adapted into a component with wasm-tools; see
+# build_zig_command and build_zig_http below.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,16 +39,70 @@ for manifest in */Cargo.toml; do
 done
 cp "$build_dir/wasm32-wasip1/release/hello.wasm" "$out/hello-wasip1.wasm"
 
+# The Zig guests need Zig, wasm-tools and wit-bindgen; scripts/setup.sh
+# installs all three.
+tools=${WHARF_TOOLS:-$HOME/.cache/wharf/tools}
+export PATH="$tools/bin:$PATH"
 if ! python3 -m ziglang version >/dev/null 2>&1; then
     echo "build-guests: Zig is missing; run scripts/setup.sh" >&2
     exit 1
 fi
-for source in "$root"/guests/zig-*/main.zig; do
-    name=$(basename "$(dirname "$source")")
-    mkdir -p "$build_dir/zig/$name"
-    (cd "$build_dir/zig/$name" && python3 -m ziglang build-exe "$source" \
-        -target wasm32-wasi -O ReleaseSmall \
-        --cache-dir "$build_dir/zig/cache" --global-cache-dir "$build_dir/zig/global-cache" \
-        -femit-bin="$out/$name.wasm")
+for tool in wasm-tools wit-bindgen; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "build-guests: $tool is missing; run scripts/setup.sh" >&2
+        exit 1
+    fi
+done
+# The preview1 adapters ship in the adapter-provider crate that the host
+# depends on, so they match the host's wasmtime.
+adapters=$(cd "$root" && cargo metadata --format-version 1 --locked | python3 -c '
+import json, os, sys
+packages = json.load(sys.stdin)["packages"]
+provider = next(p for p in packages if p["name"] == "wasi-preview1-component-adapter-provider")
+print(os.path.join(os.path.dirname(provider["manifest_path"]), "artefacts"))')
+
+zig_build() {
+    python3 -m ziglang build-exe -target wasm32-wasi -O ReleaseSmall \
+        --cache-dir "$build_dir/zig/cache" --global-cache-dir "$build_dir/zig/global-cache" "$@"
+}
+
+# zig-cgi: a plain command (a core module), adapted with the command
+# adapter into a wasi:cli/run component.
+build_zig_command() {
+    local name=$1 work=$build_dir/zig/$1
+    mkdir -p "$work"
+    (cd "$work" && zig_build "$root/guests/$name/main.zig" -femit-bin="$work/core.wasm")
+    wasm-tools component new "$work/core.wasm" \
+        --adapt wasi_snapshot_preview1="$adapters/wasi_snapshot_preview1.command.wasm" \
+        -o "$out/$name.wasm"
+}
+
+# zig-http: C bindings for the wharf:app world from wit-bindgen, compiled
+# with the Zig handler as a reactor, then adapted with the reactor adapter.
+# The bindings object carries the world's type information into the module.
+build_zig_http() {
+    local name=$1 work=$build_dir/zig/$1
+    rm -rf "$work" && mkdir -p "$work"
+    wit-bindgen c "$root/wit" --world wharf:app/app --out-dir "$work/bindings" >/dev/null
+    python3 -m ziglang translate-c "$work/bindings/app.h" -target wasm32-wasi -lc >"$work/bindings/app.zig"
+    (cd "$work" && zig_build -fno-entry -mexec-model=reactor -rdynamic -lc \
+        --dep app -Mmain="$root/guests/$name/main.zig" \
+        -cflags -I "$work/bindings" -- "$work/bindings/app.c" "$work/bindings/app_component_type.o" \
+        -Mapp="$work/bindings/app.zig" -femit-bin="$work/core.wasm")
+    wasm-tools component new "$work/core.wasm" \
+        --adapt wasi_snapshot_preview1="$adapters/wasi_snapshot_preview1.reactor.wasm" \
+        -o "$out/$name.wasm"
+}
+
+for dir in "$root"/guests/zig-*/; do
+    name=$(basename "$dir")
+    case $name in
+        zig-cgi) build_zig_command "$name" ;;
+        zig-http) build_zig_http "$name" ;;
+        *)
+            echo "build-guests: say in this script how to build $name" >&2
+            exit 1
+            ;;
+    esac
 done
 echo "build-guests: wrote $(ls "$out" | wc -l) guests to $out" >&2

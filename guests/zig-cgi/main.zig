@@ -1,7 +1,8 @@
 //! A plain WASI command in Zig that wharf serves CGI-style: it reads the
 //! request body from stdin and CGI variables from the environment, and
-//! writes a CGI response to stdout. Built as a wasm32-wasi core module;
-//! wharf adapts it into a component when it is run or deployed.
+//! writes a CGI response to stdout. Built as a wasm32-wasi core module,
+//! which the build adapts into a wasi:cli/run component with the preview1
+//! command adapter.
 //!
 //! Stdin and stdout are read and written in streaming mode: through the
 //! WASI preview1 adapter, positional reads of stdin fail instead of

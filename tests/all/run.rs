@@ -16,6 +16,10 @@ macro_rules! assert_guest_has_test {
 }
 wharf_test_artifacts::foreach_guest!(assert_guest_has_test);
 
+/// Bytes 4..8 of a component: its version and layer, where a core module
+/// has `[1, 0, 0, 0]`.
+const COMPONENT_LAYER: [u8; 4] = [0x0d, 0x00, 0x01, 0x00];
+
 /// The request id a response carries.
 fn request_id(response: &reqwest::Response) -> String {
     response.headers()["wharf-request-id"]
@@ -144,11 +148,12 @@ async fn cgi() -> Result<()> {
     Ok(())
 }
 
-/// A Zig program built for wasm32-wasi is adapted and served CGI-style.
+/// A Zig program built for wasm32-wasi, adapted at build time into a
+/// wasi:cli/run component, is served CGI-style.
 #[tokio::test]
 async fn zig_cgi() -> Result<()> {
     let bytes = std::fs::read(guests::ZIG_CGI)?;
-    assert_eq!(&bytes[4..8], [1, 0, 0, 0], "the artifact is a core module");
+    assert_eq!(&bytes[4..8], COMPONENT_LAYER, "the artifact is a component");
     let server = Wharf::run(guests::ZIG_CGI, &[])?;
     let response = client()
         .post(server.url("/x/y?q=1"))
@@ -160,6 +165,27 @@ async fn zig_cgi() -> Result<()> {
     assert_eq!(
         response.text().await?,
         "zig cgi: method=POST path=/x/y query=q=1 body_bytes=9\n"
+    );
+    Ok(())
+}
+
+/// A Zig wasi:http handler on `wit-bindgen c` bindings reads a streamed
+/// body of 1 MiB and answers.
+#[tokio::test]
+async fn zig_http() -> Result<()> {
+    let bytes = std::fs::read(guests::ZIG_HTTP)?;
+    assert_eq!(&bytes[4..8], COMPONENT_LAYER, "the artifact is a component");
+    let server = Wharf::run(guests::ZIG_HTTP, &[])?;
+    let response = client()
+        .put(server.url("/upload?name=a"))
+        .body(vec![7u8; 1 << 20])
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-guest"], "zig-http");
+    assert_eq!(
+        response.text().await?,
+        "zig http: method=PUT path=/upload?name=a body_bytes=1048576\n"
     );
     Ok(())
 }

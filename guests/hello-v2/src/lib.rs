@@ -1,32 +1,10 @@
 //! The second version of `hello`: a different greeting, so tests can tell
 //! which version answered.
 
-use wasi::exports::http::incoming_handler::Guest;
-use wasi::http::types::{
-    Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam,
-};
+use wharf_sdk::{Request, Response, handler};
 
-struct HelloV2;
-
-wasi::http::proxy::export!(HelloV2);
-
-impl Guest for HelloV2 {
-    fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
-        let path = request.path_with_query().unwrap_or_default();
-        println!("hello-v2 guest handling {path}");
-
-        let headers = Fields::from_list(&[(
-            "content-type".to_owned(),
-            b"text/plain; charset=utf-8".to_vec(),
-        )])
-        .expect("valid header");
-        let response = OutgoingResponse::new(headers);
-        let body = response.body().expect("body is taken once");
-        ResponseOutparam::set(response_out, Ok(response));
-        let out = body.write().expect("stream is taken once");
-        out.blocking_write_and_flush(b"Hello from wharf, v2!\n")
-            .expect("write the greeting");
-        drop(out);
-        OutgoingBody::finish(body, None).expect("finish the body");
-    }
+#[handler]
+fn hello(request: Request) -> Response {
+    println!("hello-v2 guest handling {}", request.path_with_query());
+    Response::text("Hello from wharf, v2!\n")
 }
