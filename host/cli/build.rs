@@ -16,9 +16,29 @@ fn main() {
     println!("cargo:rerun-if-changed={}", sdk.display());
     println!("cargo:rerun-if-changed={}", wit.display());
 
+    // What a published wharf-sdk package holds; anything else lying in the
+    // directory (build output, editor files) stays out.
     let mut files = Vec::new();
-    collect(&sdk, &sdk, &mut files);
+    for part in [
+        "Cargo.toml",
+        "README.md",
+        "src",
+        "wit",
+        "macro/Cargo.toml",
+        "macro/src",
+    ] {
+        let path = sdk.join(part);
+        if std::fs::metadata(&path).expect("SDK part exists").is_dir() {
+            collect(&sdk, &path, &mut files);
+        } else {
+            files.push((part.to_owned(), path));
+        }
+    }
     files.sort();
+    assert!(
+        files.iter().any(|(path, _)| path == "wit/world.wit"),
+        "guests/sdk/wit must lead to the world (a link to ../../wit)"
+    );
     let mut code = String::from(
         "/// The SDK's files: path inside the SDK directory, contents.\n\
          pub const SDK_FILES: &[(&str, &str)] = &[\n",
@@ -36,8 +56,8 @@ fn main() {
     std::fs::write(out, code).expect("writing sdk_files.rs");
 }
 
-/// Every file under `dir` (following the `wit` link), skipping build
-/// output, as (path relative to `root` with `/`, absolute path).
+/// Every file under `dir` (following the `wit` link), skipping hidden ones,
+/// as (path relative to `root` with `/`, absolute path).
 fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .expect("reading the SDK directory")
@@ -49,7 +69,7 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
             .file_name()
             .and_then(|name| name.to_str())
             .unwrap_or_default();
-        if name == "target" || name.starts_with('.') {
+        if name.starts_with('.') {
             continue;
         }
         // `metadata` follows links, so `wit` is read as the directory it names.

@@ -67,16 +67,22 @@ impl BodyReader {
         let Some(stream) = &self.stream else {
             return Ok(None);
         };
-        match stream.blocking_read(max.max(1) as u64) {
-            Ok(chunk) => Ok(Some(chunk)),
-            Err(StreamError::Closed) => {
-                self.stream = None;
-                Ok(None)
+        loop {
+            match stream.blocking_read(max.max(1) as u64) {
+                // An empty read is not the end; only `Closed` is.
+                Ok(chunk) if chunk.is_empty() => continue,
+                Ok(chunk) => return Ok(Some(chunk)),
+                Err(StreamError::Closed) => {
+                    self.stream = None;
+                    return Ok(None);
+                }
+                Err(StreamError::LastOperationFailed(error)) => {
+                    return Err(io::Error::other(format!(
+                        "reading the body failed: {}",
+                        error.to_debug_string()
+                    )));
+                }
             }
-            Err(StreamError::LastOperationFailed(error)) => Err(io::Error::other(format!(
-                "reading the body failed: {}",
-                error.to_debug_string()
-            ))),
         }
     }
 

@@ -120,7 +120,15 @@ impl Request {
     /// [`Error`] with status 502 whose message says why.
     pub fn send(self) -> Result<Response> {
         let (scheme, authority, path_with_query) = split_url(&self.url)?;
-        let fields = Fields::from_list(&self.headers)
+        let mut headers = self.headers.clone();
+        if !headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        {
+            let length = self.body.len().to_string().into_bytes();
+            headers.push(("content-length".to_owned(), length));
+        }
+        let fields = Fields::from_list(&headers)
             .map_err(|error| Error::internal(format!("invalid request header: {error:?}")))?;
         let request = OutgoingRequest::new(fields);
         let invalid = |what: &str| Error::internal(format!("invalid {what} in {}", self.url));
@@ -151,22 +159,27 @@ impl Request {
             .map_err(|code| self.failed(&format!("{code:?}")))?;
         // The body is written after the request is handed over, so a large
         // one streams instead of filling a buffer.
-        let mut writer = BodyWriter::new(body).map_err(|error| self.failed(&error.to_string()))?;
-        writer
-            .write_all(&self.body)
-            .and_then(|()| writer.finish())
-            .map_err(|error| self.failed(&error.to_string()))?;
+        let written = BodyWriter::new(body).and_then(|mut writer| {
+            writer.write_all(&self.body)?;
+            writer.finish()
+        });
         let response = loop {
             match pending.get() {
                 Some(result) => break result,
                 None => pending.subscribe().block(),
             }
         };
+        // When the host refuses the request, or the upstream answers before
+        // reading the whole body, writing fails too; the response says why.
         match response {
             Ok(Ok(response)) => Ok(Response::new(response)),
             Ok(Err(code)) => Err(self.failed(&error_code("the request", &code).to_string())),
             Err(()) => Err(self.failed("the response was already taken")),
         }
+        .and_then(|response| match written {
+            Err(error) if response.status() < 400 => Err(self.failed(&error.to_string())),
+            _ => Ok(response),
+        })
     }
 
     fn failed(&self, why: &str) -> Error {

@@ -250,7 +250,7 @@ impl Request {
 
 /// Decodes `%XX` escapes and `+` (a space, in query strings). Invalid
 /// escapes are kept as written; invalid UTF-8 becomes U+FFFD.
-fn percent_decode(text: &str) -> String {
+pub(crate) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -258,8 +258,10 @@ fn percent_decode(text: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
+                let hex = &bytes[i + 1..i + 3];
+                match (hex.iter().all(u8::is_ascii_hexdigit))
+                    .then(|| std::str::from_utf8(hex).ok())
+                    .flatten()
                     .and_then(|hex| u8::from_str_radix(hex, 16).ok())
                 {
                     Some(byte) => {
@@ -287,5 +289,7 @@ mod tests {
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz"), "%zz");
         assert_eq!(percent_decode("%e2%9c%93"), "✓");
+        // Not an escape: `+` is no hex digit, so it stays a space.
+        assert_eq!(percent_decode("%+a"), "% a");
     }
 }

@@ -25,7 +25,9 @@ struct Route {
 ///
 /// Paths are matched segment by segment: `/items` matches only itself,
 /// `:id` matches any one segment and `*rest` (last only) matches the rest of
-/// the path. Captures are read with [`Request::param`]. The first route
+/// the path. Captures are read, percent-decoded, with [`Request::param`];
+/// a `*rest` capture may contain `..`, so check it before using it as a
+/// path anywhere. The first route
 /// that matches wins. A path that no route matches gets 404; a path that
 /// matches only under other methods gets 405 with an `Allow` header.
 ///
@@ -162,10 +164,15 @@ impl Router {
                 request.set_params(params);
                 return (route.handler)(request);
             }
-            if let Some(method) = &route.method
-                && !allowed.contains(&method.as_str())
-            {
-                allowed.push(method.as_str());
+            let methods: &[&str] = match &route.method {
+                None => &[],
+                Some(Method::Get) => &["GET", "HEAD"],
+                Some(method) => &[method.as_str()],
+            };
+            for method in methods {
+                if !allowed.contains(method) {
+                    allowed.push(method);
+                }
             }
         }
         if allowed.is_empty() {
@@ -194,7 +201,7 @@ impl Route {
         for (i, segment) in self.segments.iter().enumerate() {
             match segment {
                 Segment::Rest(name) if i + 1 == self.segments.len() => {
-                    let rest: Vec<&str> = parts.by_ref().collect();
+                    let rest: Vec<String> = parts.by_ref().map(decode_segment).collect();
                     params.push((name.clone(), rest.join("/")));
                     return Some(params);
                 }
@@ -204,11 +211,16 @@ impl Route {
                         return None;
                     }
                 }
-                Segment::Param(name) => params.push((name.clone(), parts.next()?.to_owned())),
+                Segment::Param(name) => params.push((name.clone(), decode_segment(parts.next()?))),
             }
         }
         parts.next().is_none().then_some(params)
     }
+}
+
+/// A path segment with its `%XX` escapes decoded (`+` stays a `+` in paths).
+fn decode_segment(segment: &str) -> String {
+    crate::request::percent_decode(&segment.replace('+', "%2B"))
 }
 
 /// The non-empty segments of a path.

@@ -102,7 +102,7 @@ impl WasiHttpHooks for OutboundHttp {
         options: Option<wasmtime_wasi_http::RequestOptions>,
         _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
     ) -> SendRequestFuture {
-        self.sent += 1;
+        self.sent = self.sent.saturating_add(1);
         if self.sent > self.policy.max_requests {
             tracing::warn!(
                 request_id = %self.request_id,

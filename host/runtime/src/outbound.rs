@@ -98,6 +98,11 @@ impl FromStr for OriginRule {
         }
         let (host, port) =
             split_host_port(rest).ok_or_else(|| error("the port is not a number"))?;
+        if host.contains(':') && !rest.starts_with('[') {
+            return Err(error(
+                "write an IPv6 address in brackets, as in http://[::1]:8080",
+            ));
+        }
         let port = match port {
             None => PortPattern::Default,
             Some("*") => PortPattern::Any,
@@ -171,7 +176,9 @@ impl OriginRule {
             HostPattern::Any => true,
             HostPattern::Exact(allowed) => allowed == host,
             HostPattern::Subdomains(domain) => {
-                host.ends_with(domain.as_str()) && host.len() > domain.len()
+                parse_ip(host).is_none()
+                    && host.ends_with(domain.as_str())
+                    && host.len() > domain.len()
             }
         };
         port_matches && host_matches
@@ -231,9 +238,9 @@ impl fmt::Display for Denial {
                 f,
                 "it resolves to {ip}, a non-public address, which only a rule naming the host allows"
             ),
-            Denial::Unsupported => {
-                f.write_str("only http:// and https:// URLs with a host are supported")
-            }
+            Denial::Unsupported => f.write_str(
+                "only http:// and https:// URLs with a host and no userinfo are supported",
+            ),
         }
     }
 }
@@ -241,7 +248,6 @@ impl fmt::Display for Denial {
 /// A request's destination, vetted: where to connect, and how.
 struct Destination {
     host: String,
-    port: u16,
     tls: bool,
     addresses: Vec<SocketAddr>,
 }
@@ -266,6 +272,14 @@ impl OutboundPolicy {
     async fn vet(&self, uri: &http::Uri) -> Result<Destination, VetError> {
         let scheme = uri.scheme().ok_or(VetError::Denied(Denial::Unsupported))?;
         if *scheme != Scheme::HTTP && *scheme != Scheme::HTTPS {
+            return Err(VetError::Denied(Denial::Unsupported));
+        }
+        // Userinfo would travel to the upstream in `Host`; a guest has no
+        // business sending it.
+        if uri
+            .authority()
+            .is_some_and(|authority| authority.as_str().contains('@'))
+        {
             return Err(VetError::Denied(Denial::Unsupported));
         }
         let raw_host = uri.host().ok_or(VetError::Denied(Denial::Unsupported))?;
@@ -309,7 +323,6 @@ impl OutboundPolicy {
         }
         Ok(Destination {
             host,
-            port,
             tls: *scheme == Scheme::HTTPS,
             addresses,
         })
@@ -331,14 +344,32 @@ pub(crate) type Sent = (
 /// Sends `request` if `policy` allows it, connecting only to vetted
 /// addresses. A refusal is logged with `request_id` and reported to the
 /// guest as `HTTP-request-denied` or `destination-IP-prohibited`.
+///
+/// Resolving, connecting and the TLS handshake share one connect deadline;
+/// the response head has its own, and the body may fall silent for at most
+/// the between-bytes timeout while the guest waits on it.
 pub(crate) async fn send(
     policy: Arc<OutboundPolicy>,
     request_id: String,
     mut request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
 ) -> Result<Sent, Error> {
+    let options = options.unwrap_or_default();
+    let shorter =
+        |ours: Duration, theirs: Option<Duration>| theirs.map_or(ours, |theirs| theirs.min(ours));
+    let connect_timeout = shorter(policy.connect_timeout, options.connect_timeout);
+    let first_byte_timeout = shorter(policy.first_byte_timeout, options.first_byte_timeout);
+    let between_bytes_timeout =
+        shorter(policy.between_bytes_timeout, options.between_bytes_timeout)
+            .max(Duration::from_millis(1));
+    let connect_deadline = tokio::time::Instant::now() + connect_timeout;
+
     let uri = request.uri().clone();
-    let destination = match policy.vet(&uri).await {
+    let destination = match tokio::time::timeout_at(connect_deadline, policy.vet(&uri)).await {
+        Err(_) => Err(VetError::Failed(Error::DnsTimeout)),
+        Ok(vetted) => vetted,
+    };
+    let destination = match destination {
         Ok(destination) => destination,
         Err(VetError::Denied(denial)) => {
             tracing::warn!(%request_id, %uri, reason = %denial, "denied outbound request");
@@ -352,23 +383,12 @@ pub(crate) async fn send(
             return Err(error);
         }
     };
-    let shorter =
-        |ours: Duration, theirs: Option<Duration>| theirs.map_or(ours, |theirs| theirs.min(ours));
-    let options = options.unwrap_or_default();
-    let connect_timeout = shorter(policy.connect_timeout, options.connect_timeout);
-    let first_byte_timeout = shorter(policy.first_byte_timeout, options.first_byte_timeout);
-    let between_bytes_timeout =
-        shorter(policy.between_bytes_timeout, options.between_bytes_timeout)
-            .max(Duration::from_millis(1));
 
-    let stream = tokio::time::timeout(connect_timeout, connect(&destination.addresses))
-        .await
-        .map_err(|_| Error::ConnectionTimeout)?
-        .map_err(Error::Connect)?;
+    let stream = connect(&destination.addresses, connect_deadline).await?;
     let stream: Box<dyn Stream> = if destination.tls {
         let name = rustls::pki_types::ServerName::try_from(destination.host.clone())
             .map_err(Error::InvalidDnsNameError)?;
-        let tls = tokio::time::timeout(connect_timeout, TLS.connect(name, stream))
+        let tls = tokio::time::timeout_at(connect_deadline, TLS.connect(name, stream))
             .await
             .map_err(|_| Error::ConnectionTimeout)?
             .map_err(Error::Tls)?;
@@ -379,37 +399,47 @@ pub(crate) async fn send(
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(Error::from)?;
-    let mut connection = Box::pin(connection);
+    // Fused: once it has finished it is never polled again.
+    let mut connection = Some(Box::pin(connection));
 
     // The request line carries only the path; the host is in `Host`.
     let path = uri.path_and_query().map_or("/", |path| path.as_str());
     *request.uri_mut() = http::Uri::try_from(path).map_err(|_| Error::HttpRequestUriInvalid)?;
-    tracing::debug!(%request_id, %uri, address = ?destination.addresses.first(), port = destination.port, "outbound request");
+    tracing::debug!(%request_id, %uri, address = ?destination.addresses.first(), "outbound request");
 
-    let response = {
-        let send = tokio::time::timeout(first_byte_timeout, sender.send_request(request));
-        tokio::pin!(send);
-        // Drive the connection while waiting for the response head.
-        loop {
-            tokio::select! {
+    let send = tokio::time::timeout(first_byte_timeout, sender.send_request(request));
+    tokio::pin!(send);
+    // Drive the connection while waiting for the response head.
+    let response = loop {
+        match connection.as_mut() {
+            Some(running) => tokio::select! {
                 result = &mut send => break result,
-                result = &mut connection => {
+                result = running => {
+                    connection = None;
                     result.map_err(Error::from)?;
                 }
-            }
+            },
+            None => break send.await,
         }
     }
     .map_err(|_| Error::ConnectionReadTimeout)?
     .map_err(Error::from)?;
+
     let response = response.map(|body| {
         TimedBody {
             inner: body,
             limit: between_bytes_timeout,
             timer: Box::pin(tokio::time::sleep(between_bytes_timeout)),
+            waiting: false,
         }
         .boxed_unsync()
     });
-    let io = async move { connection.await.map_err(Error::from) };
+    let io = async move {
+        match connection {
+            Some(running) => running.await.map_err(Error::from),
+            None => Ok(()),
+        }
+    };
     Ok((response, Box::new(io)))
 }
 
@@ -417,19 +447,30 @@ pub(crate) async fn send(
 trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Stream for T {}
 
-/// Connects to the first of `addresses` that answers.
-async fn connect(addresses: &[SocketAddr]) -> std::io::Result<TcpStream> {
-    let mut last = None;
-    for address in addresses {
-        match TcpStream::connect(address).await {
-            Ok(stream) => {
-                stream.set_nodelay(true)?;
+/// Connects to the first of `addresses` that answers by `deadline`. Each
+/// address gets an equal share of the time left, so one that never answers
+/// cannot use up the time of the others.
+async fn connect(
+    addresses: &[SocketAddr],
+    deadline: tokio::time::Instant,
+) -> Result<TcpStream, Error> {
+    let mut last = Error::ConnectionTimeout;
+    for (i, address) in addresses.iter().enumerate() {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let share = left / u32::try_from(addresses.len() - i).unwrap_or(u32::MAX);
+        match tokio::time::timeout(share, TcpStream::connect(address)).await {
+            Ok(Ok(stream)) => {
+                stream.set_nodelay(true).map_err(Error::Connect)?;
                 return Ok(stream);
             }
-            Err(error) => last = Some(error),
+            Ok(Err(error)) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
+                last = Error::ConnectionRefused;
+            }
+            Ok(Err(error)) => last = Error::Connect(error),
+            Err(_) => last = Error::ConnectionTimeout,
         }
     }
-    Err(last.unwrap_or_else(|| std::io::Error::other("no address to connect to")))
+    Err(last)
 }
 
 /// TLS with the Mozilla root certificates, shared by every request.
@@ -448,11 +489,14 @@ static TLS: LazyLock<tokio_rustls::TlsConnector> = LazyLock::new(|| {
 });
 
 /// A response body that fails when the upstream falls silent for longer
-/// than `limit` between two frames.
+/// than `limit` while the guest is waiting for the next frame. Time the
+/// guest spends not reading does not count.
 struct TimedBody {
     inner: hyper::body::Incoming,
     limit: Duration,
     timer: Pin<Box<tokio::time::Sleep>>,
+    /// Whether the last poll was pending, so the timer is running.
+    waiting: bool,
 }
 
 impl Body for TimedBody {
@@ -465,14 +509,20 @@ impl Body for TimedBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
-                let deadline = tokio::time::Instant::now() + self.limit;
-                self.timer.as_mut().reset(deadline);
+                self.waiting = false;
                 Poll::Ready(frame.map(|frame| frame.map_err(Error::from)))
             }
-            Poll::Pending => match self.timer.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(Error::ConnectionReadTimeout))),
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending => {
+                if !self.waiting {
+                    self.waiting = true;
+                    let deadline = tokio::time::Instant::now() + self.limit;
+                    self.timer.as_mut().reset(deadline);
+                }
+                match self.timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Some(Err(Error::ConnectionReadTimeout))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
         }
     }
 
@@ -536,19 +586,31 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return is_public_v4(v4);
             }
             let segments = ip.segments();
+            let embedded = |high: u16, low: u16| {
+                let [a, b] = high.to_be_bytes();
+                let [c, d] = low.to_be_bytes();
+                Ipv4Addr::new(a, b, c, d)
+            };
             // 64:ff9b::/96, NAT64: judge the IPv4 address inside.
             if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                let [a, b] = segments[6].to_be_bytes();
-                let [c, d] = segments[7].to_be_bytes();
-                return is_public_v4(Ipv4Addr::new(a, b, c, d));
+                return is_public_v4(embedded(segments[6], segments[7]));
+            }
+            // 2002::/16, 6to4: the IPv4 address is in bits 16..48.
+            if segments[0] == 0x2002 {
+                return is_public_v4(embedded(segments[1], segments[2]));
             }
             !(ip.is_unspecified()
                 || ip.is_loopback()
                 || ip.is_multicast()
-                || (segments[0] & 0xfe00) == 0xfc00 // unique local
-                || (segments[0] & 0xffc0) == 0xfe80 // link-local
+                || (segments[0] & 0xfe00) == 0xfc00 // fc00::/7, unique local
+                || (segments[0] & 0xffc0) == 0xfe80 // fe80::/10, link-local
+                || (segments[0] & 0xffc0) == 0xfec0 // fec0::/10, site-local
                 || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
-                || segments[..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible, deprecated
+                || (segments[0] & 0xfff0) == 0x3ff0 // 3fff::/20, documentation
+                || (segments[0] == 0x2001 && segments[1] == 0) // 2001::/32, Teredo
+                || (segments[0] == 0x64 && segments[1] == 0xff9b && segments[2] == 1) // 64:ff9b:1::/48, local NAT64
+                || segments[..4] == [0x100, 0, 0, 0] // 100::/64, discard
+                || segments[..4] == [0, 0, 0, 0]) // IPv4-compatible, SIIT and other embedded forms
         }
     }
 }
@@ -606,6 +668,7 @@ mod tests {
             ("https://example.com:0", "port"),
             ("https://exa mple.com", "host"),
             ("https://*.", "domain"),
+            ("http://fe80::1:8080", "brackets"),
         ] {
             let error = text.parse::<OriginRule>().expect_err(text).to_string();
             assert!(error.contains(reason), "{text}: {error}");
@@ -628,6 +691,7 @@ mod tests {
         assert!(!subdomains.matches(&http, "internal", 8080));
         assert!(!subdomains.matches(&http, "notinternal", 8080));
         assert!(!subdomains.matches(&http, "db.internal", 80));
+        assert!(!rule("http://*.0.1").matches(&http, "127.0.0.1", 80));
 
         assert!(rule("*").matches(&http, "anything", 1234));
         assert!(rule("https://example.com:*").matches(&https, "example.com", 1));
@@ -719,6 +783,11 @@ mod tests {
             named.vet(&uri).await.is_ok(),
             "a rule naming the host allows it"
         );
+        let uri: http::Uri = "http://user@localhost:8080/".parse().expect("uri");
+        assert!(matches!(
+            named.vet(&uri).await,
+            Err(VetError::Denied(Denial::Unsupported))
+        ));
         let uri: http::Uri = "http://localhost:8081/".parse().expect("uri");
         assert!(matches!(
             named.vet(&uri).await,
