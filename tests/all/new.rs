@@ -45,10 +45,10 @@ async fn a_new_rust_project_builds_and_serves() -> Result<()> {
     Ok(())
 }
 
-/// The `router` example builds with `cargo component build` too (a
-/// wasm32-wasip1 build, adapted by cargo-component), and serves.
+/// The Rust examples build with `cargo component build` too (a
+/// wasm32-wasip1 build, adapted by cargo-component), and `router` serves.
 #[tokio::test]
-async fn an_example_builds_with_cargo_component() -> Result<()> {
+async fn the_examples_build_with_cargo_component() -> Result<()> {
     let guests = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guests");
     // Beside the other guest builds, so repeated runs are incremental.
     let target_dir = Path::new(wharf_test_artifacts::ROUTER)
@@ -71,6 +71,14 @@ async fn an_example_builds_with_cargo_component() -> Result<()> {
             .env("PATH", tools_path()?),
         &guests,
     )?;
+    for example in ["hello", "echo", "router", "fetch"] {
+        let wasm = target_dir.join(format!("wasm32-wasip1/release/{example}.wasm"));
+        ensure!(
+            wasm.is_file(),
+            "cargo component build wrote no {}",
+            wasm.display()
+        );
+    }
     let wasm = target_dir.join("wasm32-wasip1/release/router.wasm");
     let server = Wharf::run(wasm.to_str().expect("utf-8"), &[])?;
     let response = client().get(server.url("/hello/wasip1")).send().await?;
