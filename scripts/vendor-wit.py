@@ -19,9 +19,11 @@ import tempfile
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEPS = ROOT / "wit" / "deps"
 
-# (crate, folder of WIT files inside that crate's source)
+# (crate, folder of WIT files inside that crate's source, folder under wit/deps/)
 SOURCES = [
-    ("wasmtime-wasi-http", "wit/deps"),
+    ("wasmtime-wasi-http", "wit/deps", "."),
+    ("wasmtime-wasi-config", "wit/deps/config", "config"),
+    ("wasmtime-wasi-keyvalue", "wit/deps/keyvalue", "keyvalue"),
 ]
 
 
@@ -39,11 +41,12 @@ def crate_dirs():
 
 def collect(target: pathlib.Path):
     dirs = crate_dirs()
-    for crate, sub in SOURCES:
+    for crate, sub, dest in SOURCES:
         if crate not in dirs:
             sys.exit(f"vendor-wit: crate {crate} is not in the dependency graph")
+        (target / dest).mkdir(parents=True, exist_ok=True)
         for wit in sorted((dirs[crate] / sub).glob("*.wit")):
-            shutil.copyfile(wit, target / wit.name)
+            shutil.copyfile(wit, target / dest / wit.name)
 
 
 def main():
@@ -52,8 +55,8 @@ def main():
         fresh = pathlib.Path(tmp)
         collect(fresh)
         if check:
-            old = {p.name: p.read_bytes() for p in DEPS.glob("*.wit")}
-            new = {p.name: p.read_bytes() for p in fresh.glob("*.wit")}
+            old = {str(p.relative_to(DEPS)): p.read_bytes() for p in DEPS.rglob("*.wit")}
+            new = {str(p.relative_to(fresh)): p.read_bytes() for p in fresh.rglob("*.wit")}
             if old != new:
                 sys.exit("vendor-wit: wit/deps/ is stale; run python3 scripts/vendor-wit.py")
             return

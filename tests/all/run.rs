@@ -636,3 +636,61 @@ async fn key_prints_the_content_address() -> Result<()> {
     );
     Ok(())
 }
+
+/// `counter` keeps durable counters; under `wharf run` they live in memory.
+/// Concurrent increments all count.
+#[tokio::test]
+async fn counter() -> Result<()> {
+    let server = Wharf::run(guests::COUNTER, &[])?;
+    let hits =
+        futures::future::join_all((0..20).map(|_| client().post(server.url("/hits")).send())).await;
+    for hit in hits {
+        assert_eq!(hit?.status(), 200);
+    }
+    let response = client().get(server.url("/hits")).send().await?;
+    assert_eq!(response.text().await?, "20\n");
+    let response = client().post(server.url("/hits?by=5")).send().await?;
+    assert_eq!(response.text().await?, "25\n");
+    let response = client().get(server.url("/")).send().await?;
+    assert_eq!(response.text().await?, "hits=25\n");
+    Ok(())
+}
+
+/// `config` reads `--config` values through wasi:config.
+#[tokio::test]
+async fn config() -> Result<()> {
+    let server = Wharf::run(
+        guests::CONFIG,
+        &["--config", "greeting=Howdy", "--config", "api-token=abc123"],
+    )?;
+    let response = client().get(server.url("/")).send().await?;
+    assert_eq!(
+        response.text().await?,
+        "Howdy, world! The token has 6 characters.\n"
+    );
+    let response = client().get(server.url("/keys")).send().await?;
+    assert_eq!(response.text().await?, "api-token\ngreeting\n");
+    Ok(())
+}
+
+/// `whoami` reports the deployment facts: under `wharf run`, the app name
+/// given and the file's digest.
+#[tokio::test]
+async fn whoami() -> Result<()> {
+    let server = Wharf::run(guests::WHOAMI, &["--app", "me"])?;
+    let response = client().get(server.url("/")).send().await?;
+    assert_eq!(response.status(), 200);
+    let facts: serde_json::Value = response.json().await?;
+    assert_eq!(facts["app"], "me");
+    assert_eq!(
+        facts["digest"],
+        format!("sha256-{}", sha256_hex(guests::WHOAMI)?)
+    );
+    assert_eq!(facts["preview"], false);
+    assert!(
+        facts["deployed_at"]
+            .as_u64()
+            .is_some_and(|t| t > 1_700_000_000)
+    );
+    Ok(())
+}

@@ -542,3 +542,157 @@ async fn the_compiled_cache_stays_within_its_limits() -> Result<()> {
     d.server.wait_for_log("evicted a compiled component")?;
     Ok(())
 }
+
+/// Config, key-value data and deployment facts, per app and durable: the
+/// flow of the app-data issue against one registry backend.
+async fn app_data(d: &Deployment) -> Result<()> {
+    for app in ["count-a", "count-b"] {
+        d.deploy(guests::COUNTER, app, &[])?;
+    }
+    d.deploy(guests::CONFIG, "conf", &[])?;
+    d.deploy(guests::CONFIG, "other-conf", &[])?;
+    let whoami = d.deploy(guests::WHOAMI, "who", &[])?;
+
+    // 50 parallel increments sum exactly; another app sees none of them.
+    let hits = futures::future::join_all((0..50).map(|_| {
+        client()
+            .post(d.server.url("/hits"))
+            .header("host", "count-a.localhost")
+            .send()
+    }))
+    .await;
+    for hit in hits {
+        let hit = hit?;
+        ensure!(hit.status() == 200, "increment: {}", hit.text().await?);
+    }
+    let body = |host: &'static str, path: &'static str| async move {
+        let response = d.server.get_host(host, path).await?;
+        ensure!(
+            response.status() == 200,
+            "{host}{path}: {}",
+            response.status()
+        );
+        anyhow::Ok(response.text().await?)
+    };
+    assert_eq!(body("count-a.localhost", "/hits").await?, "50\n");
+    assert_eq!(body("count-b.localhost", "/hits").await?, "0\n");
+    assert_eq!(body("count-b.localhost", "/").await?, "");
+
+    // Config: a value and a secret; the other app sees neither.
+    let set = |args: &[&str]| {
+        let mut all = vec!["config", "set"];
+        all.extend_from_slice(args);
+        d.cli::<serde_json::Value>(&all)
+    };
+    set(&["conf", "greeting=Howdy"])?;
+    let listed = set(&["conf", "api-token=s3cr3t-value", "--secret"])?;
+    assert!(!listed.to_string().contains("s3cr3t-value"), "{listed}");
+    assert_eq!(
+        body("conf.localhost", "/").await?,
+        "Howdy, world! The token has 12 characters.\n"
+    );
+    assert_eq!(
+        body("other-conf.localhost", "/").await?,
+        "Hello, world! There is no token.\n"
+    );
+    let listed: serde_json::Value = d.cli(&["config", "list", "conf"])?;
+    assert_eq!(listed["config"][0]["key"], "api-token");
+    assert_eq!(listed["config"][0]["secret"], true);
+    assert!(listed["config"][0].get("value").is_none(), "{listed}");
+    assert_eq!(listed["config"][1]["value"], "Howdy");
+    let (status, stdout, _) = wharf_cli_env(&["config", "list", "conf"], &d.env)?;
+    assert!(status.success());
+    assert_eq!(stdout, "api-token (secret)\ngreeting=Howdy\n");
+    d.cli::<serde_json::Value>(&["config", "unset", "conf", "greeting"])?;
+    assert_eq!(
+        body("conf.localhost", "/").await?,
+        "Hello, world! The token has 12 characters.\n"
+    );
+    let error = d.cli_fails(&["config", "set", "conf", "bad key=1"])?;
+    assert!(error.contains("configuration keys are"), "{error}");
+    let error = d.cli_fails(&["config", "unset", "conf", "missing"])?;
+    assert!(error.contains("has no configuration key"), "{error}");
+    assert!(
+        !d.server.log().contains("s3cr3t-value"),
+        "a secret reached the log"
+    );
+
+    // Deployment facts, live and through the preview URL.
+    let facts: serde_json::Value = d
+        .server
+        .get_host("who.localhost", "/")
+        .await?
+        .json()
+        .await?;
+    assert_eq!(facts["app"], "who");
+    assert_eq!(facts["digest"], whoami.digest.as_str());
+    assert_eq!(facts["preview"], false);
+    let preview = host_of(&whoami.preview_url);
+    let facts: serde_json::Value = d.server.get_host(preview, "/").await?.json().await?;
+    assert_eq!(facts["preview"], true);
+    Ok(())
+}
+
+#[tokio::test]
+async fn app_data_on_embedded_defaults_survives_a_restart() -> Result<()> {
+    let d = Deployment::embedded(&[])?;
+    app_data(&d).await?;
+    let d = d.restart()?;
+    assert_eq!(
+        d.server
+            .get_host("count-a.localhost", "/hits")
+            .await?
+            .text()
+            .await?,
+        "50\n"
+    );
+    let response = d.server.get_host("conf.localhost", "/").await?;
+    assert_eq!(
+        response.text().await?,
+        "Hello, world! The token has 12 characters.\n"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn app_data_on_garage_and_postgres_survives_a_restart() -> Result<()> {
+    let (d, store, db) = Deployment::garage_and_postgres().await?;
+    app_data(&d).await?;
+    drop(d);
+    let d = Deployment::on(&store, &db, &[])?;
+    assert_eq!(
+        d.server
+            .get_host("count-a.localhost", "/hits")
+            .await?
+            .text()
+            .await?,
+        "50\n"
+    );
+    Ok(())
+}
+
+/// A key-value write past the app's quota fails in the guest with an error
+/// that says so, and nothing is written.
+#[tokio::test]
+async fn key_value_quota_is_enforced() -> Result<()> {
+    let d = Deployment::embedded(&["--kv-quota", "20B"])?;
+    d.deploy(guests::COUNTER, "small", &[])?;
+    let post = |path: &'static str| {
+        client()
+            .post(d.server.url(path))
+            .header("host", "small.localhost")
+            .send()
+    };
+    assert_eq!(post("/a").await?.text().await?, "1\n"); // 2 bytes
+    let long = post("/a-key-long-enough-to-pass-the-quota").await?;
+    assert_eq!(long.status(), 500);
+    d.server.wait_for_log("over its quota of 20")?;
+    let listing = d
+        .server
+        .get_host("small.localhost", "/")
+        .await?
+        .text()
+        .await?;
+    assert_eq!(listing, "a=1\n");
+    Ok(())
+}

@@ -26,6 +26,9 @@
 //! - [`Router`]: routes by method and path, with `:name` and `*rest`
 //!   segments.
 //! - [`client`]: outbound HTTP requests.
+//! - [`config`]: the app's configuration values and secrets.
+//! - [`keyvalue`]: durable key-value buckets with atomic counters.
+//! - [`deployment`]: which deployment is serving the request.
 //! - [`Error`] and [`Result`]: `?` on any error gives a 500; the helpers on
 //!   [`Error`] give 4xx answers.
 //! - [`bindings`]: the raw bindings for the `wharf:app` world, for whatever
@@ -33,7 +36,10 @@
 
 mod body;
 pub mod client;
+pub mod config;
+pub mod deployment;
 mod error;
+pub mod keyvalue;
 mod request;
 mod response;
 mod router;

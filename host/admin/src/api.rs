@@ -134,6 +134,40 @@ pub struct HostnamesRequest {
     pub hostnames: Vec<String>,
 }
 
+/// Body of setting one configuration value.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConfigSetRequest {
+    /// The value.
+    pub value: String,
+    /// A secret is served to the app like any value, but never returned by
+    /// this API or logged.
+    #[serde(default)]
+    pub secret: bool,
+}
+
+/// One configuration entry, as listed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConfigEntryView {
+    /// The key.
+    pub key: String,
+    /// The value; absent for a secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Whether it is a secret.
+    pub secret: bool,
+    /// When it was last set, in seconds since the Unix epoch.
+    pub updated_at: u64,
+}
+
+/// An app's configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConfigList {
+    /// The app.
+    pub app: String,
+    /// Its entries, by key.
+    pub config: Vec<ConfigEntryView>,
+}
+
 /// Body of a garbage collection.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct GcRequest {

@@ -32,9 +32,10 @@ impl ApiError {
 impl From<RegistryError> for ApiError {
     fn from(e: RegistryError) -> Self {
         let status = match &e {
-            RegistryError::UnknownApp(_) | RegistryError::UnknownDeployment { .. } => {
-                StatusCode::NOT_FOUND
-            }
+            RegistryError::BadConfig(_) => StatusCode::BAD_REQUEST,
+            RegistryError::UnknownApp(_)
+            | RegistryError::UnknownDeployment { .. }
+            | RegistryError::UnknownConfigKey { .. } => StatusCode::NOT_FOUND,
             RegistryError::NothingToRollBackTo { .. }
             | RegistryError::AlreadyLive { .. }
             | RegistryError::HostnameTaken { .. } => StatusCode::CONFLICT,

@@ -1,7 +1,8 @@
 //! The admin API: authentication, routing and the small endpoints.
 
 use crate::api::{
-    AppList, ErrorBody, GcRequest, History, HostnamesRequest, PromoteRequest, RollbackRequest,
+    AppList, ConfigEntryView, ConfigList, ConfigSetRequest, ErrorBody, GcRequest, History,
+    HostnamesRequest, PromoteRequest, RollbackRequest,
 };
 use crate::error::ApiError;
 use crate::gc::DEFAULT_GRACE;
@@ -189,6 +190,31 @@ impl Admin {
                     &self.urls.app_info(&self.registry.app(&app).await?),
                 )
             }
+            ["v1", "apps", name, "config"] => {
+                let app: AppName = name.parse()?;
+                allow(&method, &[Method::GET])?;
+                self.config_list(&app).await
+            }
+            ["v1", "apps", name, "config", key] => {
+                let app: AppName = name.parse()?;
+                allow(&method, &[Method::PUT, Method::DELETE])?;
+                let mut change = self.registry.begin().await?;
+                if method == Method::DELETE {
+                    change.unset_config(&app, key).await?;
+                    change.commit().await?;
+                    tracing::info!(%app, key, "config unset");
+                } else {
+                    let body: ConfigSetRequest = read_json(request.into_body()).await?;
+                    change
+                        .set_config(&app, key, &body.value, body.secret)
+                        .await?;
+                    change.commit().await?;
+                    // The value is never logged, secret or not.
+                    tracing::info!(%app, key, secret = body.secret, "config set");
+                }
+                self.refresh_routes().await;
+                self.config_list(&app).await
+            }
             ["v1", "gc"] => {
                 allow(&method, &[Method::POST])?;
                 let body: GcRequest = read_json(request.into_body()).await?;
@@ -202,6 +228,30 @@ impl Admin {
                 format!("no admin endpoint at {path}; endpoints live under /v1/apps and /v1/gc"),
             )),
         }
+    }
+
+    /// `app`'s configuration, secrets without their values.
+    async fn config_list(&self, app: &AppName) -> Result<Response<GuestBody>, ApiError> {
+        let entries = self.registry.config(app).await?;
+        let config = entries
+            .into_iter()
+            .map(|entry| ConfigEntryView {
+                key: entry.key,
+                value: entry.value,
+                secret: entry.secret,
+                updated_at: entry
+                    .updated_at
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |since| since.as_secs()),
+            })
+            .collect();
+        ok(
+            StatusCode::OK,
+            &ConfigList {
+                app: app.to_string(),
+                config,
+            },
+        )
     }
 
     /// Checks custom hostnames: valid, and not under the apps' own domain.

@@ -306,6 +306,9 @@ impl Change {
             "UPDATE apps SET current_deployment = NULL WHERE name = $1",
             "DELETE FROM releases WHERE app = $1",
             "DELETE FROM hostnames WHERE app = $1",
+            "DELETE FROM app_config WHERE app = $1",
+            "DELETE FROM kv_entries WHERE app = $1",
+            "DELETE FROM kv_usage WHERE app = $1",
             "DELETE FROM deployments WHERE app = $1",
             "DELETE FROM apps WHERE name = $1",
         ] {
@@ -313,6 +316,51 @@ impl Change {
                 .bind(app.as_str())
                 .execute(&mut *self.tx)
                 .await?;
+        }
+        Ok(())
+    }
+
+    /// Sets `app`'s configuration `key` to `value`, as a secret or not.
+    /// Every server serves it from the next request after the change is
+    /// committed and seen.
+    pub async fn set_config(
+        &mut self,
+        app: &AppName,
+        key: &str,
+        value: &str,
+        secret: bool,
+    ) -> Result<(), RegistryError> {
+        crate::keyvalue::check_config(key, value)?;
+        self.current(app).await?;
+        sqlx::query(
+            "INSERT INTO app_config (app, key, value, secret, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (app, key) DO UPDATE SET value = excluded.value, secret = excluded.secret, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(app.as_str())
+        .bind(key)
+        .bind(value)
+        .bind(i64::from(secret))
+        .bind(now_millis())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Removes `app`'s configuration `key`.
+    pub async fn unset_config(&mut self, app: &AppName, key: &str) -> Result<(), RegistryError> {
+        self.current(app).await?;
+        let removed = sqlx::query("DELETE FROM app_config WHERE app = $1 AND key = $2")
+            .bind(app.as_str())
+            .bind(key)
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected();
+        if removed == 0 {
+            return Err(RegistryError::UnknownConfigKey {
+                app: app.to_string(),
+                key: key.to_owned(),
+            });
         }
         Ok(())
     }

@@ -47,6 +47,30 @@ pub enum RegistryError {
         /// The app that has it.
         app: String,
     },
+    /// A configuration key outside `[A-Za-z0-9_.-]{1,128}`, or a value over
+    /// 64 KiB.
+    #[error("{0}")]
+    BadConfig(String),
+    /// There is no such configuration key.
+    #[error("app `{app}` has no configuration key `{key}`; `wharf config list {app}` lists them")]
+    UnknownConfigKey {
+        /// The app.
+        app: String,
+        /// The key.
+        key: String,
+    },
+    /// A key-value write would take the app past its quota.
+    #[error("the app's key-value data would grow to {would_be} bytes, over its quota of {quota}")]
+    QuotaExceeded {
+        /// The size the data would have had.
+        would_be: u64,
+        /// The quota.
+        quota: u64,
+    },
+    /// An increment of a value that is not a decimal counter, or past
+    /// `u64::MAX`.
+    #[error("the value at `{0}` is not a counter that can take this increment")]
+    NotACounter(String),
     /// A stored row does not parse; the database was edited by hand or is
     /// from a newer wharf.
     #[error("the registry holds a malformed row: {0}")]

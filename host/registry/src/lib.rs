@@ -13,12 +13,16 @@
 
 mod change;
 mod error;
+mod keyvalue;
 mod model;
 mod names;
 mod registry;
 
 pub use change::Change;
 pub use error::RegistryError;
-pub use model::{Action, App, Deployment, NewDeployment, Release, RoutingTable};
+pub use keyvalue::MAX_CONFIG_VALUE_BYTES;
+pub use model::{
+    Action, App, ConfigEntry, Deployment, NewDeployment, Release, RoutedDeployment, RoutingTable,
+};
 pub use names::{AppName, Hostname, NameError};
 pub use registry::{Backend, ChangeNotifications, Registry};

@@ -110,10 +110,36 @@ pub struct App {
 pub struct RoutingTable {
     /// The feed position the table reflects.
     pub seq: i64,
-    /// Each app and the blob it serves (`None`: no live deployment).
-    pub apps: Vec<(AppName, Option<BlobKey>)>,
+    /// Each app and what it serves (`None`: no live deployment).
+    pub apps: Vec<(AppName, Option<RoutedDeployment>)>,
     /// Custom hostnames and their apps.
     pub hostnames: Vec<(Hostname, AppName)>,
-    /// Every deployment's blob, oldest first: what preview hostnames name.
-    pub deployments: Vec<(AppName, BlobKey)>,
+    /// Every deployment, oldest first: what preview hostnames name.
+    pub deployments: Vec<(AppName, RoutedDeployment)>,
+    /// Every app's configuration, secrets included: what `wasi:config`
+    /// serves.
+    pub config: Vec<(AppName, String, String)>,
+}
+
+/// A deployment as routing needs it: its blob and when it was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoutedDeployment {
+    /// The component's blob.
+    pub key: BlobKey,
+    /// When it was deployed.
+    pub created_at: SystemTime,
+}
+
+/// One configuration entry as the admin API shows it: a secret's value is
+/// never read out of the database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigEntry {
+    /// The key.
+    pub key: String,
+    /// The value; `None` for a secret.
+    pub value: Option<String>,
+    /// Whether it is a secret.
+    pub secret: bool,
+    /// When it was last set.
+    pub updated_at: SystemTime,
 }

@@ -2,7 +2,7 @@
 
 use crate::RegistryError;
 use crate::change::Change;
-use crate::model::{Action, App, Deployment, Release, RoutingTable};
+use crate::model::{Action, App, ConfigEntry, Deployment, Release, RoutedDeployment, RoutingTable};
 use crate::names::{AppName, Hostname};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -153,7 +153,7 @@ impl Registry {
     pub async fn routing_table(&self) -> Result<RoutingTable, RegistryError> {
         let seq = self.feed_position().await?;
         let rows = sqlx::query(
-            "SELECT a.name, d.digest, d.size FROM apps a \
+            "SELECT a.name, d.digest, d.size, d.created_at FROM apps a \
              LEFT JOIN deployments d ON d.id = a.current_deployment ORDER BY a.name",
         )
         .fetch_all(&self.pool)
@@ -163,14 +163,18 @@ impl Registry {
             let name = parse_app(row.try_get("name")?)?;
             let digest: Option<String> = row.try_get("digest")?;
             let size: Option<i64> = row.try_get("size")?;
-            let key = match (digest, size) {
-                (Some(digest), Some(size)) => Some(parse_key(&digest, size)?),
+            let created_at: Option<i64> = row.try_get("created_at")?;
+            let live = match (digest, size, created_at) {
+                (Some(digest), Some(size), Some(created_at)) => Some(RoutedDeployment {
+                    key: parse_key(&digest, size)?,
+                    created_at: from_millis(created_at),
+                }),
                 _ => None,
             };
-            apps.push((name, key));
+            apps.push((name, live));
         }
         let hostnames = self.hostname_rows(None).await?;
-        let rows = sqlx::query("SELECT app, digest, size FROM deployments ORDER BY id")
+        let rows = sqlx::query("SELECT app, digest, size, created_at FROM deployments ORDER BY id")
             .fetch_all(&self.pool)
             .await?;
         let deployments = rows
@@ -178,7 +182,21 @@ impl Registry {
             .map(|row| {
                 let app = parse_app(row.try_get("app")?)?;
                 let key = parse_key(&row.try_get::<String, _>("digest")?, row.try_get("size")?)?;
-                Ok((app, key))
+                let created_at = from_millis(row.try_get("created_at")?);
+                Ok((app, RoutedDeployment { key, created_at }))
+            })
+            .collect::<Result<_, RegistryError>>()?;
+        let rows = sqlx::query("SELECT app, key, value FROM app_config ORDER BY app, key")
+            .fetch_all(&self.pool)
+            .await?;
+        let config = rows
+            .iter()
+            .map(|row| {
+                Ok((
+                    parse_app(row.try_get("app")?)?,
+                    row.try_get("key")?,
+                    row.try_get("value")?,
+                ))
             })
             .collect::<Result<_, RegistryError>>()?;
         Ok(RoutingTable {
@@ -186,7 +204,30 @@ impl Registry {
             apps,
             hostnames,
             deployments,
+            config,
         })
+    }
+
+    /// `app`'s configuration, without secrets' values.
+    pub async fn config(&self, app: &AppName) -> Result<Vec<ConfigEntry>, RegistryError> {
+        self.app(app).await?;
+        let rows = sqlx::query(
+            "SELECT key, CASE WHEN secret = 1 THEN NULL ELSE value END AS value, secret, updated_at \
+             FROM app_config WHERE app = $1 ORDER BY key",
+        )
+        .bind(app.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ConfigEntry {
+                    key: row.try_get("key")?,
+                    value: row.try_get("value")?,
+                    secret: row.try_get::<i64, _>("secret")? == 1,
+                    updated_at: from_millis(row.try_get("updated_at")?),
+                })
+            })
+            .collect()
     }
 
     async fn hostname_rows(

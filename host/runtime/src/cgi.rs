@@ -2,6 +2,7 @@
 //! the request body streams to stdin, the CGI variables of RFC 3875 are in
 //! the environment, and stdout streams back as the response.
 
+use crate::AppContext;
 use crate::host::HostState;
 use crate::http::{GuestBody, classify};
 use crate::{CompiledComponent, InvokeError, RequestId, Runtime};
@@ -44,6 +45,7 @@ impl Runtime {
         pre: CommandPre<HostState>,
         request: http::Request<B>,
         request_id: RequestId,
+        app: &AppContext,
         slot: OwnedSemaphorePermit,
     ) -> Result<Response<GuestBody>, InvokeError>
     where
@@ -71,6 +73,7 @@ impl Runtime {
         let state = HostState::new_command(
             &config,
             request_id,
+            app.clone(),
             &env,
             AsyncStdinStream::new(stdin_reader),
             AsyncStdoutStream::new(PIPE_BYTES, stdout_writer),

@@ -1,7 +1,7 @@
 //! The per-request host state: one [`HostState`] lives in each `Store`.
 
 use crate::guest_log::GuestLog;
-use crate::{OutboundPolicy, RequestId, RuntimeConfig};
+use crate::{AppContext, OutboundPolicy, RequestId, RuntimeConfig};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use wasmtime::component::ResourceTable;
@@ -11,7 +11,9 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpVi
 
 /// Everything a guest instance can reach, for the length of one request.
 pub(crate) struct HostState {
-    table: ResourceTable,
+    pub(crate) table: ResourceTable,
+    /// The app the request is for.
+    pub(crate) app: AppContext,
     wasi: WasiCtx,
     http: WasiHttpCtx,
     outbound: OutboundHttp,
@@ -21,13 +23,13 @@ pub(crate) struct HostState {
 impl HostState {
     /// State for one request: empty environment, no arguments, no preopened
     /// directories, no network; stdout and stderr go to the log.
-    pub(crate) fn new(config: &RuntimeConfig, request_id: RequestId) -> Self {
+    pub(crate) fn new(config: &RuntimeConfig, request_id: RequestId, app: AppContext) -> Self {
         let log = GuestLog::new(request_id, config.max_guest_log_bytes);
         let wasi = WasiCtx::builder()
             .stdout(log.stdout())
             .stderr(log.stderr())
             .build();
-        Self::with_wasi(config, request_id, wasi)
+        Self::with_wasi(config, request_id, app, wasi)
     }
 
     /// State for one CGI-style run of a command: `env` as its environment,
@@ -35,6 +37,7 @@ impl HostState {
     pub(crate) fn new_command(
         config: &RuntimeConfig,
         request_id: RequestId,
+        app: AppContext,
         env: &[(String, String)],
         stdin: AsyncStdinStream,
         stdout: AsyncStdoutStream,
@@ -46,20 +49,26 @@ impl HostState {
             .stdout(stdout)
             .stderr(log.stderr())
             .build();
-        Self::with_wasi(config, request_id, wasi)
+        Self::with_wasi(config, request_id, app, wasi)
     }
 
-    fn with_wasi(config: &RuntimeConfig, request_id: RequestId, wasi: WasiCtx) -> Self {
+    fn with_wasi(
+        config: &RuntimeConfig,
+        request_id: RequestId,
+        app: AppContext,
+        wasi: WasiCtx,
+    ) -> Self {
         Self {
             table: ResourceTable::new(),
             wasi,
             http: WasiHttpCtx::new(),
             outbound: OutboundHttp {
                 request_id,
-                policy: config.outbound.clone(),
+                policy: app.outbound.clone(),
                 sent: 0,
             },
             limiter: MemoryLimiter::new(config.max_memory_bytes),
+            app,
         }
     }
 }

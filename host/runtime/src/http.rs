@@ -1,5 +1,6 @@
 //! Serving one HTTP request with a fresh instance of a compiled component.
 
+use crate::AppContext;
 use crate::host::HostState;
 use crate::{CompiledComponent, Entry, InvokeError, RequestId, Runtime, RuntimeConfig};
 use bytes::Bytes;
@@ -25,6 +26,7 @@ impl Runtime {
         component: &CompiledComponent,
         request: http::Request<B>,
         request_id: RequestId,
+        app: &AppContext,
     ) -> Result<http::Response<GuestBody>, InvokeError>
     where
         B: http_body::Body<Data = Bytes, Error = hyper::Error> + Send + 'static,
@@ -51,14 +53,15 @@ impl Runtime {
             Entry::Command(pre) => {
                 let pre = pre.clone();
                 return self
-                    .run_command(component, pre, request, request_id, permit)
+                    .run_command(component, pre, request, request_id, app, permit)
                     .await;
             }
         };
         let body_too_large = Arc::new(AtomicBool::new(false));
         let request = request.map(|body| limit_body(body, limit, body_too_large.clone()));
 
-        let (mut store, memory_hit) = self.new_store(HostState::new(config, request_id));
+        let (mut store, memory_hit) =
+            self.new_store(HostState::new(config, request_id, app.clone()));
         let deadline = config.request_deadline;
 
         let (sender, receiver) = oneshot::channel();

@@ -15,6 +15,7 @@
 //!    component with the preview1 adapter, for deploys of older builds.
 
 mod adapt;
+mod app;
 mod artifacts;
 mod cgi;
 mod config;
@@ -23,14 +24,19 @@ mod error;
 mod guest_log;
 mod host;
 mod http;
+mod keyvalue;
 mod outbound;
 mod request_id;
 mod world;
 
 pub use adapt::{Adapter, Prepared, adapt_core_module, prepare};
+pub use app::{AppContext, DeploymentFacts};
 pub use config::RuntimeConfig;
 pub use error::{EngineError, InvokeError, LoadError};
 pub use http::GuestBody;
+pub use keyvalue::{
+    KeyValueError, KeyValueFuture, KeyValueLimits, KeyValueStore, MemoryKeyValue, next_counter,
+};
 pub use outbound::{OriginRule, OriginRuleError, OutboundPolicy};
 pub use request_id::RequestId;
 pub use world::{AppKind, CLI_RUN_EXPORT, HTTP_HANDLER_EXPORT, Interfaces, PROVIDED_IMPORTS};
@@ -210,5 +216,13 @@ fn add_host_interfaces(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     filesystem::preopens::add_to_linker::<_, WasiFilesystem>(l, HostState::filesystem)?;
     random::insecure::add_to_linker::<_, WasiRandom>(l, HostState::random)?;
     random::insecure_seed::add_to_linker::<_, WasiRandom>(l, HostState::random)?;
+    // wharf's own: config, key-value and deployment facts.
+    use crate::world::generated::{wasi::config, wasi::keyvalue, wharf::app::deployment};
+    use wasmtime::component::HasSelf;
+    config::store::add_to_linker::<_, HasSelf<HostState>>(l, |state| state)?;
+    keyvalue::store::add_to_linker::<_, HasSelf<HostState>>(l, |state| state)?;
+    keyvalue::atomics::add_to_linker::<_, HasSelf<HostState>>(l, |state| state)?;
+    keyvalue::batch::add_to_linker::<_, HasSelf<HostState>>(l, |state| state)?;
+    deployment::add_to_linker::<_, HasSelf<HostState>>(l, |state| state)?;
     Ok(())
 }

@@ -5,15 +5,19 @@ use crate::LoadError;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// Host bindings for the `wharf:app` world. Every import is implemented by
-/// wasmtime-wasi or wasmtime-wasi-http, so only the export side is new here.
-mod generated {
+/// Host bindings for the `wharf:app` world. The WASI 0.2 imports are
+/// implemented by wasmtime-wasi and wasmtime-wasi-http; wharf implements
+/// `wasi:config`, `wasi:keyvalue` and `wharf:app/deployment` itself (in
+/// `app.rs` and `keyvalue.rs`).
+pub(crate) mod generated {
     wasmtime::component::bindgen!({
         path: "../../wit",
         world: "wharf:app/app",
         exports: { default: async },
+        imports: { "wasi:keyvalue": async },
         require_store_data_send: true,
         with: {
+            "wasi:keyvalue/store.bucket": crate::keyvalue::Bucket,
             "wasi:http": wasmtime_wasi_http::p2::bindings::http,
             "wasi:io": wasmtime_wasi::p2::bindings::io,
             "wasi:cli": wasmtime_wasi::p2::bindings::cli,
@@ -30,6 +34,12 @@ pub(crate) use generated::AppPre;
 /// of each is accepted. This is exactly the import list of the `app` world in
 /// `wit/world.wit`; a test below keeps the two in step.
 pub const PROVIDED_IMPORTS: &[&str] = &[
+    // wharf's own additions
+    "wasi:config/store",
+    "wasi:keyvalue/store",
+    "wasi:keyvalue/atomics",
+    "wasi:keyvalue/batch",
+    "wharf:app/deployment",
     // wasi:http/proxy
     "wasi:http/types",
     "wasi:http/outgoing-handler",
@@ -90,9 +100,24 @@ fn in_series(version: Option<&str>) -> bool {
     })
 }
 
+/// Whether wharf implements `version` of the interface `base`. The WASI
+/// 0.2 interfaces are stable, so any 0.2.x will do; the drafts that wharf
+/// adds are matched exactly, since a different draft may differ in shape.
+fn accepts_version(base: &str, version: Option<&str>) -> bool {
+    if base.starts_with("wasi:config/") {
+        version == Some("0.2.0-rc.1")
+    } else if base.starts_with("wasi:keyvalue/") {
+        version == Some("0.2.0-draft")
+    } else if base.starts_with("wharf:app/") {
+        version.is_some_and(|v| v.starts_with("0.1."))
+    } else {
+        in_series(version)
+    }
+}
+
 fn is_provided(import: &str) -> bool {
     let (base, version) = split_version(import);
-    PROVIDED_IMPORTS.contains(&base) && in_series(version)
+    PROVIDED_IMPORTS.contains(&base) && accepts_version(base, version)
 }
 
 /// What a component imports and exports, by full versioned name.
@@ -159,6 +184,11 @@ mod tests {
         assert!(!is_provided("wasi:http/types@0.20.0"));
         assert!(!is_provided("wasi:http/types"));
         assert!(!is_provided("wasi:sockets/tcp@0.2.0"));
+        assert!(is_provided("wasi:keyvalue/atomics@0.2.0-draft"));
+        assert!(!is_provided("wasi:keyvalue/atomics@0.2.0-draft2"));
+        assert!(is_provided("wasi:config/store@0.2.0-rc.1"));
+        assert!(is_provided("wharf:app/deployment@0.1.0"));
+        assert!(!is_provided("wharf:app/deployment@0.2.0"));
     }
 
     /// The provided list must match the world the guests build against.
@@ -166,15 +196,23 @@ mod tests {
     fn provided_imports_match_the_world() {
         let world = include_str!("../../../wit/world.wit");
         let proxy = include_str!("../../../wit/deps/http.wit");
-        let world_imports = imports_of(world, "world app");
-        let proxy_imports = imports_of(proxy, "world proxy");
-        let mut from_wit: Vec<String> = world_imports.into_iter().chain(proxy_imports).collect();
-        // `wasi:http/proxy` imports `types` from its own package.
-        for name in &mut from_wit {
-            if !name.contains(':') {
-                *name = format!("wasi:http/{name}");
+        // Each world names interfaces of its own package without one.
+        let qualify = |package: &'static str| {
+            move |name: String| {
+                if name.contains(':') {
+                    name
+                } else {
+                    format!("{package}/{name}")
+                }
             }
-        }
+        };
+        let world_imports = imports_of(world, "world app")
+            .into_iter()
+            .map(qualify("wharf:app"));
+        let proxy_imports = imports_of(proxy, "world proxy")
+            .into_iter()
+            .map(qualify("wasi:http"));
+        let mut from_wit: Vec<String> = world_imports.chain(proxy_imports).collect();
         from_wit.sort();
         from_wit.dedup();
         let mut provided: Vec<String> = PROVIDED_IMPORTS.iter().map(|s| s.to_string()).collect();

@@ -5,7 +5,7 @@ use crate::{DIGEST_HEADER, REQUEST_ID_HEADER};
 use http::{HeaderValue, Request, Response};
 use hyper::body::Incoming;
 use std::sync::Arc;
-use wharf_runtime::{CompiledComponent, GuestBody, RequestId, Runtime};
+use wharf_runtime::{AppContext, CompiledComponent, GuestBody, RequestId, Runtime};
 
 /// Turns one request into one response. Implemented by the server's routers.
 pub trait Dispatch: Send + Sync + 'static {
@@ -20,20 +20,31 @@ pub trait Dispatch: Send + Sync + 'static {
 pub struct SingleApp {
     runtime: Arc<Runtime>,
     component: CompiledComponent,
+    app: AppContext,
 }
 
 impl SingleApp {
-    /// Serves `component` on `runtime`.
-    pub fn new(runtime: Arc<Runtime>, component: CompiledComponent) -> Self {
-        Self { runtime, component }
+    /// Serves `component` on `runtime`, as the app `app` describes.
+    pub fn new(runtime: Arc<Runtime>, component: CompiledComponent, app: AppContext) -> Self {
+        Self {
+            runtime,
+            component,
+            app,
+        }
     }
 }
 
 impl Dispatch for SingleApp {
     async fn dispatch(&self, request: Request<Incoming>) -> Response<GuestBody> {
         let request_id = RequestId::new();
-        let mut response =
-            serve_component(&self.runtime, &self.component, request, request_id).await;
+        let mut response = serve_component(
+            &self.runtime,
+            &self.component,
+            &self.app,
+            request,
+            request_id,
+        )
+        .await;
         stamp_request_id(&mut response, request_id);
         response
     }
@@ -44,10 +55,11 @@ impl Dispatch for SingleApp {
 pub(crate) async fn serve_component(
     runtime: &Runtime,
     component: &CompiledComponent,
+    app: &AppContext,
     request: Request<Incoming>,
     request_id: RequestId,
 ) -> Response<GuestBody> {
-    let mut response = match runtime.handle(component, request, request_id).await {
+    let mut response = match runtime.handle(component, request, request_id, app).await {
         Ok(response) => response,
         Err(error) => {
             tracing::warn!(%request_id, "{error}");

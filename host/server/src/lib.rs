@@ -12,6 +12,7 @@
 //!    an app ([`Routes`]), the registry says which deployment it serves, and
 //!    the [`ComponentCache`] fetches, verifies and compiles it once.
 
+mod app_data;
 mod components;
 mod dispatch;
 mod error_response;

@@ -2,6 +2,7 @@
 //! deployment it serves, and the component cache has it compiled.
 
 use crate::Dispatch;
+use crate::app_data::RegistryKeyValue;
 use crate::components::{ComponentCache, FetchError};
 use crate::dispatch::{serve_component, stamp_request_id};
 use crate::error_response::text_response;
@@ -11,7 +12,9 @@ use hyper::body::Incoming;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use wharf_registry::{AppName, Registry, RegistryError};
-use wharf_runtime::{GuestBody, RequestId, Runtime};
+use wharf_runtime::{
+    AppContext, DeploymentFacts, GuestBody, KeyValueLimits, KeyValueStore, RequestId, Runtime,
+};
 use wharf_store::{BlobKey, StoreError};
 
 /// How long to wait before listening for registry notifications again after
@@ -25,6 +28,8 @@ pub struct RouterConfig {
     pub domain: String,
     /// The app for a Host that matches nothing else.
     pub default_app: Option<AppName>,
+    /// Size limits and the quota on each app's key-value data.
+    pub keyvalue_limits: KeyValueLimits,
 }
 
 /// The dispatch of `wharf serve`.
@@ -34,6 +39,7 @@ pub struct AppRouter {
     components: ComponentCache,
     config: RouterConfig,
     routes: RwLock<Arc<Routes>>,
+    keyvalue: Arc<dyn KeyValueStore>,
 }
 
 /// Why a request found no component to run.
@@ -43,7 +49,7 @@ enum Unroutable {
     UnknownApp(AppName),
     NotLive(AppName),
     UnknownPreview(AppName, String),
-    Fetch(AppName, Arc<FetchError>),
+    Fetch(String, Arc<FetchError>),
 }
 
 impl AppRouter {
@@ -57,10 +63,11 @@ impl AppRouter {
         let routes = Routes::new(registry.routing_table().await?);
         Ok(Self {
             runtime,
-            registry,
+            registry: registry.clone(),
             components,
             config,
             routes: RwLock::new(Arc::new(routes)),
+            keyvalue: Arc::new(RegistryKeyValue(registry.clone())),
         })
     }
 
@@ -145,28 +152,46 @@ impl AppRouter {
         })
     }
 
-    /// The app and blob that answer `host`, from the in-memory routes.
-    fn resolve(&self, host: &str) -> Result<(AppName, BlobKey), Unroutable> {
+    /// The app and deployment that answer `host`, from the in-memory
+    /// routes, with what its instance may reach.
+    fn resolve(&self, host: &str) -> Result<(BlobKey, AppContext), Unroutable> {
         let routes = self.routes();
         let target = routes.resolve(host, &self.config.domain, self.config.default_app.as_ref());
-        match target {
-            Target::Unrouted(host) => Err(Unroutable::NoRoute(host)),
-            Target::Invalid(label) => Err(Unroutable::BadName(label)),
+        let (app, deployment, preview) = match target {
+            Target::Unrouted(host) => return Err(Unroutable::NoRoute(host)),
+            Target::Invalid(label) => return Err(Unroutable::BadName(label)),
             Target::Live(app) => match routes.app(&app) {
-                None => Err(Unroutable::UnknownApp(app)),
-                Some(None) => Err(Unroutable::NotLive(app)),
-                Some(Some(key)) => Ok((app, key)),
+                None => return Err(Unroutable::UnknownApp(app)),
+                Some(None) => return Err(Unroutable::NotLive(app)),
+                Some(Some(deployment)) => (app, deployment, false),
             },
             Target::Preview { app, digest_prefix } => {
                 if routes.app(&app).is_none() {
                     return Err(Unroutable::UnknownApp(app));
                 }
                 match routes.preview(&app, &digest_prefix) {
-                    Some(key) => Ok((app, key)),
-                    None => Err(Unroutable::UnknownPreview(app, digest_prefix)),
+                    Some(deployment) => (app, deployment, true),
+                    None => return Err(Unroutable::UnknownPreview(app, digest_prefix)),
                 }
             }
-        }
+        };
+        let deployed_at = deployment
+            .created_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        let context = AppContext {
+            facts: DeploymentFacts {
+                app: app.to_string(),
+                digest: deployment.key.digest.to_string(),
+                deployed_at,
+                preview,
+            },
+            config: routes.config(&app),
+            outbound: self.runtime.config().outbound.clone(),
+            keyvalue: self.keyvalue.clone(),
+            keyvalue_limits: self.config.keyvalue_limits,
+        };
+        Ok((deployment.key, context))
     }
 
     fn unroutable_response(&self, why: Unroutable, request_id: RequestId) -> Response<GuestBody> {
@@ -237,15 +262,17 @@ impl Dispatch for AppRouter {
             .unwrap_or_default()
             .to_owned();
         let resolved = match self.resolve(&host) {
-            Ok((app, key)) => match self.components.get(&key).await {
-                Ok(component) => Ok(component),
-                Err(e) => Err(Unroutable::Fetch(app, e)),
+            Ok((key, app)) => match self.components.get(&key).await {
+                Ok(component) => Ok((component, app)),
+                Err(e) => Err(Unroutable::Fetch(app.facts.app, e)),
             },
             Err(why) => Err(why),
         };
         let mut response = match resolved {
             Err(why) => self.unroutable_response(why, request_id),
-            Ok(component) => serve_component(&self.runtime, &component, request, request_id).await,
+            Ok((component, app)) => {
+                serve_component(&self.runtime, &component, &app, request, request_id).await
+            }
         };
         stamp_request_id(&mut response, request_id);
         response

@@ -1,7 +1,8 @@
 //! Which app a request's Host names.
 
-use std::collections::HashMap;
-use wharf_registry::{AppName, RoutingTable};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use wharf_registry::{AppName, RoutedDeployment, RoutingTable};
 use wharf_store::BlobKey;
 
 /// Separates the app from the digest prefix in a preview hostname:
@@ -34,17 +35,27 @@ pub enum Target {
 pub struct Routes {
     /// The change-feed position this reflects.
     pub seq: i64,
-    apps: HashMap<AppName, Option<BlobKey>>,
+    apps: HashMap<AppName, Option<RoutedDeployment>>,
     hostnames: HashMap<String, AppName>,
     /// Every deployment by app and the first [`PREVIEW_DIGITS`] hex digits
     /// of its digest.
-    previews: HashMap<(AppName, String), BlobKey>,
+    previews: HashMap<(AppName, String), RoutedDeployment>,
+    /// Each app's configuration, shared with every request's instance.
+    config: HashMap<AppName, Arc<BTreeMap<String, String>>>,
 }
 
 impl Routes {
     /// Builds the table from a registry snapshot.
     pub fn new(table: RoutingTable) -> Self {
+        let mut config: HashMap<AppName, BTreeMap<String, String>> = HashMap::new();
+        for (app, key, value) in table.config {
+            config.entry(app).or_default().insert(key, value);
+        }
         Self {
+            config: config
+                .into_iter()
+                .map(|(app, entries)| (app, Arc::new(entries)))
+                .collect(),
             seq: table.seq,
             apps: table.apps.into_iter().collect(),
             hostnames: table
@@ -57,21 +68,26 @@ impl Routes {
             previews: table
                 .deployments
                 .into_iter()
-                .map(|(app, key)| ((app, preview_digits(&key)), key))
+                .map(|(app, deployment)| ((app, preview_digits(&deployment.key)), deployment))
                 .collect(),
         }
     }
 
     /// The deployment of `app` a preview hostname names, if any.
-    pub fn preview(&self, app: &AppName, digits: &str) -> Option<BlobKey> {
+    pub fn preview(&self, app: &AppName, digits: &str) -> Option<RoutedDeployment> {
         self.previews
             .get(&(app.clone(), digits.to_owned()))
             .copied()
     }
 
-    /// Whether `app` exists, and the blob it serves if it has a live one.
-    pub fn app(&self, app: &AppName) -> Option<Option<BlobKey>> {
+    /// Whether `app` exists, and what it serves if it has a live deployment.
+    pub fn app(&self, app: &AppName) -> Option<Option<RoutedDeployment>> {
         self.apps.get(app).copied()
+    }
+
+    /// `app`'s configuration (empty if it has none).
+    pub fn config(&self, app: &AppName) -> Arc<BTreeMap<String, String>> {
+        self.config.get(app).cloned().unwrap_or_default()
     }
 
     /// Resolves a Host header value (port and case ignored):
@@ -139,12 +155,27 @@ mod tests {
     }
 
     fn routes() -> Routes {
+        let deployment = RoutedDeployment {
+            key: BlobKey::of(b"x"),
+            created_at: std::time::SystemTime::UNIX_EPOCH,
+        };
         Routes::new(RoutingTable {
             seq: 1,
-            apps: vec![(app("hello"), Some(BlobKey::of(b"x")))],
+            apps: vec![(app("hello"), Some(deployment))],
             hostnames: vec![("shop.example.com".parse().expect("valid"), app("hello"))],
-            deployments: vec![(app("hello"), BlobKey::of(b"x"))],
+            deployments: vec![(app("hello"), deployment)],
+            config: vec![(app("hello"), "greeting".into(), "hi".into())],
         })
+    }
+
+    #[test]
+    fn config_is_per_app() {
+        let r = routes();
+        assert_eq!(
+            r.config(&app("hello")).get("greeting").map(String::as_str),
+            Some("hi")
+        );
+        assert!(r.config(&app("other")).is_empty());
     }
 
     #[test]

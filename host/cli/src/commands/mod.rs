@@ -2,6 +2,7 @@
 
 mod apps;
 mod client;
+mod config;
 mod data_dir;
 mod delete;
 mod deploy;
@@ -29,6 +30,7 @@ pub enum Command {
     Apps(apps::AppsCommand),
     History(history::HistoryCommand),
     Hostnames(hostnames::HostnamesCommand),
+    Config(config::ConfigCommand),
     Delete(delete::DeleteCommand),
     Gc(gc::GcCommand),
     New(new::NewCommand),
@@ -47,6 +49,7 @@ impl Command {
             Command::Apps(c) => c.execute(),
             Command::History(c) => c.execute(),
             Command::Hostnames(c) => c.execute(),
+            Command::Config(c) => c.execute(),
             Command::Delete(c) => c.execute(),
             Command::Gc(c) => c.execute(),
             Command::New(c) => c.execute(),

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use wharf_runtime::Runtime;
+use wharf_runtime::{AppContext, DeploymentFacts, MemoryKeyValue, Runtime};
 use wharf_server::{Listener, SingleApp, shutdown_signal};
 
 /// Serve one wasi:http component from a file, answering every request with a
@@ -28,8 +28,24 @@ pub struct RunCommand {
     #[arg(long, env = "WHARF_GRACE_PERIOD", default_value = "30s", value_parser = humantime::parse_duration)]
     grace_period: Duration,
 
+    /// A configuration value the app reads through wasi:config, as
+    /// `KEY=VALUE`; repeat it for more.
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_config)]
+    config: Vec<(String, String)>,
+
+    /// The app name the component sees through wharf:app/deployment
+    /// [default: the file's name].
+    #[arg(long)]
+    app: Option<String>,
+
     #[command(flatten)]
     runtime: RuntimeArgs,
+}
+
+fn parse_config(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("write `KEY=VALUE`, not `{text}`"))
 }
 
 impl RunCommand {
@@ -48,7 +64,27 @@ impl RunCommand {
             adapted = prepared.adapted,
             "compiled"
         );
-        let dispatch = Arc::new(SingleApp::new(Arc::new(runtime), component));
+        let app = AppContext {
+            facts: DeploymentFacts {
+                app: self.app.clone().unwrap_or_else(|| {
+                    self.file.file_stem().map_or_else(
+                        || "app".to_owned(),
+                        |stem| stem.to_string_lossy().into_owned(),
+                    )
+                }),
+                digest: component.digest().to_string(),
+                deployed_at: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |since| since.as_secs()),
+                preview: false,
+            },
+            config: Arc::new(self.config.iter().cloned().collect()),
+            outbound: runtime.config().outbound.clone(),
+            // `wharf run` keeps key-value data in memory, for as long as it runs.
+            keyvalue: Arc::new(MemoryKeyValue::default()),
+            keyvalue_limits: self.runtime.keyvalue_limits(),
+        };
+        let dispatch = Arc::new(SingleApp::new(Arc::new(runtime), component, app));
 
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()

@@ -3,7 +3,7 @@
 use bytesize::ByteSize;
 use std::sync::Arc;
 use std::time::Duration;
-use wharf_runtime::{OriginRule, OutboundPolicy, RuntimeConfig};
+use wharf_runtime::{KeyValueLimits, OriginRule, OutboundPolicy, RuntimeConfig};
 
 /// Limits on guests. Each flag also reads an environment variable.
 #[derive(clap::Args, Clone, Debug)]
@@ -52,9 +52,22 @@ pub struct RuntimeArgs {
     /// response to begin. A guest may ask for less.
     #[arg(long, env = "WHARF_OUTBOUND_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     outbound_timeout: Duration,
+
+    /// Most key-value data (keys plus values) each app may keep. A write
+    /// past it fails in the guest with an error that says so.
+    #[arg(long, env = "WHARF_KV_QUOTA", default_value = "64MiB")]
+    kv_quota: ByteSize,
 }
 
 impl RuntimeArgs {
+    /// The limits on each app's key-value data.
+    pub fn keyvalue_limits(&self) -> KeyValueLimits {
+        KeyValueLimits {
+            quota_bytes: self.kv_quota.as_u64(),
+            ..KeyValueLimits::default()
+        }
+    }
+
     /// The runtime configuration these flags describe.
     pub fn config(&self) -> anyhow::Result<RuntimeConfig> {
         anyhow::ensure!(self.max_instances > 0, "--max-instances must be at least 1");

@@ -168,6 +168,7 @@ impl ServeCommand {
         let router_config = RouterConfig {
             domain: domain.to_string(),
             default_app: self.default_app.clone(),
+            keyvalue_limits: self.runtime.keyvalue_limits(),
         };
         let router = Arc::new(
             AppRouter::new(runtime.clone(), components, registry.clone(), router_config).await?,

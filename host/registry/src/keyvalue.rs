@@ -1,0 +1,249 @@
+//! Apps' key-value data (`wasi:keyvalue`) and the limits on configuration.
+//!
+//! Every write to an app's data first updates its `kv_usage` row. That row
+//! lock (the database lock, on SQLite) serializes the app's writes across
+//! every server sharing the database, so an increment's read and write
+//! cannot interleave with another's, and the quota check sees the true
+//! total.
+
+use crate::registry::Registry;
+use crate::{AppName, RegistryError};
+use sqlx::Row;
+
+/// Longest configuration value, in bytes.
+pub const MAX_CONFIG_VALUE_BYTES: usize = 64 * 1024;
+
+/// Checks a configuration key and value against their limits.
+pub(crate) fn check_config(key: &str, value: &str) -> Result<(), RegistryError> {
+    let key_ok = (1..=128).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if !key_ok {
+        return Err(RegistryError::BadConfig(format!(
+            "configuration keys are 1 to 128 letters, digits, `_`, `-` or `.`; `{key}` is not one"
+        )));
+    }
+    if value.len() > MAX_CONFIG_VALUE_BYTES {
+        return Err(RegistryError::BadConfig(format!(
+            "configuration values are at most {MAX_CONFIG_VALUE_BYTES} bytes; this one is {}",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Bytes an entry counts against the quota.
+fn entry_size(key: &str, value: &[u8]) -> i64 {
+    i64::try_from(key.len() + value.len()).unwrap_or(i64::MAX)
+}
+
+impl Registry {
+    /// The value of `key` in `app`'s `bucket`.
+    pub async fn kv_get(
+        &self,
+        app: &str,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        let row =
+            sqlx::query("SELECT value FROM kv_entries WHERE app = $1 AND bucket = $2 AND key = $3")
+                .bind(app)
+                .bind(bucket)
+                .bind(key)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.map(|row| row.try_get("value")).transpose()?)
+    }
+
+    /// Up to `limit` keys of `app`'s `bucket` in order, after the first
+    /// `offset`.
+    pub async fn kv_list_keys(
+        &self,
+        app: &str,
+        bucket: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<String>, RegistryError> {
+        let rows = sqlx::query(
+            "SELECT key FROM kv_entries WHERE app = $1 AND bucket = $2 ORDER BY key LIMIT $3 OFFSET $4",
+        )
+        .bind(app)
+        .bind(bucket)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|row| Ok(row.try_get("key")?)).collect()
+    }
+
+    /// Sets `key` in `app`'s `bucket`, unless the app's data would then
+    /// exceed `quota` bytes.
+    pub async fn kv_set(
+        &self,
+        app: &str,
+        bucket: &str,
+        key: &str,
+        value: &[u8],
+        quota: u64,
+    ) -> Result<(), RegistryError> {
+        let mut tx = self.pool().begin().await?;
+        let usage = lock_usage(&mut tx, app).await?;
+        let old = entry_size_of(&mut tx, app, bucket, key)
+            .await?
+            .map_or(0, |(_, size)| size);
+        let size = entry_size(key, value);
+        check_quota(usage - old + size, size - old, quota)?;
+        upsert(&mut tx, app, bucket, key, value, size, usage - old + size).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes `key` from `app`'s `bucket`, if it is there.
+    pub async fn kv_delete(&self, app: &str, bucket: &str, key: &str) -> Result<(), RegistryError> {
+        let mut tx = self.pool().begin().await?;
+        let usage = lock_usage(&mut tx, app).await?;
+        if let Some((_, size)) = entry_size_of(&mut tx, app, bucket, key).await? {
+            sqlx::query("DELETE FROM kv_entries WHERE app = $1 AND bucket = $2 AND key = $3")
+                .bind(app)
+                .bind(bucket)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+            set_usage(&mut tx, app, usage - size).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds `delta` to the decimal counter at `key` (missing counts as 0)
+    /// and returns the new value. Atomic across servers.
+    pub async fn kv_increment(
+        &self,
+        app: &str,
+        bucket: &str,
+        key: &str,
+        delta: u64,
+        quota: u64,
+    ) -> Result<u64, RegistryError> {
+        let mut tx = self.pool().begin().await?;
+        let usage = lock_usage(&mut tx, app).await?;
+        let (current, old) = match entry_size_of(&mut tx, app, bucket, key).await? {
+            Some((value, size)) => (Some(value), size),
+            None => (None, 0),
+        };
+        let current = match current {
+            None => 0,
+            Some(bytes) => std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|text| text.parse::<u64>().ok())
+                .ok_or_else(|| RegistryError::NotACounter(key.to_owned()))?,
+        };
+        let next = current
+            .checked_add(delta)
+            .ok_or_else(|| RegistryError::NotACounter(key.to_owned()))?;
+        let value = next.to_string().into_bytes();
+        let size = entry_size(key, &value);
+        check_quota(usage - old + size, size - old, quota)?;
+        upsert(&mut tx, app, bucket, key, &value, size, usage - old + size).await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    /// Bytes (keys plus values) `app` keeps.
+    pub async fn kv_usage(&self, app: &AppName) -> Result<u64, RegistryError> {
+        let row = sqlx::query("SELECT bytes FROM kv_usage WHERE app = $1")
+            .bind(app.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        let bytes: i64 = row
+            .map(|row| row.try_get("bytes"))
+            .transpose()?
+            .unwrap_or(0);
+        Ok(u64::try_from(bytes).unwrap_or(0))
+    }
+}
+
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// Takes `app`'s usage row for the rest of the transaction (creating it at
+/// 0), and returns its bytes. A write, so it takes the lock at once.
+async fn lock_usage(tx: &mut Tx, app: &str) -> Result<i64, RegistryError> {
+    let row = sqlx::query(
+        "INSERT INTO kv_usage (app, bytes) VALUES ($1, 0) \
+         ON CONFLICT (app) DO UPDATE SET bytes = kv_usage.bytes RETURNING bytes",
+    )
+    .bind(app)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(|error| match &error {
+        // The foreign key: no such app.
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            RegistryError::UnknownApp(app.to_owned())
+        }
+        _ => RegistryError::Database(error),
+    })?;
+    Ok(row.try_get("bytes")?)
+}
+
+async fn set_usage(tx: &mut Tx, app: &str, bytes: i64) -> Result<(), RegistryError> {
+    sqlx::query("UPDATE kv_usage SET bytes = $2 WHERE app = $1")
+        .bind(app)
+        .bind(bytes)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The value and size of an entry, if it exists.
+async fn entry_size_of(
+    tx: &mut Tx,
+    app: &str,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<(Vec<u8>, i64)>, RegistryError> {
+    let row = sqlx::query(
+        "SELECT value, size FROM kv_entries WHERE app = $1 AND bucket = $2 AND key = $3",
+    )
+    .bind(app)
+    .bind(bucket)
+    .bind(key)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(match row {
+        Some(row) => Some((row.try_get("value")?, row.try_get("size")?)),
+        None => None,
+    })
+}
+
+/// Refuses growth past `quota`; shrinking is always allowed.
+fn check_quota(would_be: i64, growth: i64, quota: u64) -> Result<(), RegistryError> {
+    let would_be = u64::try_from(would_be).unwrap_or(0);
+    if growth > 0 && would_be > quota {
+        return Err(RegistryError::QuotaExceeded { would_be, quota });
+    }
+    Ok(())
+}
+
+async fn upsert(
+    tx: &mut Tx,
+    app: &str,
+    bucket: &str,
+    key: &str,
+    value: &[u8],
+    size: i64,
+    usage: i64,
+) -> Result<(), RegistryError> {
+    sqlx::query(
+        "INSERT INTO kv_entries (app, bucket, key, value, size) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (app, bucket, key) DO UPDATE SET value = excluded.value, size = excluded.size",
+    )
+    .bind(app)
+    .bind(bucket)
+    .bind(key)
+    .bind(value)
+    .bind(size)
+    .execute(&mut **tx)
+    .await?;
+    set_usage(tx, app, usage).await
+}
