@@ -656,9 +656,38 @@ async fn app_data_on_embedded_defaults_survives_a_restart() -> Result<()> {
 
 #[tokio::test]
 async fn app_data_on_garage_and_postgres_survives_a_restart() -> Result<()> {
-    let (d, store, db) = Deployment::garage_and_postgres().await?;
-    app_data(&d).await?;
-    drop(d);
+    let (a, store, db) = Deployment::garage_and_postgres().await?;
+    app_data(&a).await?;
+    // A second server on the same database: increments through both sum
+    // exactly, and a config change through one reaches the other.
+    let b = Deployment::on(&store, &db, &["--poll-interval", "60s"])?;
+    let post = |d: &Deployment| {
+        client()
+            .post(d.server.url("/hits"))
+            .header("host", "count-a.localhost")
+            .send()
+    };
+    let hits =
+        futures::future::join_all((0..40).map(|i| post(if i % 2 == 0 { &a } else { &b }))).await;
+    for hit in hits {
+        ensure!(hit?.status() == 200, "increment failed");
+    }
+    let total = b
+        .server
+        .get_host("count-a.localhost", "/hits")
+        .await?
+        .text()
+        .await?;
+    assert_eq!(total, "90\n");
+    a.cli::<serde_json::Value>(&["config", "set", "conf", "greeting=Ahoy"])?;
+    wait_for_body(
+        &b,
+        "conf.localhost",
+        "Ahoy, world! The token has 12 characters.\n",
+    )
+    .await?;
+    drop(b);
+    drop(a);
     let d = Deployment::on(&store, &db, &[])?;
     assert_eq!(
         d.server
@@ -666,25 +695,92 @@ async fn app_data_on_garage_and_postgres_survives_a_restart() -> Result<()> {
             .await?
             .text()
             .await?,
-        "50\n"
+        "90\n"
     );
     Ok(())
 }
 
+/// Each app reaches only the origins allowed to it; a deploy says which
+/// capabilities its component uses, and which are new.
+#[tokio::test]
+async fn outbound_allow_lists_and_capabilities_are_per_app() -> Result<()> {
+    let upstream = crate::harness::Upstream::start().await?;
+    let origin = format!("http://127.0.0.1:{}", upstream.port);
+    let d = Deployment::embedded(&[])?;
+    let first = d.deploy(guests::HELLO, "fetch-a", &[])?;
+    assert!(first.capabilities.is_empty(), "{:?}", first.capabilities);
+    let a = d.deploy(guests::FETCH, "fetch-a", &["--allow-outbound", &origin])?;
+    assert_eq!(a.capabilities, ["wasi:http/outgoing-handler"]);
+    assert_eq!(a.added_capabilities, ["wasi:http/outgoing-handler"]);
+    let again = d.deploy(guests::FETCH, "fetch-a", &[])?;
+    assert!(
+        again.added_capabilities.is_empty(),
+        "{:?}",
+        again.added_capabilities
+    );
+    d.deploy(guests::FETCH, "fetch-b", &[])?;
+    let history: History = d.cli(&["history", "fetch-a"])?;
+    assert!(
+        history
+            .deployments
+            .iter()
+            .any(|d| d.capabilities == ["wasi:http/outgoing-handler"])
+    );
+
+    let fetch = |host: &'static str| {
+        client()
+            .get(d.server.url("/"))
+            .query(&[("url", format!("{origin}/x"))])
+            .header("host", host)
+            .send()
+    };
+    assert_eq!(
+        fetch("fetch-a.localhost").await?.text().await?,
+        "upstream saw GET /x\n"
+    );
+    let denied = fetch("fetch-b.localhost").await?;
+    assert_eq!(denied.status(), 502);
+    assert!(denied.text().await?.contains("HttpRequestDenied"));
+    assert_eq!(upstream.hits(), 1);
+
+    let settings: serde_json::Value =
+        d.cli(&["settings", "fetch-b", "--allow-outbound", &origin])?;
+    assert_eq!(settings["outbound"][0], origin.as_str());
+    assert_eq!(fetch("fetch-b.localhost").await?.status(), 200);
+    assert_eq!(upstream.hits(), 2);
+
+    let error = d.cli_fails(&["settings", "fetch-b", "--allow-outbound", "example.com"])?;
+    assert!(error.contains("it has no scheme"), "{error}");
+    let error = d.cli_fails(&[
+        "deploy",
+        guests::FETCH,
+        "--app",
+        "fetch-c",
+        "--allow-outbound",
+        "ftp://x",
+    ])?;
+    assert!(error.contains("http or https"), "{error}");
+    Ok(())
+}
+
 /// A key-value write past the app's quota fails in the guest with an error
-/// that says so, and nothing is written.
+/// that says so, and nothing is written. Quotas are per app.
 #[tokio::test]
 async fn key_value_quota_is_enforced() -> Result<()> {
     let d = Deployment::embedded(&["--kv-quota", "20B"])?;
     d.deploy(guests::COUNTER, "small", &[])?;
-    let post = |path: &'static str| {
+    d.deploy(guests::COUNTER, "roomy", &[])?;
+    let settings: serde_json::Value = d.cli(&["settings", "roomy", "--kv-quota", "1KiB"])?;
+    assert_eq!(settings["kv_quota"], 1024);
+    let post = |host: &'static str, path: &'static str| {
         client()
             .post(d.server.url(path))
-            .header("host", "small.localhost")
+            .header("host", host)
             .send()
     };
-    assert_eq!(post("/a").await?.text().await?, "1\n"); // 2 bytes
-    let long = post("/a-key-long-enough-to-pass-the-quota").await?;
+    const LONG: &str = "/a-key-long-enough-to-pass-the-quota";
+    assert_eq!(post("small.localhost", "/a").await?.text().await?, "1\n"); // 2 bytes
+    let long = post("small.localhost", LONG).await?;
     assert_eq!(long.status(), 500);
     d.server.wait_for_log("over its quota of 20")?;
     let listing = d
@@ -694,5 +790,8 @@ async fn key_value_quota_is_enforced() -> Result<()> {
         .text()
         .await?;
     assert_eq!(listing, "a=1\n");
+    assert_eq!(post("roomy.localhost", LONG).await?.status(), 200);
+    let settings: serde_json::Value = d.cli(&["settings", "small"])?;
+    assert_eq!(settings["kv_usage"], 2);
     Ok(())
 }

@@ -29,6 +29,11 @@ pub struct DeployResult {
     pub imports: Vec<String>,
     /// The interfaces the component exports.
     pub exports: Vec<String>,
+    /// The imports that reach beyond the request (outbound HTTP, config,
+    /// key-value data, deployment facts), without versions.
+    pub capabilities: Vec<String>,
+    /// Capabilities the app's previously live deployment did not import.
+    pub added_capabilities: Vec<String>,
 }
 
 /// One deployment of an app.
@@ -54,6 +59,8 @@ pub struct DeploymentInfo {
     pub imports: Vec<String>,
     /// Its exports.
     pub exports: Vec<String>,
+    /// Its capabilities: the imports that reach beyond the request.
+    pub capabilities: Vec<String>,
     /// Whether the app serves it now.
     pub live: bool,
     /// Its preview URL.
@@ -132,6 +139,22 @@ pub struct PromoteRequest {
 pub struct HostnamesRequest {
     /// Custom hostnames for the app; empty removes them all.
     pub hostnames: Vec<String>,
+}
+
+/// An app's settings: the body of setting them, and the answer.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AppSettingsBody {
+    /// Origins the app may send outbound HTTP requests to, added to the
+    /// server's `--allow-outbound` list.
+    #[serde(default)]
+    pub outbound: Vec<String>,
+    /// Most key-value bytes the app may keep; absent for the server's
+    /// `--kv-quota`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_quota: Option<u64>,
+    /// Key-value bytes the app keeps now (answers only).
+    #[serde(default)]
+    pub kv_usage: u64,
 }
 
 /// Body of setting one configuration value.

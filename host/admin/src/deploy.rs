@@ -21,6 +21,9 @@ pub(crate) struct DeployOptions {
     pub preview: bool,
     /// The deployer's note.
     pub message: String,
+    /// `allow_outbound` origins; when any are given they replace the app's
+    /// outbound allow-list.
+    pub allow_outbound: Vec<String>,
 }
 
 impl DeployOptions {
@@ -47,9 +50,13 @@ impl DeployOptions {
                     }
                     options.message = value.into_owned();
                 }
+                "allow_outbound" => {
+                    check_origin(&value)?;
+                    options.allow_outbound.push(value.into_owned());
+                }
                 other => {
                     return Err(ApiError::bad_request(format!(
-                        "unknown deploy parameter `{other}`; use preview and message"
+                        "unknown deploy parameter `{other}`; use preview, message and allow_outbound"
                     )));
                 }
             }
@@ -60,6 +67,14 @@ impl DeployOptions {
 
 /// Reads the upload, hashing it as it arrives and refusing it with 413 as
 /// soon as it passes `limit` bytes.
+/// Refuses an outbound origin that does not parse, saying how to write one.
+pub(crate) fn check_origin(origin: &str) -> Result<(), ApiError> {
+    origin
+        .parse::<wharf_runtime::OriginRule>()
+        .map(drop)
+        .map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
 async fn read_upload(
     mut body: Incoming,
     declared: Option<u64>,
@@ -149,13 +164,31 @@ impl Admin {
         if !self.store.contains(&key).await? {
             self.store.put(bytes).await?;
         }
+        let previous = change.current(&app).await.ok().flatten();
         let deployment = change.record_deployment(&new).await?;
+        if !options.allow_outbound.is_empty() {
+            let mut settings = change.settings(&app).await?;
+            settings.outbound = options.allow_outbound.clone();
+            change.set_settings(&app, &settings).await?;
+        }
         if !options.preview {
             change
                 .go_live(&deployment, Action::Deploy, self.token.name())
                 .await?;
         }
         change.commit().await?;
+        let capabilities = wharf_runtime::capabilities(&deployment.imports);
+        let before = previous
+            .map(|previous| wharf_runtime::capabilities(&previous.imports))
+            .unwrap_or_default();
+        let added_capabilities: Vec<String> = capabilities
+            .iter()
+            .filter(|capability| !before.contains(capability))
+            .cloned()
+            .collect();
+        if !added_capabilities.is_empty() {
+            tracing::info!(%app, added = ?added_capabilities, "deploy imports new capabilities");
+        }
         tracing::info!(
             %app,
             digest = %key.digest,
@@ -180,6 +213,8 @@ impl Admin {
             deployment_id: deployment.id,
             imports: deployment.imports,
             exports: deployment.exports,
+            capabilities,
+            added_capabilities,
         })
     }
 }

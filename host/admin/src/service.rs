@@ -1,8 +1,8 @@
 //! The admin API: authentication, routing and the small endpoints.
 
 use crate::api::{
-    AppList, ConfigEntryView, ConfigList, ConfigSetRequest, ErrorBody, GcRequest, History,
-    HostnamesRequest, PromoteRequest, RollbackRequest,
+    AppList, AppSettingsBody, ConfigEntryView, ConfigList, ConfigSetRequest, ErrorBody, GcRequest,
+    History, HostnamesRequest, PromoteRequest, RollbackRequest,
 };
 use crate::error::ApiError;
 use crate::gc::DEFAULT_GRACE;
@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use std::time::Duration;
-use wharf_registry::{AppName, Hostname, Registry};
+use wharf_registry::{AppName, AppSettings, Hostname, Registry};
 use wharf_runtime::{GuestBody, Runtime};
 use wharf_server::{AppRouter, Dispatch, json_response};
 use wharf_store::{BlobStore, Digest};
@@ -188,6 +188,34 @@ impl Admin {
                 ok(
                     StatusCode::OK,
                     &self.urls.app_info(&self.registry.app(&app).await?),
+                )
+            }
+            ["v1", "apps", name, "settings"] => {
+                let app: AppName = name.parse()?;
+                allow(&method, &[Method::GET, Method::PUT])?;
+                if method == Method::PUT {
+                    let body: AppSettingsBody = read_json(request.into_body()).await?;
+                    for origin in &body.outbound {
+                        crate::deploy::check_origin(origin)?;
+                    }
+                    let settings = AppSettings {
+                        outbound: body.outbound,
+                        kv_quota: body.kv_quota,
+                    };
+                    let mut change = self.registry.begin().await?;
+                    change.set_settings(&app, &settings).await?;
+                    change.commit().await?;
+                    tracing::info!(%app, outbound = ?settings.outbound, kv_quota = ?settings.kv_quota, "settings set");
+                    self.refresh_routes().await;
+                }
+                let settings = self.registry.settings(&app).await?;
+                ok(
+                    StatusCode::OK,
+                    &AppSettingsBody {
+                        outbound: settings.outbound,
+                        kv_quota: settings.kv_quota,
+                        kv_usage: self.registry.kv_usage(&app).await?,
+                    },
                 )
             }
             ["v1", "apps", name, "config"] => {

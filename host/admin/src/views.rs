@@ -45,6 +45,7 @@ impl PublicUrls {
             adapted: deployment.adapted,
             imports: deployment.imports.clone(),
             exports: deployment.exports.clone(),
+            capabilities: wharf_runtime::capabilities(&deployment.imports),
             live,
             preview_url: self.preview(deployment),
         }

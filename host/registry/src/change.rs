@@ -1,7 +1,7 @@
 //! Writing to the registry: one serialized transaction per change.
 
 use crate::RegistryError;
-use crate::model::{Action, Deployment, NewDeployment, Release};
+use crate::model::{Action, AppSettings, Deployment, NewDeployment, Release};
 use crate::names::{AppName, Hostname};
 use crate::registry::{
     Backend, DEPLOYMENT_COLUMNS, FEED_CHANNEL, Registry, deployment_from_row, now_millis, parse_key,
@@ -307,6 +307,7 @@ impl Change {
             "DELETE FROM releases WHERE app = $1",
             "DELETE FROM hostnames WHERE app = $1",
             "DELETE FROM app_config WHERE app = $1",
+            "DELETE FROM app_settings WHERE app = $1",
             "DELETE FROM kv_entries WHERE app = $1",
             "DELETE FROM kv_usage WHERE app = $1",
             "DELETE FROM deployments WHERE app = $1",
@@ -364,4 +365,51 @@ impl Change {
         }
         Ok(())
     }
+
+    /// Replaces `app`'s settings.
+    pub async fn set_settings(
+        &mut self,
+        app: &AppName,
+        settings: &AppSettings,
+    ) -> Result<(), RegistryError> {
+        self.current(app).await?;
+        let quota = settings
+            .kv_quota
+            .map(|quota| i64::try_from(quota).unwrap_or(i64::MAX));
+        sqlx::query(
+            "INSERT INTO app_settings (app, outbound, kv_quota) VALUES ($1, $2, $3) \
+             ON CONFLICT (app) DO UPDATE SET outbound = excluded.outbound, kv_quota = excluded.kv_quota",
+        )
+        .bind(app.as_str())
+        .bind(settings.outbound.join("\n"))
+        .bind(quota)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// `app`'s settings as this change sees them.
+    pub async fn settings(&mut self, app: &AppName) -> Result<AppSettings, RegistryError> {
+        let row = sqlx::query("SELECT outbound, kv_quota FROM app_settings WHERE app = $1")
+            .bind(app.as_str())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref()
+            .map_or(Ok(AppSettings::default()), settings_from_row)
+    }
+}
+
+/// Settings from an `app_settings` row.
+pub(crate) fn settings_from_row(row: &sqlx::any::AnyRow) -> Result<AppSettings, RegistryError> {
+    use sqlx::Row;
+    let outbound: String = row.try_get("outbound")?;
+    let quota: Option<i64> = row.try_get("kv_quota")?;
+    Ok(AppSettings {
+        outbound: outbound
+            .lines()
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        kv_quota: quota.map(|quota| u64::try_from(quota).unwrap_or(0)),
+    })
 }

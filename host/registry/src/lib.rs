@@ -22,7 +22,8 @@ pub use change::Change;
 pub use error::RegistryError;
 pub use keyvalue::MAX_CONFIG_VALUE_BYTES;
 pub use model::{
-    Action, App, ConfigEntry, Deployment, NewDeployment, Release, RoutedDeployment, RoutingTable,
+    Action, App, AppSettings, ConfigEntry, Deployment, NewDeployment, Release, RoutedDeployment,
+    RoutingTable,
 };
 pub use names::{AppName, Hostname, NameError};
 pub use registry::{Backend, ChangeNotifications, Registry};

@@ -119,6 +119,19 @@ pub struct RoutingTable {
     /// Every app's configuration, secrets included: what `wasi:config`
     /// serves.
     pub config: Vec<(AppName, String, String)>,
+    /// Every app's settings, where it has any.
+    pub settings: Vec<(AppName, AppSettings)>,
+}
+
+/// What an operator sets per app besides its code and configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppSettings {
+    /// Origins the app may send outbound HTTP requests to, in the form
+    /// `https://api.example.com`; added to the server's own list.
+    pub outbound: Vec<String>,
+    /// Most key-value bytes the app may keep; `None` takes the server's
+    /// default.
+    pub kv_quota: Option<u64>,
 }
 
 /// A deployment as routing needs it: its blob and when it was made.

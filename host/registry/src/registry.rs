@@ -2,7 +2,10 @@
 
 use crate::RegistryError;
 use crate::change::Change;
-use crate::model::{Action, App, ConfigEntry, Deployment, Release, RoutedDeployment, RoutingTable};
+use crate::change::settings_from_row;
+use crate::model::{
+    Action, App, AppSettings, ConfigEntry, Deployment, Release, RoutedDeployment, RoutingTable,
+};
 use crate::names::{AppName, Hostname};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -199,13 +202,32 @@ impl Registry {
                 ))
             })
             .collect::<Result<_, RegistryError>>()?;
+        let rows = sqlx::query("SELECT app, outbound, kv_quota FROM app_settings ORDER BY app")
+            .fetch_all(&self.pool)
+            .await?;
+        let settings = rows
+            .iter()
+            .map(|row| Ok((parse_app(row.try_get("app")?)?, settings_from_row(row)?)))
+            .collect::<Result<_, RegistryError>>()?;
         Ok(RoutingTable {
             seq,
             apps,
             hostnames,
             deployments,
             config,
+            settings,
         })
+    }
+
+    /// `app`'s settings.
+    pub async fn settings(&self, app: &AppName) -> Result<AppSettings, RegistryError> {
+        self.app(app).await?;
+        let row = sqlx::query("SELECT outbound, kv_quota FROM app_settings WHERE app = $1")
+            .bind(app.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref()
+            .map_or(Ok(AppSettings::default()), settings_from_row)
     }
 
     /// `app`'s configuration, without secrets' values.

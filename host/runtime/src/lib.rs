@@ -39,7 +39,10 @@ pub use keyvalue::{
 };
 pub use outbound::{OriginRule, OriginRuleError, OutboundPolicy};
 pub use request_id::RequestId;
-pub use world::{AppKind, CLI_RUN_EXPORT, HTTP_HANDLER_EXPORT, Interfaces, PROVIDED_IMPORTS};
+pub use world::{
+    AppKind, CAPABILITIES, CLI_RUN_EXPORT, HTTP_HANDLER_EXPORT, Interfaces, PROVIDED_IMPORTS,
+    capabilities,
+};
 
 use host::HostState;
 use std::sync::Arc;

@@ -66,6 +66,33 @@ pub const PROVIDED_IMPORTS: &[&str] = &[
     "wasi:random/insecure-seed",
 ];
 
+/// The imports that reach beyond the request itself: outbound HTTP, the
+/// app's configuration, its key-value data and its deployment facts. A
+/// deploy lists those its component imports, and names any the live
+/// deployment did not.
+pub const CAPABILITIES: &[&str] = &[
+    "wasi:http/outgoing-handler",
+    "wasi:config/store",
+    "wasi:keyvalue/store",
+    "wasi:keyvalue/atomics",
+    "wasi:keyvalue/batch",
+    "wharf:app/deployment",
+];
+
+/// The capabilities among `imports`, without versions, in
+/// [`CAPABILITIES`] order.
+pub fn capabilities<S: AsRef<str>>(imports: &[S]) -> Vec<String> {
+    CAPABILITIES
+        .iter()
+        .filter(|capability| {
+            imports
+                .iter()
+                .any(|import| split_version(import.as_ref()).0 == **capability)
+        })
+        .map(|capability| (*capability).to_owned())
+        .collect()
+}
+
 /// The export of an HTTP app.
 pub const HTTP_HANDLER_EXPORT: &str = "wasi:http/incoming-handler";
 /// The export of a command, served CGI-style.
@@ -189,6 +216,20 @@ mod tests {
         assert!(is_provided("wasi:config/store@0.2.0-rc.1"));
         assert!(is_provided("wharf:app/deployment@0.1.0"));
         assert!(!is_provided("wharf:app/deployment@0.2.0"));
+    }
+
+    #[test]
+    fn capabilities_are_picked_out_of_imports() {
+        let imports = [
+            "wasi:io/streams@0.2.0",
+            "wasi:keyvalue/atomics@0.2.0-draft",
+            "wasi:http/outgoing-handler@0.2.4",
+        ];
+        assert_eq!(
+            capabilities(&imports),
+            ["wasi:http/outgoing-handler", "wasi:keyvalue/atomics"]
+        );
+        assert!(capabilities::<&str>(&[]).is_empty());
     }
 
     /// The provided list must match the world the guests build against.

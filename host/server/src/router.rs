@@ -60,7 +60,7 @@ impl AppRouter {
         registry: Registry,
         config: RouterConfig,
     ) -> Result<Self, RegistryError> {
-        let routes = Routes::new(registry.routing_table().await?);
+        let routes = Routes::new(registry.routing_table().await?, &runtime.config().outbound);
         Ok(Self {
             runtime,
             registry: registry.clone(),
@@ -92,7 +92,10 @@ impl AppRouter {
         if self.registry.feed_position().await? == seen {
             return Ok(false);
         }
-        let routes = Routes::new(self.registry.routing_table().await?);
+        let routes = Routes::new(
+            self.registry.routing_table().await?,
+            &self.runtime.config().outbound,
+        );
         let mut current = self.routes.write().expect("routes lock");
         // A slower concurrent reload must not replace a newer table.
         if routes.seq > current.seq {
@@ -187,9 +190,14 @@ impl AppRouter {
                 preview,
             },
             config: routes.config(&app),
-            outbound: self.runtime.config().outbound.clone(),
+            outbound: routes.outbound(&app),
             keyvalue: self.keyvalue.clone(),
-            keyvalue_limits: self.config.keyvalue_limits,
+            keyvalue_limits: KeyValueLimits {
+                quota_bytes: routes
+                    .kv_quota(&app)
+                    .unwrap_or(self.config.keyvalue_limits.quota_bytes),
+                ..self.config.keyvalue_limits
+            },
         };
         Ok((deployment.key, context))
     }

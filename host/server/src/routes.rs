@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use wharf_registry::{AppName, RoutedDeployment, RoutingTable};
+use wharf_runtime::{OriginRule, OutboundPolicy};
 use wharf_store::BlobKey;
 
 /// Separates the app from the digest prefix in a preview hostname:
@@ -42,16 +43,45 @@ pub struct Routes {
     previews: HashMap<(AppName, String), RoutedDeployment>,
     /// Each app's configuration, shared with every request's instance.
     config: HashMap<AppName, Arc<BTreeMap<String, String>>>,
+    /// Outbound policies of apps with their own allow-lists.
+    outbound: HashMap<AppName, Arc<OutboundPolicy>>,
+    /// The server's policy, for every other app.
+    default_outbound: Arc<OutboundPolicy>,
+    /// Key-value quotas of apps with their own.
+    kv_quotas: HashMap<AppName, u64>,
 }
 
 impl Routes {
-    /// Builds the table from a registry snapshot.
-    pub fn new(table: RoutingTable) -> Self {
+    /// Builds the table from a registry snapshot. Each app's outbound
+    /// policy is `server`'s with the app's own origins added.
+    pub fn new(table: RoutingTable, server: &Arc<OutboundPolicy>) -> Self {
         let mut config: HashMap<AppName, BTreeMap<String, String>> = HashMap::new();
         for (app, key, value) in table.config {
             config.entry(app).or_default().insert(key, value);
         }
+        let mut outbound = HashMap::new();
+        let mut kv_quotas = HashMap::new();
+        for (app, settings) in table.settings {
+            if let Some(quota) = settings.kv_quota {
+                kv_quotas.insert(app.clone(), quota);
+            }
+            if settings.outbound.is_empty() {
+                continue;
+            }
+            let mut policy = OutboundPolicy::clone(server);
+            for origin in &settings.outbound {
+                // The admin API checks origins before storing them.
+                match origin.parse::<OriginRule>() {
+                    Ok(rule) => policy.rules.push(rule),
+                    Err(e) => tracing::warn!(%app, "skipping a stored outbound origin: {e}"),
+                }
+            }
+            outbound.insert(app, Arc::new(policy));
+        }
         Self {
+            outbound,
+            default_outbound: server.clone(),
+            kv_quotas,
             config: config
                 .into_iter()
                 .map(|(app, entries)| (app, Arc::new(entries)))
@@ -83,6 +113,19 @@ impl Routes {
     /// Whether `app` exists, and what it serves if it has a live deployment.
     pub fn app(&self, app: &AppName) -> Option<Option<RoutedDeployment>> {
         self.apps.get(app).copied()
+    }
+
+    /// Where `app` may send outbound requests.
+    pub fn outbound(&self, app: &AppName) -> Arc<OutboundPolicy> {
+        self.outbound
+            .get(app)
+            .unwrap_or(&self.default_outbound)
+            .clone()
+    }
+
+    /// `app`'s own key-value quota, if it has one.
+    pub fn kv_quota(&self, app: &AppName) -> Option<u64> {
+        self.kv_quotas.get(app).copied()
     }
 
     /// `app`'s configuration (empty if it has none).
@@ -159,23 +202,37 @@ mod tests {
             key: BlobKey::of(b"x"),
             created_at: std::time::SystemTime::UNIX_EPOCH,
         };
-        Routes::new(RoutingTable {
-            seq: 1,
-            apps: vec![(app("hello"), Some(deployment))],
-            hostnames: vec![("shop.example.com".parse().expect("valid"), app("hello"))],
-            deployments: vec![(app("hello"), deployment)],
-            config: vec![(app("hello"), "greeting".into(), "hi".into())],
-        })
+        Routes::new(
+            RoutingTable {
+                seq: 1,
+                apps: vec![(app("hello"), Some(deployment))],
+                hostnames: vec![("shop.example.com".parse().expect("valid"), app("hello"))],
+                deployments: vec![(app("hello"), deployment)],
+                config: vec![(app("hello"), "greeting".into(), "hi".into())],
+                settings: vec![(
+                    app("hello"),
+                    wharf_registry::AppSettings {
+                        outbound: vec!["https://api.example.com".into()],
+                        kv_quota: Some(10),
+                    },
+                )],
+            },
+            &Arc::new(OutboundPolicy::default()),
+        )
     }
 
     #[test]
-    fn config_is_per_app() {
+    fn config_and_settings_are_per_app() {
         let r = routes();
         assert_eq!(
             r.config(&app("hello")).get("greeting").map(String::as_str),
             Some("hi")
         );
         assert!(r.config(&app("other")).is_empty());
+        assert_eq!(r.outbound(&app("hello")).rules.len(), 1);
+        assert!(r.outbound(&app("other")).rules.is_empty());
+        assert_eq!(r.kv_quota(&app("hello")), Some(10));
+        assert_eq!(r.kv_quota(&app("other")), None);
     }
 
     #[test]

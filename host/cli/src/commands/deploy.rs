@@ -31,6 +31,12 @@ pub struct DeployCommand {
     #[arg(long, short)]
     message: Option<String>,
 
+    /// An origin the app may send outbound HTTP requests to, such as
+    /// `https://api.example.com`; repeat it for more. Given, the list
+    /// replaces the app's; see `wharf settings`.
+    #[arg(long = "allow-outbound", value_name = "ORIGIN")]
+    allow_outbound: Vec<String>,
+
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -66,6 +72,9 @@ impl DeployCommand {
         let mut query = vec![("preview", self.preview.to_string())];
         if let Some(message) = &self.message {
             query.push(("message", message.clone()));
+        }
+        for origin in &self.allow_outbound {
+            query.push(("allow_outbound", origin.clone()));
         }
         let request = client
             .request(
@@ -109,6 +118,15 @@ impl DeployCommand {
             );
         }
         println!("  preview  {}", result.preview_url);
+        if !result.capabilities.is_empty() {
+            println!("  uses     {}", result.capabilities.join(", "));
+        }
+        if !result.added_capabilities.is_empty() {
+            println!(
+                "  new: this version imports {}, which the previous one did not",
+                result.added_capabilities.join(", ")
+            );
+        }
         Ok(())
     }
 }

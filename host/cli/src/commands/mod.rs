@@ -16,6 +16,7 @@ mod rollback;
 mod run;
 mod runtime_args;
 mod serve;
+mod settings;
 
 use clap::Subcommand;
 
@@ -31,6 +32,7 @@ pub enum Command {
     History(history::HistoryCommand),
     Hostnames(hostnames::HostnamesCommand),
     Config(config::ConfigCommand),
+    Settings(settings::SettingsCommand),
     Delete(delete::DeleteCommand),
     Gc(gc::GcCommand),
     New(new::NewCommand),
@@ -50,6 +52,7 @@ impl Command {
             Command::History(c) => c.execute(),
             Command::Hostnames(c) => c.execute(),
             Command::Config(c) => c.execute(),
+            Command::Settings(c) => c.execute(),
             Command::Delete(c) => c.execute(),
             Command::Gc(c) => c.execute(),
             Command::New(c) => c.execute(),

@@ -30,3 +30,12 @@ CREATE TABLE kv_usage (
     app TEXT PRIMARY KEY REFERENCES apps (name),
     bytes BIGINT NOT NULL
 );
+
+-- Per-app settings: the origins the app may send outbound HTTP requests to
+-- (one per line, added to the server's own list), and its key-value quota
+-- in bytes (NULL: the server's default).
+CREATE TABLE app_settings (
+    app TEXT PRIMARY KEY REFERENCES apps (name),
+    outbound TEXT NOT NULL,
+    kv_quota BIGINT
+);
