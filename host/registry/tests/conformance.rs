@@ -3,7 +3,9 @@
 //! scripts/with-test-services.sh.
 
 use std::sync::Arc;
-use wharf_registry::{Action, AppName, Hostname, NewDeployment, Registry, RegistryError};
+use wharf_registry::{
+    Action, AppName, AppSettings, Hostname, NewDeployment, Registry, RegistryError,
+};
 use wharf_store::BlobKey;
 use wharf_test_services::Postgres;
 
@@ -280,8 +282,13 @@ async fn the_feed_and_routing_table_follow_changes(registry: Registry, _url: &st
 
     let table = registry.routing_table().await.expect("table");
     assert_eq!(table.seq, start + 3);
+    let live: Vec<_> = table
+        .apps
+        .iter()
+        .map(|(app, live)| (app.clone(), live.map(|d| d.key)))
+        .collect();
     assert_eq!(
-        table.apps,
+        live,
         [(app("a"), Some(BlobKey::of(b"a1"))), (app("b"), None)]
     );
     assert_eq!(table.hostnames, [(hostnames[0].clone(), app("a"))]);
@@ -296,8 +303,13 @@ async fn the_feed_and_routing_table_follow_changes(registry: Registry, _url: &st
     drop(change);
 
     // Every deployment is listed, for preview hostnames.
+    let deployments: Vec<_> = table
+        .deployments
+        .iter()
+        .map(|(app, d)| (app.clone(), d.key))
+        .collect();
     assert_eq!(
-        table.deployments,
+        deployments,
         [
             (app("a"), BlobKey::of(b"a1")),
             (app("b"), BlobKey::of(b"b1"))
@@ -314,7 +326,9 @@ async fn the_feed_and_routing_table_follow_changes(registry: Registry, _url: &st
         Err(RegistryError::UnknownApp(_))
     ));
     let table = registry.routing_table().await.expect("table");
-    assert_eq!(table.apps, [(app("b"), None)]);
+    assert_eq!(table.apps.len(), 1);
+    assert_eq!(table.apps[0].0, app("b"));
+    assert!(table.apps[0].1.is_none());
     assert!(table.hostnames.is_empty());
     assert_eq!(
         registry
@@ -346,6 +360,250 @@ async fn history_cannot_be_rewritten(registry: Registry, url: &str) {
     }
 }
 
+async fn config_and_settings(registry: Registry, _url: &str) {
+    deploy(&registry, "a", "a1", true).await;
+    deploy(&registry, "b", "b1", true).await;
+    let mut change = registry.begin().await.expect("begin");
+    change
+        .set_config(&app("a"), "greeting", "hi", false)
+        .await
+        .expect("set");
+    change
+        .set_config(&app("a"), "token", "s3cret", true)
+        .await
+        .expect("set");
+    change
+        .set_config(&app("a"), "greeting", "hello", false)
+        .await
+        .expect("overwrite");
+    let err = change
+        .set_config(&app("a"), "bad key", "x", false)
+        .await
+        .expect_err("bad key");
+    assert!(matches!(err, RegistryError::BadConfig(_)), "{err}");
+    let err = change
+        .set_config(&app("nobody"), "k", "v", false)
+        .await
+        .expect_err("no app");
+    assert!(matches!(err, RegistryError::UnknownApp(_)), "{err}");
+    change
+        .set_settings(
+            &app("b"),
+            &AppSettings {
+                outbound: vec![
+                    "https://api.example.com".into(),
+                    "http://*.internal:8080".into(),
+                ],
+                kv_quota: Some(1000),
+            },
+        )
+        .await
+        .expect("settings");
+    change.commit().await.expect("commit");
+
+    // Listing never reads a secret's value out of the database.
+    let listed = registry.config(&app("a")).await.expect("list");
+    assert_eq!(listed.len(), 2);
+    assert_eq!(
+        (listed[0].key.as_str(), listed[0].value.as_deref()),
+        ("greeting", Some("hello"))
+    );
+    assert_eq!(
+        (
+            listed[1].key.as_str(),
+            listed[1].value.as_deref(),
+            listed[1].secret
+        ),
+        ("token", None, true)
+    );
+    assert!(registry.config(&app("b")).await.expect("list").is_empty());
+
+    // Routing carries every value, secrets too, and the settings.
+    let table = registry.routing_table().await.expect("table");
+    assert_eq!(
+        table.config,
+        [
+            (app("a"), "greeting".to_owned(), "hello".to_owned()),
+            (app("a"), "token".to_owned(), "s3cret".to_owned())
+        ]
+    );
+    assert_eq!(table.settings.len(), 1);
+    assert_eq!(table.settings[0].1.outbound.len(), 2);
+    assert_eq!(
+        registry
+            .settings(&app("b"))
+            .await
+            .expect("settings")
+            .kv_quota,
+        Some(1000)
+    );
+    assert_eq!(
+        registry.settings(&app("a")).await.expect("settings"),
+        AppSettings::default()
+    );
+
+    let mut change = registry.begin().await.expect("begin");
+    change
+        .unset_config(&app("a"), "greeting")
+        .await
+        .expect("unset");
+    let err = change
+        .unset_config(&app("a"), "greeting")
+        .await
+        .expect_err("gone");
+    assert!(
+        matches!(err, RegistryError::UnknownConfigKey { .. }),
+        "{err}"
+    );
+    change.commit().await.expect("commit");
+    assert_eq!(registry.config(&app("a")).await.expect("list").len(), 1);
+}
+
+async fn key_value_data(registry: Registry, url: &str) {
+    deploy(&registry, "a", "a1", true).await;
+    deploy(&registry, "b", "b1", true).await;
+    let quota = 1 << 20;
+    registry
+        .kv_set("a", "default", "k1", b"one", quota)
+        .await
+        .expect("set");
+    registry
+        .kv_set("a", "default", "k2", b"two", quota)
+        .await
+        .expect("set");
+    registry
+        .kv_set("a", "other", "k1", b"elsewhere", quota)
+        .await
+        .expect("set");
+    assert_eq!(
+        registry
+            .kv_get("a", "default", "k1")
+            .await
+            .expect("get")
+            .as_deref(),
+        Some(&b"one"[..])
+    );
+    // Apps and buckets are separate namespaces.
+    assert_eq!(
+        registry.kv_get("b", "default", "k1").await.expect("get"),
+        None
+    );
+    assert_eq!(
+        registry
+            .kv_get("a", "other", "k1")
+            .await
+            .expect("get")
+            .as_deref(),
+        Some(&b"elsewhere"[..])
+    );
+    assert_eq!(
+        registry
+            .kv_list_keys("a", "default", 0, 10)
+            .await
+            .expect("list"),
+        ["k1", "k2"]
+    );
+    assert_eq!(
+        registry
+            .kv_list_keys("a", "default", 1, 10)
+            .await
+            .expect("list"),
+        ["k2"]
+    );
+    assert!(
+        registry
+            .kv_list_keys("b", "default", 0, 10)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+
+    // Usage counts keys plus values, through overwrites and deletes.
+    assert_eq!(
+        registry.kv_usage(&app("a")).await.expect("usage"),
+        5 + 5 + 11
+    );
+    registry
+        .kv_set("a", "default", "k1", b"uno!", quota)
+        .await
+        .expect("overwrite");
+    registry
+        .kv_delete("a", "default", "k2")
+        .await
+        .expect("delete");
+    registry
+        .kv_delete("a", "default", "missing")
+        .await
+        .expect("deleting nothing is fine");
+    assert_eq!(registry.kv_usage(&app("a")).await.expect("usage"), 6 + 11);
+
+    // The quota refuses growth, and leaves the data as it was.
+    let err = registry
+        .kv_set("a", "default", "big", &[0; 100], 50)
+        .await
+        .expect_err("quota");
+    assert!(
+        matches!(err, RegistryError::QuotaExceeded { quota: 50, .. }),
+        "{err}"
+    );
+    assert_eq!(
+        registry.kv_get("a", "default", "big").await.expect("get"),
+        None
+    );
+    assert_eq!(registry.kv_usage(&app("a")).await.expect("usage"), 6 + 11);
+    let err = registry
+        .kv_set("nobody", "default", "k", b"v", quota)
+        .await
+        .expect_err("no app");
+    assert!(matches!(err, RegistryError::UnknownApp(_)), "{err}");
+
+    // Increments from two registry handles (two servers' pools) at once all count.
+    let second = Registry::open(url).await.expect("second handle");
+    let handles = [registry.clone(), second];
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let registry = handles[i % 2].clone();
+            tokio::spawn(async move {
+                registry
+                    .kv_increment("a", "counters", "hits", 1, 1 << 20)
+                    .await
+            })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for task in tasks {
+        seen.push(task.await.expect("task").expect("increment"));
+    }
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        (1..=50).collect::<Vec<u64>>(),
+        "every increment saw its own value"
+    );
+    assert_eq!(
+        registry
+            .kv_get("a", "counters", "hits")
+            .await
+            .expect("get")
+            .as_deref(),
+        Some(&b"50"[..])
+    );
+    let err = registry
+        .kv_increment("a", "default", "k1", 1, quota)
+        .await
+        .expect_err("not a counter");
+    assert!(matches!(err, RegistryError::NotACounter(_)), "{err}");
+
+    // Deleting an app removes its data.
+    let mut change = registry.begin().await.expect("begin");
+    change.delete_app(&app("a")).await.expect("delete");
+    change.commit().await.expect("commit");
+    assert_eq!(
+        registry.kv_get("a", "counters", "hits").await.expect("get"),
+        None
+    );
+}
+
 macro_rules! conformance {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -357,6 +615,8 @@ macro_rules! conformance {
             conformance!(@case $open, concurrent_deploys_to_one_app);
             conformance!(@case $open, the_feed_and_routing_table_follow_changes);
             conformance!(@case $open, history_cannot_be_rewritten);
+            conformance!(@case $open, config_and_settings);
+            conformance!(@case $open, key_value_data);
         }
     };
     (@case $open:expr, $case:ident) => {
