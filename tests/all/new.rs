@@ -1,7 +1,7 @@
 //! `wharf new`: scaffolded projects build with their one command and serve.
 
 use crate::harness::{Wharf, client, wharf_cli};
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use std::path::Path;
 use std::process::Command;
 
@@ -56,26 +56,35 @@ async fn the_examples_build_with_cargo_component() -> Result<()> {
         .and_then(Path::parent)
         .expect("guests are built under the target directory")
         .join("guests-component");
+    let examples = ["hello", "echo", "router", "fetch"];
+    let packages: Vec<&str> = examples.iter().flat_map(|name| ["-p", name]).collect();
+    // cargo-component adapts only what cargo rebuilds; a fresh crate keeps
+    // whatever file is there. Cleaning the examples (not their
+    // dependencies) makes every run build and adapt them.
     build(
         Command::new("cargo")
-            .args([
-                "component",
-                "build",
-                "--release",
-                "--locked",
-                "-p",
-                "router",
-            ])
+            .args(["clean", "--release", "--target", "wasm32-wasip1"])
+            .args(&packages)
+            .arg("--target-dir")
+            .arg(&target_dir),
+        &guests,
+    )?;
+    build(
+        Command::new("cargo")
+            .args(["component", "build", "--release", "--locked"])
+            .args(&packages)
             .arg("--target-dir")
             .arg(&target_dir)
             .env("PATH", tools_path()?),
         &guests,
     )?;
-    for example in ["hello", "echo", "router", "fetch"] {
+    for example in examples {
         let wasm = target_dir.join(format!("wasm32-wasip1/release/{example}.wasm"));
+        let bytes = std::fs::read(&wasm)
+            .with_context(|| format!("cargo component build wrote no {}", wasm.display()))?;
         ensure!(
-            wasm.is_file(),
-            "cargo component build wrote no {}",
+            bytes.get(4..8) == Some(&[0x0d, 0x00, 0x01, 0x00][..]),
+            "{} is not a component",
             wasm.display()
         );
     }

@@ -608,8 +608,17 @@ async fn app_data(d: &Deployment) -> Result<()> {
         body("conf.localhost", "/").await?,
         "Hello, world! The token has 12 characters.\n"
     );
-    let error = d.cli_fails(&["config", "set", "conf", "bad key=1"])?;
+    for bad in ["bad key=1", "..=1", ".=1"] {
+        let error = d.cli_fails(&["config", "set", "conf", bad])?;
+        assert!(error.contains("configuration keys are"), "{error}");
+    }
+    // `..` is refused before it can become a path segment of another request.
+    let error = d.cli_fails(&["config", "unset", "conf", ".."])?;
     assert!(error.contains("configuration keys are"), "{error}");
+    assert_eq!(
+        d.server.get_host("conf.localhost", "/").await?.status(),
+        200
+    );
     let error = d.cli_fails(&["config", "unset", "conf", "missing"])?;
     assert!(error.contains("has no configuration key"), "{error}");
     assert!(
@@ -679,6 +688,9 @@ async fn app_data_on_garage_and_postgres_survives_a_restart() -> Result<()> {
         .text()
         .await?;
     assert_eq!(total, "90\n");
+    // No drift under concurrency: "counters" + "hits" + "90" + 64.
+    let settings: serde_json::Value = b.cli(&["settings", "count-a"])?;
+    assert_eq!(settings["kv_usage"], 8 + 4 + 2 + 64);
     a.cli::<serde_json::Value>(&["config", "set", "conf", "greeting=Ahoy"])?;
     wait_for_body(
         &b,
@@ -706,7 +718,10 @@ async fn app_data_on_garage_and_postgres_survives_a_restart() -> Result<()> {
 async fn outbound_allow_lists_and_capabilities_are_per_app() -> Result<()> {
     let upstream = crate::harness::Upstream::start().await?;
     let origin = format!("http://127.0.0.1:{}", upstream.port);
-    let d = Deployment::embedded(&[])?;
+    // The server's own list is open to every app, beside each app's own.
+    let shared = crate::harness::Upstream::start().await?;
+    let shared_origin = format!("http://127.0.0.1:{}", shared.port);
+    let d = Deployment::embedded(&["--allow-outbound", &shared_origin])?;
     let first = d.deploy(guests::HELLO, "fetch-a", &[])?;
     assert!(first.capabilities.is_empty(), "{:?}", first.capabilities);
     let a = d.deploy(guests::FETCH, "fetch-a", &["--allow-outbound", &origin])?;
@@ -760,6 +775,27 @@ async fn outbound_allow_lists_and_capabilities_are_per_app() -> Result<()> {
         "ftp://x",
     ])?;
     assert!(error.contains("http or https"), "{error}");
+    let error = d.cli_fails(&[
+        "deploy",
+        guests::FETCH,
+        "--app",
+        "fetch-a",
+        "--preview",
+        "--allow-outbound",
+        &origin,
+    ])?;
+    assert!(error.contains("cannot come with preview"), "{error}");
+
+    for host in ["fetch-a.localhost", "fetch-b.localhost"] {
+        let response = client()
+            .get(d.server.url("/"))
+            .query(&[("url", format!("{shared_origin}/shared"))])
+            .header("host", host)
+            .send()
+            .await?;
+        assert_eq!(response.text().await?, "upstream saw GET /shared\n");
+    }
+    assert_eq!(shared.hits(), 2);
     Ok(())
 }
 
@@ -767,7 +803,7 @@ async fn outbound_allow_lists_and_capabilities_are_per_app() -> Result<()> {
 /// that says so, and nothing is written. Quotas are per app.
 #[tokio::test]
 async fn key_value_quota_is_enforced() -> Result<()> {
-    let d = Deployment::embedded(&["--kv-quota", "20B"])?;
+    let d = Deployment::embedded(&["--kv-quota", "100B"])?;
     d.deploy(guests::COUNTER, "small", &[])?;
     d.deploy(guests::COUNTER, "roomy", &[])?;
     let settings: serde_json::Value = d.cli(&["settings", "roomy", "--kv-quota", "1KiB"])?;
@@ -779,10 +815,11 @@ async fn key_value_quota_is_enforced() -> Result<()> {
             .send()
     };
     const LONG: &str = "/a-key-long-enough-to-pass-the-quota";
-    assert_eq!(post("small.localhost", "/a").await?.text().await?, "1\n"); // 2 bytes
+    // "counters" + "a" + "1" + 64 bytes of overhead: 74 of 100.
+    assert_eq!(post("small.localhost", "/a").await?.text().await?, "1\n");
     let long = post("small.localhost", LONG).await?;
     assert_eq!(long.status(), 500);
-    d.server.wait_for_log("over its quota of 20")?;
+    d.server.wait_for_log("over its quota of 100")?;
     let listing = d
         .server
         .get_host("small.localhost", "/")
@@ -792,6 +829,6 @@ async fn key_value_quota_is_enforced() -> Result<()> {
     assert_eq!(listing, "a=1\n");
     assert_eq!(post("roomy.localhost", LONG).await?.status(), 200);
     let settings: serde_json::Value = d.cli(&["settings", "small"])?;
-    assert_eq!(settings["kv_usage"], 2);
+    assert_eq!(settings["kv_usage"], 74);
     Ok(())
 }

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use wharf_registry::{Action, AppName, NewDeployment};
+use wharf_registry::{Action, AppName, NewDeployment, RegistryError};
 use wharf_store::DigestWriter;
 
 /// The longest deploy message accepted.
@@ -60,6 +60,14 @@ impl DeployOptions {
                     )));
                 }
             }
+        }
+        if options.preview && !options.allow_outbound.is_empty() {
+            // Previews share the app's settings, so this would widen what the
+            // live deployment may reach.
+            return Err(ApiError::bad_request(
+                "allow_outbound changes the app's allow-list, which its live deployment uses too, \
+                 so it cannot come with preview; set it with `wharf settings APP --allow-outbound`",
+            ));
         }
         Ok(options)
     }
@@ -164,7 +172,11 @@ impl Admin {
         if !self.store.contains(&key).await? {
             self.store.put(bytes).await?;
         }
-        let previous = change.current(&app).await.ok().flatten();
+        let previous = match change.current(&app).await {
+            Ok(previous) => previous,
+            Err(RegistryError::UnknownApp(_)) => None,
+            Err(other) => return Err(other.into()),
+        };
         let deployment = change.record_deployment(&new).await?;
         if !options.allow_outbound.is_empty() {
             let mut settings = change.settings(&app).await?;

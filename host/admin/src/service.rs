@@ -226,13 +226,15 @@ impl Admin {
             ["v1", "apps", name, "config", key] => {
                 let app: AppName = name.parse()?;
                 allow(&method, &[Method::PUT, Method::DELETE])?;
-                let mut change = self.registry.begin().await?;
                 if method == Method::DELETE {
+                    let mut change = self.registry.begin().await?;
                     change.unset_config(&app, key).await?;
                     change.commit().await?;
                     tracing::info!(%app, key, "config unset");
                 } else {
+                    // Read the body before the change takes the registry's lock.
                     let body: ConfigSetRequest = read_json(request.into_body()).await?;
+                    let mut change = self.registry.begin().await?;
                     change
                         .set_config(&app, key, &body.value, body.secret)
                         .await?;

@@ -308,8 +308,11 @@ impl Change {
             "DELETE FROM hostnames WHERE app = $1",
             "DELETE FROM app_config WHERE app = $1",
             "DELETE FROM app_settings WHERE app = $1",
-            "DELETE FROM kv_entries WHERE app = $1",
+            // The usage row first: key-value writers take it before they
+            // touch entries, so once it is gone they wait on this change
+            // and then fail on the missing app instead of racing it.
             "DELETE FROM kv_usage WHERE app = $1",
+            "DELETE FROM kv_entries WHERE app = $1",
             "DELETE FROM deployments WHERE app = $1",
             "DELETE FROM apps WHERE name = $1",
         ] {

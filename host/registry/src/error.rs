@@ -69,8 +69,11 @@ pub enum RegistryError {
     },
     /// An increment of a value that is not a decimal counter, or past
     /// `u64::MAX`.
-    #[error("the value at `{0}` is not a counter that can take this increment")]
+    #[error("the value at `{0}` is not a counter (decimal digits)")]
     NotACounter(String),
+    /// An increment past `u64::MAX`.
+    #[error("incrementing `{0}` would overflow")]
+    CounterOverflow(String),
     /// A stored row does not parse; the database was edited by hand or is
     /// from a newer wharf.
     #[error("the registry holds a malformed row: {0}")]

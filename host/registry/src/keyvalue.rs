@@ -15,14 +15,11 @@ pub const MAX_CONFIG_VALUE_BYTES: usize = 64 * 1024;
 
 /// Checks a configuration key and value against their limits.
 pub(crate) fn check_config(key: &str, value: &str) -> Result<(), RegistryError> {
-    let key_ok = (1..=128).contains(&key.len())
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-    if !key_ok {
-        return Err(RegistryError::BadConfig(format!(
-            "configuration keys are 1 to 128 letters, digits, `_`, `-` or `.`; `{key}` is not one"
-        )));
+    check_config_key(key)?;
+    if value.contains('\0') {
+        return Err(RegistryError::BadConfig(
+            "configuration values cannot contain NUL characters".to_owned(),
+        ));
     }
     if value.len() > MAX_CONFIG_VALUE_BYTES {
         return Err(RegistryError::BadConfig(format!(
@@ -33,9 +30,33 @@ pub(crate) fn check_config(key: &str, value: &str) -> Result<(), RegistryError> 
     Ok(())
 }
 
+/// Checks a configuration key: 1 to 128 letters, digits, `_`, `-` or `.`,
+/// starting with a letter or digit (so never `.` or `..`, which would be
+/// path segments in the admin API).
+pub fn check_config_key(key: &str) -> Result<(), RegistryError> {
+    let valid = (1..=128).contains(&key.len())
+        && key.as_bytes()[0].is_ascii_alphanumeric()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(RegistryError::BadConfig(format!(
+            "configuration keys are 1 to 128 letters, digits, `_`, `-` or `.`, starting with a \
+             letter or digit; `{key}` is not one"
+        )))
+    }
+}
+
+/// What each key-value entry costs beyond its bucket, key and value bytes:
+/// an estimate of the row's own overhead, so that many tiny entries cannot
+/// take far more space than the quota says.
+pub const KV_ENTRY_OVERHEAD: usize = 64;
+
 /// Bytes an entry counts against the quota.
-fn entry_size(key: &str, value: &[u8]) -> i64 {
-    i64::try_from(key.len() + value.len()).unwrap_or(i64::MAX)
+fn entry_size(bucket: &str, key: &str, value: &[u8]) -> i64 {
+    i64::try_from(bucket.len() + key.len() + value.len() + KV_ENTRY_OVERHEAD).unwrap_or(i64::MAX)
 }
 
 impl Registry {
@@ -92,7 +113,7 @@ impl Registry {
         let old = entry_size_of(&mut tx, app, bucket, key)
             .await?
             .map_or(0, |(_, size)| size);
-        let size = entry_size(key, value);
+        let size = entry_size(bucket, key, value);
         check_quota(usage - old + size, size - old, quota)?;
         upsert(&mut tx, app, bucket, key, value, size, usage - old + size).await?;
         tx.commit().await?;
@@ -141,9 +162,9 @@ impl Registry {
         };
         let next = current
             .checked_add(delta)
-            .ok_or_else(|| RegistryError::NotACounter(key.to_owned()))?;
+            .ok_or_else(|| RegistryError::CounterOverflow(key.to_owned()))?;
         let value = next.to_string().into_bytes();
-        let size = entry_size(key, &value);
+        let size = entry_size(bucket, key, &value);
         check_quota(usage - old + size, size - old, quota)?;
         upsert(&mut tx, app, bucket, key, &value, size, usage - old + size).await?;
         tx.commit().await?;

@@ -20,7 +20,7 @@ mod registry;
 
 pub use change::Change;
 pub use error::RegistryError;
-pub use keyvalue::MAX_CONFIG_VALUE_BYTES;
+pub use keyvalue::{KV_ENTRY_OVERHEAD, MAX_CONFIG_VALUE_BYTES, check_config_key};
 pub use model::{
     Action, App, AppSettings, ConfigEntry, Deployment, NewDeployment, Release, RoutedDeployment,
     RoutingTable,

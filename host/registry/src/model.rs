@@ -105,8 +105,9 @@ pub struct App {
     pub hostnames: Vec<Hostname>,
 }
 
-/// Everything a server needs to route requests, read in one go.
-#[derive(Clone, Debug, Default)]
+/// Everything a server needs to route requests, read in one go. Its
+/// `Debug` leaves out configuration values, which include secrets.
+#[derive(Clone, Default)]
 pub struct RoutingTable {
     /// The feed position the table reflects.
     pub seq: i64,
@@ -155,4 +156,22 @@ pub struct ConfigEntry {
     pub secret: bool,
     /// When it was last set.
     pub updated_at: SystemTime,
+}
+
+impl std::fmt::Debug for RoutingTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let config_keys: Vec<(&AppName, &str)> = self
+            .config
+            .iter()
+            .map(|(app, key, _)| (app, key.as_str()))
+            .collect();
+        f.debug_struct("RoutingTable")
+            .field("seq", &self.seq)
+            .field("apps", &self.apps)
+            .field("hostnames", &self.hostnames)
+            .field("deployments", &self.deployments)
+            .field("config_keys", &config_keys)
+            .field("settings", &self.settings)
+            .finish()
+    }
 }

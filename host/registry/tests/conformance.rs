@@ -518,10 +518,15 @@ async fn key_value_data(registry: Registry, url: &str) {
             .is_empty()
     );
 
-    // Usage counts keys plus values, through overwrites and deletes.
+    // Usage counts bucket, key and value plus the per-entry overhead,
+    // through overwrites and deletes.
+    let entry = |bucket: &str, key: &str, value: &str| {
+        (bucket.len() + key.len() + value.len() + wharf_registry::KV_ENTRY_OVERHEAD) as u64
+    };
+    let elsewhere = entry("other", "k1", "elsewhere");
     assert_eq!(
         registry.kv_usage(&app("a")).await.expect("usage"),
-        5 + 5 + 11
+        entry("default", "k1", "one") + entry("default", "k2", "two") + elsewhere
     );
     registry
         .kv_set("a", "default", "k1", b"uno!", quota)
@@ -535,22 +540,47 @@ async fn key_value_data(registry: Registry, url: &str) {
         .kv_delete("a", "default", "missing")
         .await
         .expect("deleting nothing is fine");
-    assert_eq!(registry.kv_usage(&app("a")).await.expect("usage"), 6 + 11);
+    let usage = entry("default", "k1", "uno!") + elsewhere;
+    assert_eq!(registry.kv_usage(&app("a")).await.expect("usage"), usage);
 
-    // The quota refuses growth, and leaves the data as it was.
+    // The quota refuses growth, and leaves the data as it was; shrinking
+    // is allowed even over the quota.
     let err = registry
-        .kv_set("a", "default", "big", &[0; 100], 50)
+        .kv_set("a", "default", "big", &[0; 100], usage + 100)
         .await
         .expect_err("quota");
-    assert!(
-        matches!(err, RegistryError::QuotaExceeded { quota: 50, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, RegistryError::QuotaExceeded { .. }), "{err}");
     assert_eq!(
         registry.kv_get("a", "default", "big").await.expect("get"),
         None
     );
-    assert_eq!(registry.kv_usage(&app("a")).await.expect("usage"), 6 + 11);
+    assert_eq!(registry.kv_usage(&app("a")).await.expect("usage"), usage);
+    registry
+        .kv_set("a", "default", "k1", b"1", 10)
+        .await
+        .expect("shrinking is allowed");
+    let usage = entry("default", "k1", "1") + elsewhere;
+    assert_eq!(registry.kv_usage(&app("a")).await.expect("usage"), usage);
+    // An increment that lengthens a counter ("9" to "10") counts the growth.
+    registry
+        .kv_set("a", "c", "n", b"9", 1 << 20)
+        .await
+        .expect("set");
+    let tight = usage + entry("c", "n", "9");
+    let err = registry
+        .kv_increment("a", "c", "n", 1, tight)
+        .await
+        .expect_err("growth");
+    assert!(matches!(err, RegistryError::QuotaExceeded { .. }), "{err}");
+    assert_eq!(
+        registry
+            .kv_increment("a", "c", "n", 1, quota)
+            .await
+            .expect("increment"),
+        10
+    );
+    registry.kv_delete("a", "c", "n").await.expect("delete");
+    assert_eq!(registry.kv_usage(&app("a")).await.expect("usage"), usage);
     let err = registry
         .kv_set("nobody", "default", "k", b"v", quota)
         .await
@@ -588,11 +618,25 @@ async fn key_value_data(registry: Registry, url: &str) {
             .as_deref(),
         Some(&b"50"[..])
     );
+    registry
+        .kv_set("a", "default", "word", b"one", quota)
+        .await
+        .expect("set");
     let err = registry
-        .kv_increment("a", "default", "k1", 1, quota)
+        .kv_increment("a", "default", "word", 1, quota)
         .await
         .expect_err("not a counter");
     assert!(matches!(err, RegistryError::NotACounter(_)), "{err}");
+    let max = u64::MAX.to_string();
+    registry
+        .kv_set("a", "default", "max", max.as_bytes(), quota)
+        .await
+        .expect("set");
+    let err = registry
+        .kv_increment("a", "default", "max", 1, quota)
+        .await
+        .expect_err("overflow");
+    assert!(matches!(err, RegistryError::CounterOverflow(_)), "{err}");
 
     // Deleting an app removes its data.
     let mut change = registry.begin().await.expect("begin");

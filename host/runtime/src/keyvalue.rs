@@ -78,6 +78,14 @@ pub enum KeyValueError {
         /// The limit.
         limit: usize,
     },
+    /// An empty key, or one with control characters.
+    #[error("keys are 1 to {limit} bytes of text without control characters; {key:?} is not one")]
+    BadKey {
+        /// The key.
+        key: String,
+        /// The most bytes a key may have.
+        limit: usize,
+    },
     /// A bucket name outside `[A-Za-z0-9_.-]{1,64}`.
     #[error("bucket names are 1 to 64 letters, digits, `_`, `-` or `.`; {0:?} is not one")]
     BadBucketName(String),
@@ -100,7 +108,8 @@ pub enum KeyValueError {
     Backend(String),
 }
 
-/// Limits on an app's key-value data.
+/// Limits on an app's key-value data. Each entry counts its bucket name,
+/// key and value plus 64 bytes against the quota.
 #[derive(Clone, Copy, Debug)]
 pub struct KeyValueLimits {
     /// Longest key, in bytes.
@@ -152,10 +161,16 @@ struct AppData {
 impl AppData {
     fn check_key(&self, key: &str) -> Result<(), store::Error> {
         let limit = self.limits.max_key_bytes;
-        if key.is_empty() || key.len() > limit {
+        if key.len() > limit {
             return Err(guest_error(KeyValueError::TooLarge {
                 what: "the key",
                 size: key.len(),
+                limit,
+            }));
+        }
+        if key.is_empty() || key.chars().any(char::is_control) {
+            return Err(guest_error(KeyValueError::BadKey {
+                key: key.to_owned(),
                 limit,
             }));
         }
@@ -364,12 +379,12 @@ impl MemoryKeyValue {
         let usage: u64 = entries
             .iter()
             .filter(|((owner, _, _), _)| owner == app)
-            .map(|((_, _, key), value)| (key.len() + value.len()) as u64)
+            .map(|((_, bucket, key), value)| entry_size(bucket, key, value))
             .sum();
         let old = entries
             .get(&id)
-            .map_or(0, |old| (key.len() + old.len()) as u64);
-        let would_be = usage - old + (key.len() + value.len()) as u64;
+            .map_or(0, |old| entry_size(bucket, key, old));
+        let would_be = usage - old + entry_size(bucket, key, &value);
         if would_be > quota {
             return Err(KeyValueError::QuotaExceeded { would_be, quota });
         }
@@ -459,6 +474,12 @@ impl KeyValueStore for MemoryKeyValue {
             });
         Box::pin(async move { result })
     }
+}
+
+/// What an entry counts against its app's quota: its bucket name, key and
+/// value, plus 64 bytes for the entry itself, as the registry counts them.
+fn entry_size(bucket: &str, key: &str, value: &[u8]) -> u64 {
+    (bucket.len() + key.len() + value.len() + 64) as u64
 }
 
 /// The counter after adding `delta` to `current` (decimal text; missing is

@@ -13,6 +13,7 @@ fn error(error: RegistryError) -> KeyValueError {
             KeyValueError::QuotaExceeded { would_be, quota }
         }
         RegistryError::NotACounter(key) => KeyValueError::NotACounter(key),
+        RegistryError::CounterOverflow(key) => KeyValueError::Overflow(key),
         other => KeyValueError::Backend(other.to_string()),
     }
 }

@@ -32,7 +32,7 @@ pub enum Target {
 
 /// The in-memory routing table a server answers from, rebuilt whenever the
 /// registry's change feed moves.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Routes {
     /// The change-feed position this reflects.
     pub seq: i64,

@@ -5,8 +5,10 @@ use super::client::{Client, ClientArgs, block_on, print_json};
 use wharf_admin::api::{ConfigList, ConfigSetRequest};
 use wharf_registry::AppName;
 
-/// Set, list and remove an app's configuration. Every server serves a
-/// change from its next request.
+/// Set, list and remove an app's configuration. The server that takes a
+/// change serves it from its next request; other servers on the same
+/// registry within moments on Postgres, or within their `--poll-interval`
+/// on SQLite.
 #[derive(clap::Args)]
 pub struct ConfigCommand {
     #[command(subcommand)]
@@ -46,6 +48,11 @@ enum ConfigAction {
     },
 }
 
+/// Refuses a key the server would refuse, before it becomes part of a URL.
+fn check_key(key: &str) -> anyhow::Result<()> {
+    Ok(wharf_registry::check_config_key(key)?)
+}
+
 impl ConfigCommand {
     pub fn execute(self) -> anyhow::Result<()> {
         let (client_args, list) = match &self.action {
@@ -58,6 +65,7 @@ impl ConfigCommand {
                 let Some((key, value)) = assignment.split_once('=') else {
                     anyhow::bail!("write `KEY=VALUE`, not `{assignment}`");
                 };
+                check_key(key)?;
                 let api = Client::new(client)?;
                 let request = api
                     .request(reqwest::Method::PUT, &format!("apps/{app}/config/{key}"))?
@@ -73,6 +81,7 @@ impl ConfigCommand {
                 (client, block_on(api.send::<ConfigList>(request))??)
             }
             ConfigAction::Unset { app, key, client } => {
+                check_key(key)?;
                 let api = Client::new(client)?;
                 let request =
                     api.request(reqwest::Method::DELETE, &format!("apps/{app}/config/{key}"))?;

@@ -43,9 +43,11 @@ pub struct RunCommand {
 }
 
 fn parse_config(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .map(|(key, value)| (key.to_owned(), value.to_owned()))
-        .ok_or_else(|| format!("write `KEY=VALUE`, not `{text}`"))
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("write `KEY=VALUE`, not `{text}`"))?;
+    wharf_registry::check_config_key(key).map_err(|e| e.to_string())?;
+    Ok((key.to_owned(), value.to_owned()))
 }
 
 impl RunCommand {

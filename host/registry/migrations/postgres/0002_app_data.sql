@@ -13,11 +13,13 @@ CREATE TABLE app_config (
 );
 
 -- Key-value entries, each app in its own namespace. `size` is the bytes
--- of key plus value, counted against the app's quota.
+-- of bucket, key and value plus a fixed overhead per entry, counted against
+-- the app's quota.
 CREATE TABLE kv_entries (
     app TEXT NOT NULL REFERENCES apps (name),
     bucket TEXT NOT NULL,
-    key TEXT NOT NULL,
+    -- Byte order, as on SQLite, so listing pages the same on both.
+    key TEXT COLLATE "C" NOT NULL,
     value BYTEA NOT NULL,
     size BIGINT NOT NULL,
     PRIMARY KEY (app, bucket, key)

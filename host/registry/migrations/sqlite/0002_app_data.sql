@@ -13,7 +13,8 @@ CREATE TABLE app_config (
 );
 
 -- Key-value entries, each app in its own namespace. `size` is the bytes
--- of key plus value, counted against the app's quota.
+-- of bucket, key and value plus a fixed overhead per entry, counted against
+-- the app's quota.
 CREATE TABLE kv_entries (
     app TEXT NOT NULL REFERENCES apps (name),
     bucket TEXT NOT NULL,
