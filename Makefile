@@ -37,3 +37,4 @@ test: setup-tests lint
 	cargo test --workspace --doc --locked
 	cd guests && cargo test --locked -p wharf-sdk --target $(HOST_TARGET)
 	scripts/with-test-services.sh cargo nextest run --workspace --locked --no-fail-fast
+	python3 bench/run.py --smoke

@@ -62,7 +62,9 @@ root_domain = ".s3.garage.localhost"
 api_bind_addr = "127.0.0.1:$admin_port"
 TOML
 g() { "$garage" -c "$dir/garage/garage.toml" "$@"; }
-g server >"$dir/garage/log" 2>&1 &
+# Started directly, not through `g`: the pid must be garage's own, not a
+# subshell's, or stopping would leave garage running.
+"$garage" -c "$dir/garage/garage.toml" server >"$dir/garage/log" 2>&1 &
 garage_pid=$!
 node_id=
 for _ in $(seq 100); do

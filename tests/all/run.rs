@@ -697,3 +697,23 @@ async fn whoami() -> Result<()> {
     );
     Ok(())
 }
+
+/// `cpu`, the benchmarks' CPU-bound handler, computes what it should.
+#[tokio::test]
+async fn cpu() -> Result<()> {
+    let server = Wharf::run(guests::CPU, &[])?;
+    let response = client().get(server.url("/?rounds=3")).send().await?;
+    assert_eq!(response.status(), 200);
+    // Three rounds of the guest's mixing, worked out here.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for i in 0..3u64 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x = x.wrapping_add(i);
+    }
+    assert_eq!(response.text().await?, format!("{x}\n"));
+    let response = client().get(server.url("/?rounds=lots")).send().await?;
+    assert_eq!(response.status(), 400);
+    Ok(())
+}
