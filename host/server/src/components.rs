@@ -64,6 +64,8 @@ pub struct ComponentCache {
     entries: Mutex<HashMap<BlobKey, Entry>>,
     clock: AtomicU64,
     failures: Mutex<HashMap<BlobKey, (Instant, Arc<FetchError>)>>,
+    /// How many loads (fetch and compile) this cache has started.
+    loads: AtomicU64,
 }
 
 impl ComponentCache {
@@ -76,7 +78,15 @@ impl ComponentCache {
             entries: Mutex::default(),
             clock: AtomicU64::new(0),
             failures: Mutex::default(),
+            loads: AtomicU64::new(0),
         }
+    }
+
+    /// How many times a component has been fetched and compiled: once per
+    /// key however many requests wanted it at once, again only after an
+    /// eviction or a failure.
+    pub fn loads(&self) -> u64 {
+        self.loads.load(Ordering::Relaxed)
     }
 
     fn tick(&self) -> u64 {
@@ -111,6 +121,7 @@ impl ComponentCache {
                 if let Some(error) = self.recent_failure(key) {
                     return Err(error);
                 }
+                self.loads.fetch_add(1, Ordering::Relaxed);
                 let bytes = self.store.get(key).await.map_err(|e| Arc::new(e.into()))?;
                 let runtime = self.runtime.clone();
                 let started = Instant::now();
@@ -185,5 +196,67 @@ impl ComponentCache {
             entries.remove(&oldest);
             tracing::info!(key = %oldest, "evicted a compiled component to stay within the cache limits");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use wharf_runtime::RuntimeConfig;
+    use wharf_store::StoreOptions;
+
+    /// A cache over an in-memory store (no object store is needed to test
+    /// the cache itself) holding the `hello` and `hello-v2` guests.
+    async fn cache(limits: CacheLimits) -> (Arc<ComponentCache>, BlobKey, BlobKey) {
+        let config = RuntimeConfig {
+            max_instances: 4,
+            ..RuntimeConfig::default()
+        };
+        let runtime = Arc::new(Runtime::new(config).expect("runtime"));
+        let store = BlobStore::open("memory://", &StoreOptions::default()).expect("store");
+        let mut keys = Vec::new();
+        for guest in [wharf_test_artifacts::HELLO, wharf_test_artifacts::HELLO_V2] {
+            let bytes = Bytes::from(std::fs::read(guest).expect("guest is built"));
+            keys.push(store.put(bytes).await.expect("put").key);
+        }
+        let cache = ComponentCache::new(runtime, Arc::new(store), limits);
+        (Arc::new(cache), keys[0], keys[1])
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn fifty_concurrent_cold_requests_load_once() {
+        let (cache, hello, _) = cache(CacheLimits::default()).await;
+        let requests: Vec<_> = (0..50)
+            .map(|_| {
+                let cache = cache.clone();
+                tokio::spawn(async move { cache.get(&hello).await.map(|c| c.digest()) })
+            })
+            .collect();
+        for request in requests {
+            let digest = request.await.expect("task").expect("loads");
+            assert_eq!(digest, hello.digest);
+        }
+        assert_eq!(cache.loads(), 1);
+        cache.get(&hello).await.expect("warm");
+        assert_eq!(cache.loads(), 1, "a warm hit loads nothing");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_least_recently_used_is_evicted_and_reloaded() {
+        let limits = CacheLimits {
+            max_components: 1,
+            ..CacheLimits::default()
+        };
+        let (cache, hello, v2) = cache(limits).await;
+        cache.get(&hello).await.expect("hello");
+        cache.get(&v2).await.expect("v2");
+        assert_eq!(cache.loads(), 2);
+        // v2 pushed hello out, so hello loads again, and v2 stays warm
+        // until then.
+        cache.get(&v2).await.expect("v2 again");
+        assert_eq!(cache.loads(), 2);
+        cache.get(&hello).await.expect("hello again");
+        assert_eq!(cache.loads(), 3);
     }
 }
