@@ -295,6 +295,17 @@ class Bench:
         path.mkdir()
         return path
 
+    def start(self, name, component, tag):
+        """Starts one contender serving `component`; returns it and the Host
+        header its requests need (None: any)."""
+        if name == "wharf":
+            server = Wharf(self.wharf_bin, self.data_dir(tag))
+            server.deploy(component, "app")
+            return server, "app.localhost"
+        if name == "wasmtime serve":
+            return wasmtime_serve(component), None
+        return Server([self.native_bin], r"listening on http://(\S+)"), None
+
     def section(self, title, text):
         self.sections.append(f"## {title}\n\n{text}\n")
         log(f"done: {title}")
@@ -353,14 +364,7 @@ class Bench:
         p99s = {}
         for name in ["wharf", "wasmtime serve", "native hyper"]:
             rate = max(1, int(m16[name] / 2))
-            if name == "wharf":
-                server = Wharf(self.wharf_bin, self.data_dir("latency"))
-                server.deploy(hello, "hello")
-                host = "hello.localhost"
-            elif name == "wasmtime serve":
-                server, host = wasmtime_serve(hello), None
-            else:
-                server, host = Server([self.native_bin], r"listening on http://(\S+)"), None
+            server, host = self.start(name, hello, "latency")
             oha(server.url, seconds=1, connections=16, host=host)
             data = oha(server.url, seconds=self.seconds, connections=16, host=host, rate=rate)
             server.stop()
@@ -555,14 +559,7 @@ class Bench:
         rows = []
         growth_wharf = None
         for name in ["wharf", "wasmtime serve", "native hyper"]:
-            if name == "wharf":
-                server = Wharf(self.wharf_bin, self.data_dir("rss"))
-                server.deploy(hello, "hello")
-                host = "hello.localhost"
-            elif name == "wasmtime serve":
-                server, host = wasmtime_serve(hello), None
-            else:
-                server, host = Server([self.native_bin], r"listening on http://(\S+)"), None
+            server, host = self.start(name, hello, "rss")
             oha(server.url, requests=1000, connections=16, host=host)
             idle = server.rss_mb()
             oha(server.url, requests=requests, connections=16, host=host)

@@ -21,7 +21,7 @@ use crate::bindings::wasi::http::types::{
 };
 use crate::body::{BodyReader, BodyWriter, Parent, error_code};
 use crate::error::{Error, Result};
-use crate::request::Method;
+use crate::request::{Method, first_header};
 use std::io::Write;
 use std::time::Duration;
 
@@ -221,10 +221,7 @@ impl Response {
 
     /// The first value of the header `name` (any case), if it is UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .and_then(|(_, value)| std::str::from_utf8(value).ok())
+        first_header(&self.headers, name)
     }
 
     /// The body, to read as it arrives.

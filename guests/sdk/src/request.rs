@@ -198,10 +198,7 @@ impl Request {
 
     /// The first value of the header `name` (any case), if it is UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .and_then(|(_, value)| std::str::from_utf8(value).ok())
+        first_header(&self.headers, name)
     }
 
     /// A path parameter captured by a [`crate::Router`] route, such as `id`
@@ -246,6 +243,15 @@ impl Request {
             ))
         })
     }
+}
+
+/// The first value of the header `name` (any case) in `headers`, if it is
+/// UTF-8.
+pub(crate) fn first_header<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .and_then(|(_, value)| std::str::from_utf8(value).ok())
 }
 
 /// Decodes `%XX` escapes and `+` (a space, in query strings). Invalid
