@@ -393,13 +393,22 @@ impl Change {
 
     /// `app`'s settings as this change sees them.
     pub async fn settings(&mut self, app: &AppName) -> Result<AppSettings, RegistryError> {
-        let row = sqlx::query("SELECT outbound, kv_quota FROM app_settings WHERE app = $1")
-            .bind(app.as_str())
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        row.as_ref()
-            .map_or(Ok(AppSettings::default()), settings_from_row)
+        settings_of(&mut *self.tx, app).await
     }
+}
+
+/// `app`'s settings row, read through `db` (a pool or a transaction); the
+/// defaults when it has none.
+pub(crate) async fn settings_of<'e>(
+    db: impl sqlx::Executor<'e, Database = Any>,
+    app: &AppName,
+) -> Result<AppSettings, RegistryError> {
+    let row = sqlx::query("SELECT outbound, kv_quota FROM app_settings WHERE app = $1")
+        .bind(app.as_str())
+        .fetch_optional(db)
+        .await?;
+    row.as_ref()
+        .map_or(Ok(AppSettings::default()), settings_from_row)
 }
 
 /// Settings from an `app_settings` row.

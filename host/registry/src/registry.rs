@@ -2,7 +2,7 @@
 
 use crate::RegistryError;
 use crate::change::Change;
-use crate::change::settings_from_row;
+use crate::change::{settings_from_row, settings_of};
 use crate::model::{
     Action, App, AppSettings, ConfigEntry, Deployment, Release, RoutedDeployment, RoutingTable,
 };
@@ -222,12 +222,7 @@ impl Registry {
     /// `app`'s settings.
     pub async fn settings(&self, app: &AppName) -> Result<AppSettings, RegistryError> {
         self.app(app).await?;
-        let row = sqlx::query("SELECT outbound, kv_quota FROM app_settings WHERE app = $1")
-            .bind(app.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref()
-            .map_or(Ok(AppSettings::default()), settings_from_row)
+        settings_of(&self.pool, app).await
     }
 
     /// `app`'s configuration, without secrets' values.

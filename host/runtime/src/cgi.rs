@@ -45,7 +45,7 @@ impl Runtime {
         pre: CommandPre<HostState>,
         request: http::Request<B>,
         request_id: RequestId,
-        app: &AppContext,
+        app: &Arc<AppContext>,
         slot: OwnedSemaphorePermit,
     ) -> Result<Response<GuestBody>, InvokeError>
     where

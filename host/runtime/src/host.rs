@@ -13,7 +13,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpVi
 pub(crate) struct HostState {
     pub(crate) table: ResourceTable,
     /// The app the request is for.
-    pub(crate) app: AppContext,
+    pub(crate) app: Arc<AppContext>,
     wasi: WasiCtx,
     http: WasiHttpCtx,
     outbound: OutboundHttp,
@@ -23,7 +23,7 @@ pub(crate) struct HostState {
 impl HostState {
     /// State for one request: empty environment, no arguments, no preopened
     /// directories, no network; stdout and stderr go to the log.
-    pub(crate) fn new(config: &RuntimeConfig, request_id: RequestId, app: AppContext) -> Self {
+    pub(crate) fn new(config: &RuntimeConfig, request_id: RequestId, app: Arc<AppContext>) -> Self {
         let log = GuestLog::new(request_id, config.max_guest_log_bytes);
         let wasi = WasiCtx::builder()
             .stdout(log.stdout())
@@ -37,7 +37,7 @@ impl HostState {
     pub(crate) fn new_command(
         config: &RuntimeConfig,
         request_id: RequestId,
-        app: AppContext,
+        app: Arc<AppContext>,
         env: &[(String, String)],
         stdin: AsyncStdinStream,
         stdout: AsyncStdoutStream,
@@ -55,7 +55,7 @@ impl HostState {
     fn with_wasi(
         config: &RuntimeConfig,
         request_id: RequestId,
-        app: AppContext,
+        app: Arc<AppContext>,
         wasi: WasiCtx,
     ) -> Self {
         Self {

@@ -26,7 +26,7 @@ impl Runtime {
         component: &CompiledComponent,
         request: http::Request<B>,
         request_id: RequestId,
-        app: &AppContext,
+        app: &Arc<AppContext>,
     ) -> Result<http::Response<GuestBody>, InvokeError>
     where
         B: http_body::Body<Data = Bytes, Error = hyper::Error> + Send + 'static,

@@ -20,12 +20,12 @@ pub trait Dispatch: Send + Sync + 'static {
 pub struct SingleApp {
     runtime: Arc<Runtime>,
     component: CompiledComponent,
-    app: AppContext,
+    app: Arc<AppContext>,
 }
 
 impl SingleApp {
     /// Serves `component` on `runtime`, as the app `app` describes.
-    pub fn new(runtime: Arc<Runtime>, component: CompiledComponent, app: AppContext) -> Self {
+    pub fn new(runtime: Arc<Runtime>, component: CompiledComponent, app: Arc<AppContext>) -> Self {
         Self {
             runtime,
             component,
@@ -55,7 +55,7 @@ impl Dispatch for SingleApp {
 pub(crate) async fn serve_component(
     runtime: &Runtime,
     component: &CompiledComponent,
-    app: &AppContext,
+    app: &Arc<AppContext>,
     request: Request<Incoming>,
     request_id: RequestId,
 ) -> Response<GuestBody> {

@@ -6,16 +6,14 @@ use crate::app_data::RegistryKeyValue;
 use crate::components::{ComponentCache, FetchError};
 use crate::dispatch::{serve_component, stamp_request_id};
 use crate::error_response::text_response;
-use crate::routes::{Routes, Target};
+use crate::routes::{AppDefaults, Route, Routes, Target};
 use http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use wharf_registry::{AppName, Registry, RegistryError};
-use wharf_runtime::{
-    AppContext, DeploymentFacts, GuestBody, KeyValueLimits, KeyValueStore, RequestId, Runtime,
-};
-use wharf_store::{BlobKey, StoreError};
+use wharf_runtime::{GuestBody, KeyValueLimits, RequestId, Runtime};
+use wharf_store::StoreError;
 
 /// How long to wait before listening for registry notifications again after
 /// the listener failed.
@@ -39,7 +37,8 @@ pub struct AppRouter {
     components: ComponentCache,
     config: RouterConfig,
     routes: RwLock<Arc<Routes>>,
-    keyvalue: Arc<dyn KeyValueStore>,
+    /// What every app's context starts from when the routes are rebuilt.
+    defaults: AppDefaults,
 }
 
 /// Why a request found no component to run.
@@ -60,14 +59,19 @@ impl AppRouter {
         registry: Registry,
         config: RouterConfig,
     ) -> Result<Self, RegistryError> {
-        let routes = Routes::new(registry.routing_table().await?, &runtime.config().outbound);
+        let defaults = AppDefaults {
+            outbound: runtime.config().outbound.clone(),
+            keyvalue: Arc::new(RegistryKeyValue(registry.clone())),
+            keyvalue_limits: config.keyvalue_limits,
+        };
+        let routes = Routes::new(registry.routing_table().await?, &defaults);
         Ok(Self {
             runtime,
-            registry: registry.clone(),
+            registry,
             components,
             config,
             routes: RwLock::new(Arc::new(routes)),
-            keyvalue: Arc::new(RegistryKeyValue(registry.clone())),
+            defaults,
         })
     }
 
@@ -92,10 +96,7 @@ impl AppRouter {
         if self.registry.feed_position().await? == seen {
             return Ok(false);
         }
-        let routes = Routes::new(
-            self.registry.routing_table().await?,
-            &self.runtime.config().outbound,
-        );
+        let routes = Routes::new(self.registry.routing_table().await?, &self.defaults);
         let mut current = self.routes.write().expect("routes lock");
         // A slower concurrent reload must not replace a newer table.
         if routes.seq > current.seq {
@@ -155,51 +156,28 @@ impl AppRouter {
         })
     }
 
-    /// The app and deployment that answer `host`, from the in-memory
-    /// routes, with what its instance may reach.
-    fn resolve(&self, host: &str) -> Result<(BlobKey, AppContext), Unroutable> {
+    /// The deployment that answers `host`, from the in-memory routes, with
+    /// the context its instance gets.
+    fn resolve(&self, host: &str) -> Result<Route, Unroutable> {
         let routes = self.routes();
         let target = routes.resolve(host, &self.config.domain, self.config.default_app.as_ref());
-        let (app, deployment, preview) = match target {
-            Target::Unrouted(host) => return Err(Unroutable::NoRoute(host)),
-            Target::Invalid(label) => return Err(Unroutable::BadName(label)),
+        match target {
+            Target::Unrouted(host) => Err(Unroutable::NoRoute(host)),
+            Target::Invalid(label) => Err(Unroutable::BadName(label)),
             Target::Live(app) => match routes.app(&app) {
-                None => return Err(Unroutable::UnknownApp(app)),
-                Some(None) => return Err(Unroutable::NotLive(app)),
-                Some(Some(deployment)) => (app, deployment, false),
+                None => Err(Unroutable::UnknownApp(app)),
+                Some(None) => Err(Unroutable::NotLive(app)),
+                Some(Some(route)) => Ok(route),
             },
             Target::Preview { app, digest_prefix } => {
                 if routes.app(&app).is_none() {
                     return Err(Unroutable::UnknownApp(app));
                 }
-                match routes.preview(&app, &digest_prefix) {
-                    Some(deployment) => (app, deployment, true),
-                    None => return Err(Unroutable::UnknownPreview(app, digest_prefix)),
-                }
+                routes
+                    .preview(&app, &digest_prefix)
+                    .ok_or(Unroutable::UnknownPreview(app, digest_prefix))
             }
-        };
-        let deployed_at = deployment
-            .created_at
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| since.as_secs());
-        let context = AppContext {
-            facts: DeploymentFacts {
-                app: app.to_string(),
-                digest: deployment.key.digest.to_string(),
-                deployed_at,
-                preview,
-            },
-            config: routes.config(&app),
-            outbound: routes.outbound(&app),
-            keyvalue: self.keyvalue.clone(),
-            keyvalue_limits: KeyValueLimits {
-                quota_bytes: routes
-                    .kv_quota(&app)
-                    .unwrap_or(self.config.keyvalue_limits.quota_bytes),
-                ..self.config.keyvalue_limits
-            },
-        };
-        Ok((deployment.key, context))
+        }
     }
 
     fn unroutable_response(&self, why: Unroutable, request_id: RequestId) -> Response<GuestBody> {
@@ -270,9 +248,9 @@ impl Dispatch for AppRouter {
             .unwrap_or_default()
             .to_owned();
         let resolved = match self.resolve(&host) {
-            Ok((key, app)) => match self.components.get(&key).await {
-                Ok(component) => Ok((component, app)),
-                Err(e) => Err(Unroutable::Fetch(app.facts.app, e)),
+            Ok(route) => match self.components.get(&route.key).await {
+                Ok(component) => Ok((component, route.app)),
+                Err(e) => Err(Unroutable::Fetch(route.app.facts.app.clone(), e)),
             },
             Err(why) => Err(why),
         };

@@ -3,7 +3,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use wharf_registry::{AppName, RoutedDeployment, RoutingTable};
-use wharf_runtime::{OriginRule, OutboundPolicy};
+use wharf_runtime::{
+    AppContext, DeploymentFacts, KeyValueLimits, KeyValueStore, OriginRule, OutboundPolicy,
+};
 use wharf_store::BlobKey;
 
 /// Separates the app from the digest prefix in a preview hostname:
@@ -30,17 +32,37 @@ pub enum Target {
     Unrouted(String),
 }
 
+/// A deployment ready to serve: its blob, and the context its instances
+/// get, built once per routing table rather than per request.
+#[derive(Clone)]
+pub struct Route {
+    /// The component's blob.
+    pub key: BlobKey,
+    /// What its instances may reach.
+    pub app: Arc<AppContext>,
+}
+
+/// The server-wide settings every app's context starts from.
+#[derive(Clone)]
+pub struct AppDefaults {
+    /// The server's outbound policy; an app's own origins are added to it.
+    pub outbound: Arc<OutboundPolicy>,
+    /// Where apps' key-value data lives.
+    pub keyvalue: Arc<dyn KeyValueStore>,
+    /// Key-value limits; an app's own quota replaces the default one.
+    pub keyvalue_limits: KeyValueLimits,
+}
+
 /// The in-memory routing table a server answers from, rebuilt whenever the
 /// registry's change feed moves.
-#[derive(Default)]
 pub struct Routes {
     /// The change-feed position this reflects.
     pub seq: i64,
-    apps: HashMap<AppName, Option<RoutedDeployment>>,
+    apps: HashMap<AppName, Option<Route>>,
     hostnames: HashMap<String, AppName>,
     /// Every deployment by app and the first [`PREVIEW_DIGITS`] hex digits
     /// of its digest.
-    previews: HashMap<(AppName, String), RoutedDeployment>,
+    previews: HashMap<(AppName, String), Route>,
     /// Each app's configuration, shared with every request's instance.
     config: HashMap<AppName, Arc<BTreeMap<String, String>>>,
     /// Outbound policies of apps with their own allow-lists.
@@ -52,9 +74,11 @@ pub struct Routes {
 }
 
 impl Routes {
-    /// Builds the table from a registry snapshot. Each app's outbound
-    /// policy is `server`'s with the app's own origins added.
-    pub fn new(table: RoutingTable, server: &Arc<OutboundPolicy>) -> Self {
+    /// Builds the table from a registry snapshot, with a context for every
+    /// deployment. Each app's outbound policy is the server's with the
+    /// app's own origins added.
+    pub fn new(table: RoutingTable, defaults: &AppDefaults) -> Self {
+        let server = &defaults.outbound;
         let mut config: HashMap<AppName, BTreeMap<String, String>> = HashMap::new();
         for (app, key, value) in table.config {
             config.entry(app).or_default().insert(key, value);
@@ -78,7 +102,7 @@ impl Routes {
             }
             outbound.insert(app, Arc::new(policy));
         }
-        Self {
+        let mut routes = Self {
             outbound,
             default_outbound: server.clone(),
             kv_quotas,
@@ -87,32 +111,74 @@ impl Routes {
                 .map(|(app, entries)| (app, Arc::new(entries)))
                 .collect(),
             seq: table.seq,
-            apps: table.apps.into_iter().collect(),
+            apps: HashMap::new(),
             hostnames: table
                 .hostnames
                 .into_iter()
                 .map(|(host, app)| (host.as_str().to_owned(), app))
                 .collect(),
-            // Oldest first, so the newest wins a (vanishingly unlikely)
-            // prefix collision within one app.
-            previews: table
-                .deployments
-                .into_iter()
-                .map(|(app, deployment)| ((app, preview_digits(&deployment.key)), deployment))
-                .collect(),
+            previews: HashMap::new(),
+        };
+        for (app, live) in table.apps {
+            let route = live.map(|deployment| routes.route(&app, deployment, false, defaults));
+            routes.apps.insert(app, route);
+        }
+        // Oldest first, so the newest wins a (vanishingly unlikely) prefix
+        // collision within one app.
+        for (app, deployment) in table.deployments {
+            let route = routes.route(&app, deployment, true, defaults);
+            routes
+                .previews
+                .insert((app, preview_digits(&deployment.key)), route);
+        }
+        routes
+    }
+
+    /// `deployment` of `app` with the context its instances get.
+    fn route(
+        &self,
+        app: &AppName,
+        deployment: RoutedDeployment,
+        preview: bool,
+        defaults: &AppDefaults,
+    ) -> Route {
+        let deployed_at = deployment
+            .created_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        let context = AppContext {
+            facts: DeploymentFacts {
+                app: app.to_string(),
+                digest: deployment.key.digest.to_string(),
+                deployed_at,
+                preview,
+            },
+            config: self.config(app),
+            outbound: self.outbound(app),
+            keyvalue: defaults.keyvalue.clone(),
+            keyvalue_limits: KeyValueLimits {
+                quota_bytes: self
+                    .kv_quota(app)
+                    .unwrap_or(defaults.keyvalue_limits.quota_bytes),
+                ..defaults.keyvalue_limits
+            },
+        };
+        Route {
+            key: deployment.key,
+            app: Arc::new(context),
         }
     }
 
     /// The deployment of `app` a preview hostname names, if any.
-    pub fn preview(&self, app: &AppName, digits: &str) -> Option<RoutedDeployment> {
+    pub fn preview(&self, app: &AppName, digits: &str) -> Option<Route> {
         self.previews
             .get(&(app.clone(), digits.to_owned()))
-            .copied()
+            .cloned()
     }
 
     /// Whether `app` exists, and what it serves if it has a live deployment.
-    pub fn app(&self, app: &AppName) -> Option<Option<RoutedDeployment>> {
-        self.apps.get(app).copied()
+    pub fn app(&self, app: &AppName) -> Option<Option<Route>> {
+        self.apps.get(app).cloned()
     }
 
     /// Where `app` may send outbound requests.
@@ -217,7 +283,11 @@ mod tests {
                     },
                 )],
             },
-            &Arc::new(OutboundPolicy::default()),
+            &AppDefaults {
+                outbound: Arc::new(OutboundPolicy::default()),
+                keyvalue: Arc::new(wharf_runtime::MemoryKeyValue::default()),
+                keyvalue_limits: KeyValueLimits::default(),
+            },
         )
     }
 

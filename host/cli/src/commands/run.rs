@@ -86,7 +86,7 @@ impl RunCommand {
             keyvalue: Arc::new(MemoryKeyValue::default()),
             keyvalue_limits: self.runtime.keyvalue_limits(),
         };
-        let dispatch = Arc::new(SingleApp::new(Arc::new(runtime), component, app));
+        let dispatch = Arc::new(SingleApp::new(Arc::new(runtime), component, Arc::new(app)));
 
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
