@@ -78,7 +78,7 @@ impl Runtime {
             AsyncStdinStream::new(stdin_reader),
             AsyncStdoutStream::new(PIPE_BYTES, stdout_writer),
         );
-        let (mut store, memory_hit) = self.new_store(state);
+        let (mut store, memory_hit) = self.new_store(component, state);
         let digest = component.digest;
         let (outcome_tx, outcome_rx) = oneshot::channel();
         tokio::spawn(async move {

@@ -29,6 +29,50 @@ pub struct RuntimeConfig {
     /// Which origins guests may send outbound HTTP requests to, and the
     /// limits on those requests. The default allows none.
     pub outbound: std::sync::Arc<crate::OutboundPolicy>,
+    /// Which compiler turns components into machine code.
+    pub compiler: CompilerMode,
+}
+
+/// How components are compiled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CompilerMode {
+    /// A component never compiled before is compiled with Winch, which is
+    /// several times faster to compile, so its first request is answered
+    /// soon; Cranelift then compiles it again in the background, and new
+    /// requests move to that code when it is ready. Requests already
+    /// running finish on the code they started on. Only Cranelift's code is
+    /// kept on disk and shared.
+    #[default]
+    Auto,
+    /// Cranelift only: optimized code, slower to compile.
+    Cranelift,
+    /// Winch only: fast to compile, slower to run.
+    Winch,
+}
+
+impl std::str::FromStr for CompilerMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "cranelift" => Ok(Self::Cranelift),
+            "winch" => Ok(Self::Winch),
+            other => Err(format!(
+                "unknown compiler `{other}`: use auto, cranelift or winch"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for CompilerMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::Cranelift => "cranelift",
+            Self::Winch => "winch",
+        })
+    }
 }
 
 impl RuntimeConfig {
@@ -47,6 +91,7 @@ impl Default for RuntimeConfig {
             max_guest_log_bytes: 1 << 20,
             artifact_dir: None,
             outbound: Default::default(),
+            compiler: CompilerMode::default(),
         }
     }
 }

@@ -4,6 +4,7 @@ use crate::RuntimeConfig;
 use std::sync::{Mutex, OnceLock};
 use wasmtime::{
     Config, Enabled, Engine, EngineWeak, InstanceAllocationStrategy, PoolingAllocationConfig,
+    Strategy,
 };
 
 /// Bytes at the start of each linear memory kept resident between instances.
@@ -15,9 +16,28 @@ const KEEP_RESIDENT_STACK: usize = 64 << 10;
 /// Slots released before their memory is decommitted in one go.
 const DECOMMIT_BATCH: usize = 16;
 
-/// Builds the engine: component model, epoch interruption, copy-on-write
-/// memory images and the pooling instance allocator sized from `config`.
-pub(crate) fn build(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
+/// Which code generator an engine compiles with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compiler {
+    /// The optimizing compiler.
+    Cranelift,
+    /// The baseline compiler: one pass, no optimization.
+    Winch,
+}
+
+impl std::fmt::Display for Compiler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Cranelift => "cranelift",
+            Self::Winch => "winch",
+        })
+    }
+}
+
+/// Builds an engine compiling with `compiler`: component model, epoch
+/// interruption, copy-on-write memory images and the pooling instance
+/// allocator sized from `config`. Each engine has its own pool.
+pub(crate) fn build(config: &RuntimeConfig, compiler: Compiler) -> wasmtime::Result<Engine> {
     let instances = config.max_instances;
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(instances)
@@ -45,7 +65,11 @@ pub(crate) fn build(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
     wasm.wasm_component_model(true)
         .epoch_interruption(true)
         .memory_init_cow(true)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        .strategy(match compiler {
+            Compiler::Cranelift => Strategy::Cranelift,
+            Compiler::Winch => Strategy::Winch,
+        });
     let engine = Engine::new(&wasm)?;
     EpochTicker::register(&engine);
     Ok(engine)

@@ -61,7 +61,7 @@ impl Runtime {
         let request = request.map(|body| limit_body(body, limit, body_too_large.clone()));
 
         let (mut store, memory_hit) =
-            self.new_store(HostState::new(config, request_id, app.clone()));
+            self.new_store(component, HostState::new(config, request_id, app.clone()));
         let deadline = config.request_deadline;
 
         let (sender, receiver) = oneshot::channel();
@@ -129,8 +129,12 @@ impl Runtime {
     /// deadline set: the guest yields at every tick and is interrupted at
     /// the request deadline. Also returns the flag that says whether the
     /// memory limit was hit.
-    pub(crate) fn new_store(&self, state: HostState) -> (Store<HostState>, Arc<AtomicBool>) {
-        let mut store = Store::new(&self.engine, state);
+    pub(crate) fn new_store(
+        &self,
+        component: &CompiledComponent,
+        state: HostState,
+    ) -> (Store<HostState>, Arc<AtomicBool>) {
+        let mut store = Store::new(&component.engine, state);
         store.limiter(|state| &mut state.limiter);
         let memory_hit = store.data().limiter.hit_flag();
         let deadline_at = Instant::now() + self.config.request_deadline;

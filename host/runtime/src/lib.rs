@@ -31,7 +31,8 @@ mod world;
 
 pub use adapt::{Adapter, Prepared, adapt_core_module, prepare};
 pub use app::{AppContext, DeploymentFacts};
-pub use config::RuntimeConfig;
+pub use config::{CompilerMode, RuntimeConfig};
+pub use engine::Compiler;
 pub use error::{EngineError, InvokeError, LoadError};
 pub use http::GuestBody;
 pub use keyvalue::{
@@ -49,16 +50,80 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
-use wharf_store::Digest;
+use wharf_store::{Digest, VerifiedArtifact};
 
-/// The engine, the host functions every guest links against, and the
+/// The engines, the host functions every guest links against, and the
 /// instance slots requests draw from. One per process.
 pub struct Runtime {
-    engine: Engine,
-    linker: Linker<HostState>,
+    /// Compiles the code that is kept, on disk and in the shared store:
+    /// Cranelift, or Winch under [`CompilerMode::Winch`].
+    main: Backend,
+    /// Winch, for the first compile of a component under
+    /// [`CompilerMode::Auto`].
+    quick: Option<Backend>,
     config: RuntimeConfig,
     instance_slots: Arc<Semaphore>,
     artifacts: Option<artifacts::ArtifactCache>,
+    engine_tag: String,
+}
+
+/// One engine and the host linked into it. Code compiled by one engine
+/// runs only in stores of that engine.
+struct Backend {
+    compiler: Compiler,
+    engine: Engine,
+    linker: Linker<HostState>,
+}
+
+impl Backend {
+    fn new(config: &RuntimeConfig, compiler: Compiler) -> Result<Self, EngineError> {
+        let engine = engine::build(config, compiler).map_err(EngineError)?;
+        let mut linker = Linker::new(&engine);
+        add_host_interfaces(&mut linker).map_err(EngineError)?;
+        Ok(Self {
+            compiler,
+            engine,
+            linker,
+        })
+    }
+
+    /// Checks `component` against the `wharf:app` world and
+    /// pre-instantiates it.
+    fn link(
+        &self,
+        digest: Digest,
+        component: Component,
+        provisional: bool,
+    ) -> Result<CompiledComponent, LoadError> {
+        let image = component.image_range();
+        let code_bytes = image.end.addr().saturating_sub(image.start.addr());
+        let (interfaces, kind) = world::check(&self.engine, &component)?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(LoadError::Link)?;
+        let entry = match kind {
+            AppKind::Http => {
+                Entry::Http(world::AppPre::new(instance_pre).map_err(LoadError::Link)?)
+            }
+            AppKind::Command => Entry::Command(
+                wasmtime_wasi::p2::bindings::CommandPre::new(instance_pre)
+                    .map_err(LoadError::Link)?,
+            ),
+        };
+        Ok(CompiledComponent {
+            digest,
+            entry,
+            component,
+            engine: self.engine.clone(),
+            compiler: self.compiler,
+            provisional,
+            interfaces: Arc::new(interfaces),
+            code_bytes,
+            digest_header: ::http::HeaderValue::from_str(&digest.to_string())
+                .expect("a digest is always a valid header value"),
+        })
+    }
 }
 
 /// A component compiled and linked against the host, ready to be
@@ -67,6 +132,10 @@ pub struct Runtime {
 pub struct CompiledComponent {
     digest: Digest,
     entry: Entry,
+    component: Component,
+    engine: Engine,
+    compiler: Compiler,
+    provisional: bool,
     interfaces: Arc<Interfaces>,
     code_bytes: usize,
     digest_header: ::http::HeaderValue,
@@ -107,17 +176,40 @@ impl CompiledComponent {
             Entry::Command(_) => AppKind::Command,
         }
     }
+
+    /// Which compiler made its code.
+    pub fn compiler(&self) -> Compiler {
+        self.compiler
+    }
+
+    /// Whether this is quick code to serve with until
+    /// [`Runtime::compile`] has made the code to keep.
+    pub fn is_provisional(&self) -> bool {
+        self.provisional
+    }
+
+    /// Its machine code in wasmtime's precompiled format, for
+    /// [`wharf_store::SharedArtifacts`].
+    pub fn serialize(&self) -> Result<Vec<u8>, LoadError> {
+        self.component.serialize().map_err(LoadError::Compile)
+    }
 }
 
 impl Runtime {
-    /// Builds the engine and the host linker.
+    /// Builds the engines and the host linker.
     pub fn new(config: RuntimeConfig) -> Result<Self, EngineError> {
-        let engine = engine::build(&config).map_err(EngineError)?;
-        let mut linker = Linker::new(&engine);
-        add_host_interfaces(&mut linker).map_err(EngineError)?;
+        let (main, quick) = match config.compiler {
+            CompilerMode::Auto => (
+                Backend::new(&config, Compiler::Cranelift)?,
+                Some(Backend::new(&config, Compiler::Winch)?),
+            ),
+            CompilerMode::Cranelift => (Backend::new(&config, Compiler::Cranelift)?, None),
+            CompilerMode::Winch => (Backend::new(&config, Compiler::Winch)?, None),
+        };
         let instance_slots = Arc::new(Semaphore::new(config.max_instances as usize));
+        let engine_tag = artifacts::engine_tag(&main.engine);
         let artifacts = match &config.artifact_dir {
-            Some(dir) => match artifacts::ArtifactCache::open(dir, &engine) {
+            Some(dir) => match artifacts::ArtifactCache::open(dir, &engine_tag) {
                 Ok(cache) => Some(cache),
                 Err(e) => {
                     tracing::warn!("not keeping compiled code on disk: {e}");
@@ -127,11 +219,12 @@ impl Runtime {
             None => None,
         };
         Ok(Self {
-            engine,
-            linker,
+            main,
+            quick,
             config,
             instance_slots,
             artifacts,
+            engine_tag,
         })
     }
 
@@ -140,59 +233,111 @@ impl Runtime {
         &self.config
     }
 
-    /// Compiles `bytes`, checks them against the `wharf:app` world and
-    /// pre-instantiates them. This is CPU-bound and can take seconds for a
-    /// large component; call it off the async executor.
-    pub fn compile(&self, bytes: &[u8]) -> Result<CompiledComponent, LoadError> {
-        if wasmparser::Parser::is_core_wasm(bytes) {
-            return Err(LoadError::CoreModule);
-        }
-        if !wasmparser::Parser::is_component(bytes) {
-            return Err(LoadError::NotWasm);
-        }
-        let digest = Digest::of(bytes);
-        let cached = self
-            .artifacts
-            .as_ref()
-            .and_then(|cache| cache.load(&self.engine, &digest));
-        let component = match cached {
-            Some(component) => {
-                tracing::info!(%digest, "loaded precompiled code");
-                component
-            }
-            None => {
-                let component = Component::new(&self.engine, bytes).map_err(LoadError::Compile)?;
-                if let Some(cache) = &self.artifacts {
-                    cache.store(&digest, &component);
-                }
-                component
-            }
-        };
-        let image = component.image_range();
-        let code_bytes = image.end.addr().saturating_sub(image.start.addr());
-        let (interfaces, kind) = world::check(&self.engine, &component)?;
-        let instance_pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(LoadError::Link)?;
-        let entry = match kind {
-            AppKind::Http => {
-                Entry::Http(world::AppPre::new(instance_pre).map_err(LoadError::Link)?)
-            }
-            AppKind::Command => Entry::Command(
-                wasmtime_wasi::p2::bindings::CommandPre::new(instance_pre)
-                    .map_err(LoadError::Link)?,
-            ),
-        };
-        Ok(CompiledComponent {
-            digest,
-            entry,
-            interfaces: Arc::new(interfaces),
-            code_bytes,
-            digest_header: ::http::HeaderValue::from_str(&digest.to_string())
-                .expect("a digest is always a valid header value"),
-        })
+    /// Names the main engine's configuration: code compiled by an engine
+    /// with another tag must not be loaded here. It is 16 hex digits of a
+    /// SHA-256 over [`Engine::precompile_compatibility_hash`], so servers
+    /// of one build and configuration agree on it.
+    pub fn engine_tag(&self) -> &str {
+        &self.engine_tag
     }
+
+    /// Compiles `bytes` into the code to keep (loading it from the disk
+    /// cache when it is there, and saving it there when not), checks it
+    /// against the `wharf:app` world and pre-instantiates it. This is
+    /// CPU-bound and can take seconds for a large component; call it off the
+    /// async executor.
+    pub fn compile(&self, bytes: &[u8]) -> Result<CompiledComponent, LoadError> {
+        let digest = check_is_component(bytes)?;
+        if let Some(compiled) = self.load_cached(&digest) {
+            return compiled;
+        }
+        let component = Component::new(&self.main.engine, bytes).map_err(LoadError::Compile)?;
+        if let Some(cache) = &self.artifacts {
+            cache.store(&digest, &component);
+        }
+        self.main.link(digest, component, false)
+    }
+
+    /// Like [`compile`](Self::compile), but quick: under
+    /// [`CompilerMode::Auto`] a component that is not on disk is compiled
+    /// with Winch, and the result [is provisional]: the caller should
+    /// [`compile`](Self::compile) it again in the background and switch.
+    /// A component that uses what Winch cannot compile (tail calls,
+    /// exceptions, GC) goes straight to Cranelift.
+    ///
+    /// [is provisional]: CompiledComponent::is_provisional
+    pub fn compile_quickly(&self, bytes: &[u8]) -> Result<CompiledComponent, LoadError> {
+        let Some(quick) = &self.quick else {
+            return self.compile(bytes);
+        };
+        let digest = check_is_component(bytes)?;
+        if let Some(compiled) = self.load_cached(&digest) {
+            return compiled;
+        }
+        match Component::new(&quick.engine, bytes) {
+            Ok(component) => quick.link(digest, component, true),
+            Err(e) => {
+                tracing::info!(%digest, "Winch cannot compile this component, so Cranelift will: {e:#}");
+                self.compile(bytes)
+            }
+        }
+    }
+
+    /// The component with `digest` from the disk cache, if it is there:
+    /// the code to keep, never provisional.
+    pub fn load_cached(&self, digest: &Digest) -> Option<Result<CompiledComponent, LoadError>> {
+        let component = self.artifacts.as_ref()?.load(&self.main.engine, digest)?;
+        tracing::info!(%digest, "loaded precompiled code");
+        Some(self.main.link(*digest, component, false))
+    }
+
+    /// Loads code another server compiled and sealed, after
+    /// [`wharf_store::SharedArtifacts`] verified its seal. Code sealed for
+    /// another engine configuration is refused. The code is saved in the
+    /// disk cache too, so a restart finds it there.
+    pub fn load_shared(&self, code: VerifiedArtifact) -> Result<CompiledComponent, LoadError> {
+        if code.engine_tag() != self.engine_tag {
+            return Err(LoadError::Compile(wasmtime::format_err!(
+                "the shared artifact was compiled for engine {}, and this server runs {}",
+                code.engine_tag(),
+                self.engine_tag
+            )));
+        }
+        let digest = code.digest();
+        let component = match &self.artifacts {
+            Some(cache) => {
+                cache.store_bytes(&digest, code.code());
+                cache.load(&self.main.engine, &digest)
+            }
+            None => None,
+        };
+        let component = match component {
+            Some(component) => component,
+            // SAFETY: the bytes carry a valid HMAC made with the cluster
+            // secret over this digest, this engine tag and the code, so
+            // they were serialized by a wharf server holding the secret,
+            // with an engine of this configuration. wasmtime checks the
+            // header and version again.
+            #[expect(
+                unsafe_code,
+                reason = "loading precompiled code is unsafe in wasmtime's API"
+            )]
+            None => unsafe { Component::deserialize(&self.main.engine, code.code()) }
+                .map_err(LoadError::Compile)?,
+        };
+        self.main.link(digest, component, false)
+    }
+}
+
+/// Checks that `bytes` are a component and returns their digest.
+fn check_is_component(bytes: &[u8]) -> Result<Digest, LoadError> {
+    if wasmparser::Parser::is_core_wasm(bytes) {
+        return Err(LoadError::CoreModule);
+    }
+    if !wasmparser::Parser::is_component(bytes) {
+        return Err(LoadError::NotWasm);
+    }
+    Ok(Digest::of(bytes))
 }
 
 /// Links every interface of the `wharf:app` world to its wasmtime-wasi or

@@ -1,13 +1,14 @@
 //! Compiled components by blob key: fetched, verified and compiled once,
 //! and kept within a budget, least recently used first out.
 
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore, watch};
 use wharf_runtime::{CompiledComponent, LoadError, Runtime};
-use wharf_store::{BlobKey, BlobStore, StoreError};
+use wharf_store::{ArtifactError, BlobKey, BlobStore, SharedArtifacts, StoreError};
 
 /// Why a stored component could not be made ready to serve.
 #[derive(Debug, thiserror::Error)]
@@ -55,40 +56,158 @@ struct Entry {
 /// requests for a key that is still compiling wait for that one compilation.
 /// A failure is remembered for [`FAILURE_MEMORY`]. Past its [`CacheLimits`]
 /// the least recently used components are dropped; requests already running
-/// on one finish on it, and the next request compiles it again (from the
-/// runtime's disk cache, when it has one).
+/// on one finish on it, and the next request loads it again.
+///
+/// A load takes the first of: the runtime's disk cache; code another server
+/// compiled and sealed in the shared store ([`SharedArtifacts`], when the
+/// cluster has a secret); a compile here. A quick provisional compile (see
+/// [`Runtime::compile_quickly`]) is compiled again in the background, one
+/// at a time, and swapped in when ready: new requests take the new code and
+/// requests already running finish on the old. Code compiled here is
+/// published to the shared store.
 pub struct ComponentCache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     runtime: Arc<Runtime>,
     store: Arc<BlobStore>,
+    shared: Option<SharedArtifacts>,
     limits: CacheLimits,
     entries: Mutex<HashMap<BlobKey, Entry>>,
     clock: AtomicU64,
     failures: Mutex<HashMap<BlobKey, (Instant, Arc<FetchError>)>>,
-    /// How many loads (fetch and compile) this cache has started.
+    /// Background recompiles take turns, so a burst of new components does
+    /// not take every core from the requests.
+    recompile_turns: Semaphore,
+    /// How many background recompiles are queued or running.
+    recompiling: watch::Sender<usize>,
+    counts: Counts,
+}
+
+/// What the cache has done, for tests and logs.
+#[derive(Default)]
+struct Counts {
     loads: AtomicU64,
+    compiles: AtomicU64,
+    shared_loads: AtomicU64,
+    switches: AtomicU64,
 }
 
 impl ComponentCache {
-    /// An empty cache over `store`, compiling with `runtime`.
-    pub fn new(runtime: Arc<Runtime>, store: Arc<BlobStore>, limits: CacheLimits) -> Self {
+    /// An empty cache over `store`, compiling with `runtime`, and sharing
+    /// compiled code through `shared` when given.
+    pub fn new(
+        runtime: Arc<Runtime>,
+        store: Arc<BlobStore>,
+        shared: Option<SharedArtifacts>,
+        limits: CacheLimits,
+    ) -> Self {
         Self {
-            runtime,
-            store,
-            limits,
-            entries: Mutex::default(),
-            clock: AtomicU64::new(0),
-            failures: Mutex::default(),
-            loads: AtomicU64::new(0),
+            inner: Arc::new(Inner {
+                runtime,
+                store,
+                shared,
+                limits,
+                entries: Mutex::default(),
+                clock: AtomicU64::new(0),
+                failures: Mutex::default(),
+                recompile_turns: Semaphore::new(1),
+                recompiling: watch::Sender::new(0),
+                counts: Counts::default(),
+            }),
         }
     }
 
-    /// How many times a component has been fetched and compiled: once per
-    /// key however many requests wanted it at once, again only after an
-    /// eviction or a failure.
+    /// How many times a component has been loaded: once per key however
+    /// many requests wanted it at once, again only after an eviction or a
+    /// failure.
     pub fn loads(&self) -> u64 {
-        self.loads.load(Ordering::Relaxed)
+        self.inner.counts.loads.load(Ordering::Relaxed)
     }
 
+    /// How many loads compiled the component here, in the foreground.
+    pub fn compiles(&self) -> u64 {
+        self.inner.counts.compiles.load(Ordering::Relaxed)
+    }
+
+    /// How many loads took verified code from the shared store.
+    pub fn shared_loads(&self) -> u64 {
+        self.inner.counts.shared_loads.load(Ordering::Relaxed)
+    }
+
+    /// How many provisional components were replaced by their recompiled
+    /// code.
+    pub fn switches(&self) -> u64 {
+        self.inner.counts.switches.load(Ordering::Relaxed)
+    }
+
+    /// Waits until no background recompile is queued or running.
+    pub async fn recompiles_done(&self) {
+        let mut pending = self.inner.recompiling.subscribe();
+        let _ = pending.wait_for(|&n| n == 0).await;
+    }
+
+    /// The compiled component stored under `key`, loading it on first use.
+    pub async fn get(&self, key: &BlobKey) -> Result<CompiledComponent, Arc<FetchError>> {
+        let inner = &self.inner;
+        // The warm path: one lock, one clone.
+        let cell = inner.cell(key);
+        if let Some(compiled) = cell.get() {
+            return Ok(compiled.clone());
+        }
+        let mut loaded_now = false;
+        let compiled = cell
+            .get_or_try_init(|| async {
+                // Requests that queued behind a failed attempt take its
+                // answer instead of loading again.
+                if let Some(error) = inner.recent_failure(key) {
+                    return Err(error);
+                }
+                let compiled = inner.load(key).await.map_err(Arc::new)?;
+                loaded_now = true;
+                Ok::<_, Arc<FetchError>>(compiled)
+            })
+            .await;
+        match compiled {
+            Ok(compiled) => {
+                let compiled = compiled.clone();
+                if loaded_now {
+                    inner.evict(key);
+                }
+                Ok(compiled)
+            }
+            Err(error) => {
+                inner
+                    .entries
+                    .lock()
+                    .expect("component cache lock")
+                    .remove(key);
+                let mut failures = inner.failures.lock().expect("failure lock");
+                failures.retain(|_, (at, _)| at.elapsed() < FAILURE_MEMORY);
+                // A remembered failure keeps its time, so it expires on schedule.
+                failures
+                    .entry(*key)
+                    .or_insert_with(|| (Instant::now(), error.clone()));
+                Err(error)
+            }
+        }
+    }
+
+    /// Adds a component compiled elsewhere (at deploy time, say), so the
+    /// first request for it is served warm, and shares its code.
+    pub fn insert(&self, key: BlobKey, compiled: CompiledComponent) {
+        let inner = &self.inner;
+        inner.failures.lock().expect("failure lock").remove(&key);
+        let cell = inner.cell(&key);
+        // Already compiled: keep the one in use.
+        let _ = cell.set(compiled.clone());
+        inner.evict(&key);
+        inner.publish_later(compiled, false);
+    }
+}
+
+impl Inner {
     fn tick(&self) -> u64 {
         self.clock.fetch_add(1, Ordering::Relaxed)
     }
@@ -105,57 +224,118 @@ impl ComponentCache {
         entry.cell.clone()
     }
 
-    /// The compiled component stored under `key`, fetching, verifying and
-    /// compiling it on first use.
-    pub async fn get(&self, key: &BlobKey) -> Result<CompiledComponent, Arc<FetchError>> {
-        // The warm path: one lock, one clone.
-        let cell = self.cell(key);
-        if let Some(compiled) = cell.get() {
-            return Ok(compiled.clone());
+    /// Loads `key`: from the disk cache, the shared store, or by compiling.
+    async fn load(self: &Arc<Self>, key: &BlobKey) -> Result<CompiledComponent, FetchError> {
+        self.counts.loads.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        let digest = key.digest;
+        let runtime = self.runtime.clone();
+        if let Some(compiled) = blocking(move || runtime.load_cached(&digest)).await? {
+            return Ok(compiled?);
         }
-        let mut compiled_now = false;
-        let compiled = cell
-            .get_or_try_init(|| async {
-                // Requests that queued behind a failed attempt take its
-                // answer instead of fetching and compiling again.
-                if let Some(error) = self.recent_failure(key) {
-                    return Err(error);
+        let mut replace_shared = false;
+        if let Some(shared) = &self.shared {
+            match shared.fetch(&digest, self.runtime.engine_tag()).await {
+                Ok(Some(verified)) => {
+                    let runtime = self.runtime.clone();
+                    match blocking(move || runtime.load_shared(verified)).await? {
+                        Ok(compiled) => {
+                            self.counts.shared_loads.fetch_add(1, Ordering::Relaxed);
+                            tracing::info!(%key, elapsed = ?started.elapsed(), "component ready: loaded code compiled by another server");
+                            return Ok(compiled);
+                        }
+                        Err(e) => {
+                            tracing::warn!(%key, "the shared compiled code does not load, so it is compiled here: {e}");
+                            replace_shared = true;
+                        }
+                    }
                 }
-                self.loads.fetch_add(1, Ordering::Relaxed);
-                let bytes = self.store.get(key).await.map_err(|e| Arc::new(e.into()))?;
-                let runtime = self.runtime.clone();
-                let started = Instant::now();
-                let compiled = tokio::task::spawn_blocking(move || runtime.compile(&bytes))
-                    .await
-                    .map_err(|e| Arc::new(FetchError::Compiler(e.to_string())))?
-                    .map_err(|e| Arc::new(e.into()))?;
-                tracing::info!(%key, elapsed = ?started.elapsed(), "component ready");
-                compiled_now = true;
-                Ok::<_, Arc<FetchError>>(compiled)
-            })
-            .await;
-        match compiled {
-            Ok(compiled) => {
-                let compiled = compiled.clone();
-                if compiled_now {
-                    self.evict(key);
+                Ok(None) => {}
+                Err(e @ ArtifactError::Rejected { .. }) => {
+                    tracing::warn!(%key, "{e}");
+                    replace_shared = true;
                 }
-                Ok(compiled)
-            }
-            Err(error) => {
-                self.entries
-                    .lock()
-                    .expect("component cache lock")
-                    .remove(key);
-                let mut failures = self.failures.lock().expect("failure lock");
-                failures.retain(|_, (at, _)| at.elapsed() < FAILURE_MEMORY);
-                // A remembered failure keeps its time, so it expires on schedule.
-                failures
-                    .entry(*key)
-                    .or_insert_with(|| (Instant::now(), error.clone()));
-                Err(error)
+                Err(e) => {
+                    tracing::warn!(%key, "cannot read shared compiled code, so it is compiled here: {e}")
+                }
             }
         }
+        let bytes = self.store.get(key).await?;
+        let runtime = self.runtime.clone();
+        let source = bytes.clone();
+        self.counts.compiles.fetch_add(1, Ordering::Relaxed);
+        let compiled = blocking(move || runtime.compile_quickly(&source)).await??;
+        tracing::info!(%key, elapsed = ?started.elapsed(), compiler = %compiled.compiler(), "component ready");
+        if compiled.is_provisional() {
+            self.recompile_later(*key, bytes, replace_shared);
+        } else {
+            self.publish_later(compiled.clone(), replace_shared);
+        }
+        Ok(compiled)
+    }
+
+    /// Compiles `key` again into the code to keep, in the background, and
+    /// swaps it in for the provisional code.
+    fn recompile_later(self: &Arc<Self>, key: BlobKey, bytes: Bytes, replace_shared: bool) {
+        self.recompiling.send_modify(|n| *n += 1);
+        let inner = self.clone();
+        tokio::spawn(async move {
+            let turn = inner.recompile_turns.acquire().await;
+            let started = Instant::now();
+            let runtime = inner.runtime.clone();
+            let compiled = blocking(move || runtime.compile(&bytes)).await;
+            drop(turn);
+            match compiled {
+                Ok(Ok(compiled)) => {
+                    inner.switch(&key, compiled.clone());
+                    tracing::info!(%key, elapsed = ?started.elapsed(), compiler = %compiled.compiler(), "switched to recompiled code");
+                    inner.publish_later(compiled, replace_shared);
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(%key, "recompiling failed, so the provisional code stays in use: {e}")
+                }
+                Err(e) => {
+                    tracing::warn!(%key, "recompiling failed, so the provisional code stays in use: {e}")
+                }
+            }
+            inner.recompiling.send_modify(|n| *n -= 1);
+        });
+    }
+
+    /// Replaces the provisional code of `key` with `compiled`. Requests
+    /// holding the old code finish on it. A key evicted in the meantime is
+    /// left out: its next load finds the new code on disk.
+    fn switch(&self, key: &BlobKey, compiled: CompiledComponent) {
+        let mut entries = self.entries.lock().expect("component cache lock");
+        if let Some(entry) = entries.get_mut(key)
+            && entry.cell.get().is_some_and(|c| c.is_provisional())
+        {
+            entry.cell = Arc::new(OnceCell::new_with(Some(compiled)));
+            self.counts.switches.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Seals and uploads the code of `compiled` to the shared store, if
+    /// there is one, in the background.
+    fn publish_later(&self, compiled: CompiledComponent, replace: bool) {
+        let Some(shared) = &self.shared else { return };
+        if compiled.is_provisional() {
+            return;
+        }
+        let shared = shared.clone();
+        let engine_tag = self.runtime.engine_tag().to_owned();
+        tokio::spawn(async move {
+            let digest = compiled.digest();
+            let code = match blocking(move || compiled.serialize()).await {
+                Ok(Ok(code)) => code,
+                Ok(Err(e)) => return tracing::warn!(%digest, "cannot share compiled code: {e}"),
+                Err(e) => return tracing::warn!(%digest, "cannot share compiled code: {e}"),
+            };
+            match shared.publish(&digest, &engine_tag, &code, replace).await {
+                Ok(()) => tracing::debug!(%digest, "shared compiled code"),
+                Err(e) => tracing::warn!(%digest, "cannot share compiled code: {e}"),
+            }
+        });
     }
 
     /// The failure to load `key`, if it happened within [`FAILURE_MEMORY`].
@@ -163,16 +343,6 @@ impl ComponentCache {
         let failures = self.failures.lock().expect("failure lock");
         let (at, error) = failures.get(key)?;
         (at.elapsed() < FAILURE_MEMORY).then(|| error.clone())
-    }
-
-    /// Adds a component compiled elsewhere (at deploy time, say), so the
-    /// first request for it is served warm.
-    pub fn insert(&self, key: BlobKey, compiled: CompiledComponent) {
-        self.failures.lock().expect("failure lock").remove(&key);
-        let cell = self.cell(&key);
-        // Already compiled: keep the one in use.
-        let _ = cell.set(compiled);
-        self.evict(&key);
     }
 
     /// Drops the least recently used components until the cache is within
@@ -199,28 +369,56 @@ impl ComponentCache {
     }
 }
 
+/// Runs CPU-bound `work` on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, FetchError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| FetchError::Compiler(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use wharf_runtime::RuntimeConfig;
-    use wharf_store::StoreOptions;
+    use http_body_util::BodyExt;
+    use http_body_util::channel::{Channel, Sender};
+    use wharf_runtime::{
+        AppContext, Compiler, CompilerMode, DeploymentFacts, MemoryKeyValue, RequestId,
+        RuntimeConfig,
+    };
+    use wharf_store::{ClusterSecret, StoreOptions};
 
-    /// A cache over an in-memory store (no object store is needed to test
-    /// the cache itself) holding the `hello` and `hello-v2` guests.
-    async fn cache(limits: CacheLimits) -> (Arc<ComponentCache>, BlobKey, BlobKey) {
+    /// A runtime compiling with `compiler`, keeping code in `artifact_dir`.
+    fn runtime(compiler: CompilerMode, artifact_dir: Option<&std::path::Path>) -> Arc<Runtime> {
         let config = RuntimeConfig {
-            max_instances: 4,
+            max_instances: 8,
+            compiler,
+            artifact_dir: artifact_dir.map(ToOwned::to_owned),
             ..RuntimeConfig::default()
         };
-        let runtime = Arc::new(Runtime::new(config).expect("runtime"));
+        Arc::new(Runtime::new(config).expect("runtime"))
+    }
+
+    /// An in-memory store (the cache logic does not depend on the backend;
+    /// the end-to-end tests run it over Garage) holding `guests`.
+    async fn store(guests: &[&str]) -> (Arc<BlobStore>, Vec<BlobKey>) {
         let store = BlobStore::open("memory://", &StoreOptions::default()).expect("store");
         let mut keys = Vec::new();
-        for guest in [wharf_test_artifacts::HELLO, wharf_test_artifacts::HELLO_V2] {
+        for guest in guests {
             let bytes = Bytes::from(std::fs::read(guest).expect("guest is built"));
             keys.push(store.put(bytes).await.expect("put").key);
         }
-        let cache = ComponentCache::new(runtime, Arc::new(store), limits);
+        (Arc::new(store), keys)
+    }
+
+    /// A Cranelift-only cache over the `hello` and `hello-v2` guests.
+    async fn cache(limits: CacheLimits) -> (Arc<ComponentCache>, BlobKey, BlobKey) {
+        let (store, keys) =
+            store(&[wharf_test_artifacts::HELLO, wharf_test_artifacts::HELLO_V2]).await;
+        let runtime = runtime(CompilerMode::Cranelift, None);
+        let cache = ComponentCache::new(runtime, store, None, limits);
         (Arc::new(cache), keys[0], keys[1])
     }
 
@@ -258,5 +456,273 @@ mod tests {
         assert_eq!(cache.loads(), 2);
         cache.get(&hello).await.expect("hello again");
         assert_eq!(cache.loads(), 3);
+    }
+
+    fn app() -> Arc<AppContext> {
+        Arc::new(AppContext {
+            facts: DeploymentFacts {
+                app: "echo".into(),
+                digest: String::new(),
+                deployed_at: 0,
+                preview: false,
+            },
+            config: Arc::default(),
+            outbound: Arc::default(),
+            keyvalue: Arc::new(MemoryKeyValue::default()),
+            keyvalue_limits: Default::default(),
+        })
+    }
+
+    /// Starts a request to the `echo` guest whose body the test writes
+    /// through the returned sender, and returns once the response head is
+    /// back: the guest is then running, waiting for the body.
+    async fn start_echo(
+        runtime: &Runtime,
+        component: &CompiledComponent,
+    ) -> (
+        Sender<Bytes, hyper::Error>,
+        http::Response<wharf_runtime::GuestBody>,
+    ) {
+        let (sender, body) = Channel::<Bytes, hyper::Error>::new(4);
+        let request = http::Request::post("http://echo.localhost/")
+            .body(body)
+            .expect("request");
+        let response = runtime
+            .handle(component, request, RequestId::new(), &app())
+            .await
+            .expect("echo answers");
+        assert_eq!(response.status(), 200);
+        (sender, response)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn provisional_code_is_switched_while_requests_run_on_it() {
+        let (store, keys) = store(&[wharf_test_artifacts::ECHO]).await;
+        let runtime = runtime(CompilerMode::Auto, None);
+        let cache = ComponentCache::new(runtime.clone(), store, None, CacheLimits::default());
+        let echo = keys[0];
+
+        let quick = cache.get(&echo).await.expect("echo loads");
+        assert_eq!(quick.compiler(), Compiler::Winch);
+        assert!(quick.is_provisional());
+        // Three requests are running on the Winch code, their bodies not yet sent.
+        let mut in_flight = Vec::new();
+        for _ in 0..3 {
+            in_flight.push(start_echo(&runtime, &quick).await);
+        }
+
+        cache.recompiles_done().await;
+        assert_eq!(cache.switches(), 1);
+        assert_eq!(
+            (cache.loads(), cache.compiles()),
+            (1, 1),
+            "the switch is no reload"
+        );
+        let kept = cache.get(&echo).await.expect("echo");
+        assert_eq!(kept.compiler(), Compiler::Cranelift);
+        assert!(!kept.is_provisional());
+
+        // The requests begun before the switch finish on the Winch code...
+        for (i, (mut sender, response)) in in_flight.into_iter().enumerate() {
+            let sent = format!("request {i} started on Winch code");
+            sender
+                .send_data(Bytes::from(sent.clone()))
+                .await
+                .expect("guest reads");
+            drop(sender);
+            let echoed = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            assert_eq!(echoed, sent.as_bytes());
+        }
+        // ...and a new one runs on the Cranelift code.
+        let (mut sender, response) = start_echo(&runtime, &kept).await;
+        sender
+            .send_data(Bytes::from_static(b"on cranelift"))
+            .await
+            .expect("guest reads");
+        drop(sender);
+        let echoed = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        assert_eq!(echoed, &b"on cranelift"[..]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_recompiled_code_is_kept_on_disk_for_a_restart() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, keys) = store(&[wharf_test_artifacts::HELLO]).await;
+        let first = ComponentCache::new(
+            runtime(CompilerMode::Auto, Some(dir.path())),
+            store.clone(),
+            None,
+            CacheLimits::default(),
+        );
+        assert!(first.get(&keys[0]).await.expect("hello").is_provisional());
+        first.recompiles_done().await;
+
+        let restarted = ComponentCache::new(
+            runtime(CompilerMode::Auto, Some(dir.path())),
+            store,
+            None,
+            CacheLimits::default(),
+        );
+        let loaded = restarted.get(&keys[0]).await.expect("hello");
+        assert_eq!(loaded.compiler(), Compiler::Cranelift);
+        assert!(!loaded.is_provisional());
+        assert_eq!(restarted.compiles(), 0, "loaded from disk, not compiled");
+    }
+
+    /// Two servers' caches sharing one store and, unless `other_secret`,
+    /// one cluster secret.
+    async fn two_servers(
+        other_secret: bool,
+    ) -> (ComponentCache, ComponentCache, Arc<BlobStore>, BlobKey) {
+        let (store, keys) = store(&[wharf_test_artifacts::HELLO]).await;
+        let secret = |fill: u8| ClusterSecret::new(&[fill; 32]).expect("secret");
+        let first = ComponentCache::new(
+            runtime(CompilerMode::Cranelift, None),
+            store.clone(),
+            Some(SharedArtifacts::new(&store, secret(1))),
+            CacheLimits::default(),
+        );
+        let second = ComponentCache::new(
+            runtime(CompilerMode::Cranelift, None),
+            store.clone(),
+            Some(SharedArtifacts::new(
+                &store,
+                secret(if other_secret { 2 } else { 1 }),
+            )),
+            CacheLimits::default(),
+        );
+        (first, second, store, keys[0])
+    }
+
+    /// Waits for the first server's background upload of `key`'s code.
+    async fn wait_for_artifact(store: &BlobStore, runtime: &Runtime, key: &BlobKey) -> String {
+        use object_store::ObjectStoreExt;
+        let path = format!("compiled/{}/{}.cwasm", runtime.engine_tag(), key.digest);
+        for _ in 0..600 {
+            if store
+                .object_store()
+                .head(&path.as_str().into())
+                .await
+                .is_ok()
+            {
+                return path;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{path} was never uploaded");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_second_server_loads_sealed_code_instead_of_compiling() {
+        let (first, second, store, hello) = two_servers(false).await;
+        first.get(&hello).await.expect("hello");
+        assert_eq!(first.compiles(), 1);
+        wait_for_artifact(&store, &first.inner.runtime, &hello).await;
+
+        let loaded = second.get(&hello).await.expect("hello");
+        assert_eq!((second.compiles(), second.shared_loads()), (0, 1));
+        assert_eq!(loaded.digest(), hello.digest);
+        // An empty body: the sender is dropped at once.
+        let request = http::Request::get("http://hello.localhost/")
+            .body(Channel::<Bytes, hyper::Error>::new(1).1)
+            .expect("request");
+        let runtime = &second.inner.runtime;
+        let response = runtime.handle(&loaded, request, RequestId::new(), &app()).await;
+        assert_eq!(response.expect("hello answers").status(), 200);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn code_sealed_with_another_secret_is_compiled_again() {
+        let (first, second, store, hello) = two_servers(true).await;
+        first.get(&hello).await.expect("hello");
+        wait_for_artifact(&store, &first.inner.runtime, &hello).await;
+        second.get(&hello).await.expect("hello");
+        assert_eq!((second.compiles(), second.shared_loads()), (1, 0));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tampered_code_is_compiled_again_and_replaced() {
+        use object_store::ObjectStoreExt;
+        let (first, second, store, hello) = two_servers(false).await;
+        first.get(&hello).await.expect("hello");
+        let path = wait_for_artifact(&store, &first.inner.runtime, &hello).await;
+        let path = object_store::path::Path::from(path);
+        let objects = store.object_store();
+        let mut sealed = objects
+            .get(&path)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec();
+        // Change one byte of the machine code, leaving the seal as it was.
+        let middle = sealed.len() / 2;
+        sealed[middle] ^= 0x40;
+        objects.put(&path, sealed.clone().into()).await.unwrap();
+
+        second.get(&hello).await.expect("hello");
+        assert_eq!((second.compiles(), second.shared_loads()), (1, 0));
+        // The server that compiled instead replaces the tampered object.
+        for _ in 0..600 {
+            let now = objects.get(&path).await.unwrap().bytes().await.unwrap();
+            if now.as_ref() != sealed.as_slice() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the tampered artifact was never replaced");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn code_for_another_engine_is_never_loaded() {
+        let (store, keys) = store(&[wharf_test_artifacts::HELLO]).await;
+        let secret = ClusterSecret::new(&[5; 32]).expect("secret");
+        let winch = runtime(CompilerMode::Winch, None);
+        let cranelift = runtime(CompilerMode::Cranelift, None);
+        assert_ne!(winch.engine_tag(), cranelift.engine_tag());
+        let shared = SharedArtifacts::new(&store, secret.clone());
+        let hello = keys[0];
+        // A server with another engine configuration seals its code...
+        let compiled = ComponentCache::new(
+            winch.clone(),
+            store.clone(),
+            Some(shared.clone()),
+            CacheLimits::default(),
+        );
+        compiled.get(&hello).await.expect("hello");
+        let winch_path = wait_for_artifact(&store, &winch, &hello).await;
+        // ...and someone copies it to where this engine's code would be.
+        use object_store::ObjectStoreExt;
+        let objects = store.object_store();
+        let bytes = objects
+            .get(&winch_path.as_str().into())
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let here = shared.location(&hello.digest, cranelift.engine_tag());
+        objects.put(&here, bytes.into()).await.unwrap();
+
+        let cache = ComponentCache::new(
+            cranelift.clone(),
+            store,
+            Some(shared),
+            CacheLimits::default(),
+        );
+        let loaded = cache.get(&hello).await.expect("hello");
+        assert_eq!((cache.compiles(), cache.shared_loads()), (1, 0));
+        assert_eq!(loaded.compiler(), Compiler::Cranelift);
     }
 }

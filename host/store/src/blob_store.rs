@@ -88,7 +88,7 @@ impl BlobStore {
         self.join(&key.to_string())
     }
 
-    fn join(&self, relative: &str) -> Path {
+    pub(crate) fn join(&self, relative: &str) -> Path {
         if self.prefix.as_ref().is_empty() {
             Path::from(relative)
         } else {

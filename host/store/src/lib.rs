@@ -10,6 +10,9 @@
 //!    `s3://BUCKET/PREFIX` (AWS S3, Cloudflare R2, Garage, MinIO),
 //!    `gs://BUCKET/PREFIX` and `az://CONTAINER/PREFIX`. Writes never
 //!    overwrite, and every read is verified against its key.
+//! 5. [`SharedArtifacts`] keeps compiled code beside the blobs, sealed with a
+//!    [`ClusterSecret`], so servers of one cluster compile each component
+//!    once between them and never run code the store alone could forge.
 
 mod blob_store;
 mod cache;
@@ -17,9 +20,11 @@ mod digest;
 mod error;
 mod key;
 mod location;
+mod shared_artifacts;
 
 pub use blob_store::{BlobStore, PutOutcome, StoreOptions, StoredBlob};
 pub use digest::{Digest, DigestWriter, ParseDigestError};
 pub use error::StoreError;
 pub use key::{BlobKey, ParseBlobKeyError};
 pub use location::{S3Settings, redact_unparsed};
+pub use shared_artifacts::{ArtifactError, ClusterSecret, SharedArtifacts, VerifiedArtifact};

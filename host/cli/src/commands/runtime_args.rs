@@ -3,7 +3,7 @@
 use bytesize::ByteSize;
 use std::sync::Arc;
 use std::time::Duration;
-use wharf_runtime::{KeyValueLimits, OriginRule, OutboundPolicy, RuntimeConfig};
+use wharf_runtime::{CompilerMode, KeyValueLimits, OriginRule, OutboundPolicy, RuntimeConfig};
 
 /// Limits on guests. Each flag also reads an environment variable.
 #[derive(clap::Args, Clone, Debug)]
@@ -57,6 +57,13 @@ pub struct RuntimeArgs {
     /// past it fails in the guest with an error that says so.
     #[arg(long, env = "WHARF_KV_QUOTA", default_value = "64MiB")]
     kv_quota: ByteSize,
+
+    /// How components are compiled. `auto` compiles a component not seen
+    /// before with Winch, to answer its first request soon, then with
+    /// Cranelift in the background, and switches new requests to that code.
+    /// `cranelift` compiles optimized code only; `winch` quick code only.
+    #[arg(long, env = "WHARF_COMPILER", default_value_t = CompilerMode::Auto, value_name = "auto|cranelift|winch")]
+    compiler: CompilerMode,
 }
 
 impl RuntimeArgs {
@@ -82,6 +89,7 @@ impl RuntimeArgs {
             max_request_body_bytes: self.max_request_body.as_u64(),
             max_guest_log_bytes: usize::try_from(self.max_guest_log.as_u64())?,
             artifact_dir: None,
+            compiler: self.compiler,
             outbound: Arc::new(OutboundPolicy {
                 rules: self.allow_outbound.clone(),
                 max_requests: self.max_outbound_requests,

@@ -15,7 +15,7 @@ use wharf_runtime::Runtime;
 use wharf_server::{
     AppRouter, CacheLimits, ComponentCache, Listener, RouterConfig, shutdown_signal,
 };
-use wharf_store::{BlobStore, S3Settings, StoreOptions};
+use wharf_store::{BlobStore, ClusterSecret, S3Settings, SharedArtifacts, StoreOptions};
 
 /// Serve every deployed app: `<app>.<domain>` goes to the app's live
 /// deployment. With no flags, state lives in the data directory: blobs in
@@ -77,6 +77,14 @@ pub struct ServeCommand {
     /// Most compiled code kept in memory.
     #[arg(long, env = "WHARF_MAX_COMPILED_SIZE", default_value = "2GiB")]
     max_compiled_size: ByteSize,
+
+    /// A file holding the secret (at least 32 bytes; `openssl rand -hex 32`)
+    /// that the servers of one cluster share to seal compiled code in the
+    /// blob store under `compiled/`. With it, each component is compiled
+    /// once for the cluster and other servers load that code after checking
+    /// its seal; without it, each server compiles for itself.
+    #[arg(long, env = "WHARF_ARTIFACT_SECRET_FILE", value_name = "FILE")]
+    artifact_secret_file: Option<PathBuf>,
 
     /// How often to check the registry for changes made by other servers.
     #[arg(long, env = "WHARF_POLL_INTERVAL", default_value = "500ms", value_parser = humantime::parse_duration)]
@@ -164,7 +172,19 @@ impl ServeCommand {
             max_components: self.max_compiled,
             max_code_bytes: usize::try_from(self.max_compiled_size.as_u64())?,
         };
-        let components = ComponentCache::new(runtime.clone(), store.clone(), limits);
+        let shared = match &self.artifact_secret_file {
+            Some(path) => {
+                let secret = std::fs::read(path).with_context(|| {
+                    format!("cannot read --artifact-secret-file {}", path.display())
+                })?;
+                let secret = ClusterSecret::new(&secret).map_err(|e| {
+                    anyhow::anyhow!("--artifact-secret-file {}: {e}", path.display())
+                })?;
+                Some(SharedArtifacts::new(&store, secret))
+            }
+            None => None,
+        };
+        let components = ComponentCache::new(runtime.clone(), store.clone(), shared, limits);
         let router_config = RouterConfig {
             domain: domain.to_string(),
             default_app: self.default_app.clone(),
