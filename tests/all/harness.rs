@@ -151,14 +151,20 @@ impl Wharf {
     /// written by a background thread, a moment after the event), and
     /// returns the log.
     pub fn wait_for_log(&self, needle: &str) -> Result<String> {
-        let deadline = Instant::now() + Duration::from_secs(5);
+        self.wait_for_log_within(needle, Duration::from_secs(5))
+    }
+
+    /// Waits up to `timeout` for `needle` to appear in the log, for work
+    /// the server does in the background (such as compiling).
+    pub fn wait_for_log_within(&self, needle: &str, timeout: Duration) -> Result<String> {
+        let deadline = Instant::now() + timeout;
         loop {
             let log = self.log();
             if log.contains(needle) {
                 return Ok(log);
             }
             if Instant::now() > deadline {
-                bail!("`{needle}` not in the log after 5 s:\n{log}");
+                bail!("`{needle}` not in the log after {timeout:?}:\n{log}");
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -528,6 +528,50 @@ async fn a_restart_loads_precompiled_code() -> Result<()> {
     Ok(())
 }
 
+/// Servers sharing Garage, Postgres and an artifact secret compile each
+/// component once between them: the server that takes the deploy seals its
+/// code into the store, and the others load it instead of compiling. A
+/// server without the secret compiles for itself, with Winch first and then
+/// Cranelift in the background.
+#[tokio::test]
+async fn servers_with_the_artifact_secret_share_compiled_code() -> Result<()> {
+    let secrets = tempfile::tempdir()?;
+    let secret_file = secrets.path().join("artifact-secret");
+    std::fs::write(&secret_file, format!("{:064x}\n", rand_u64()))?;
+    let secret = secret_file.to_str().context("utf-8 path")?;
+    let sharing = ["--artifact-secret-file", secret];
+    let store = Garage::from_env().fresh_url();
+    let db = Postgres::from_env().fresh_database().await;
+    let a = Deployment::on(&store, &db, &sharing)?;
+    let b = Deployment::on(&store, &db, &sharing)?;
+    let alone = Deployment::on(&store, &db, &[])?;
+
+    let v1 = a.deploy(guests::HELLO, "hello", &[])?;
+    // A seals the code in the background once the deploy has answered.
+    let log = a.server.wait_for_log_within(
+        "sealed compiled code into the shared store",
+        Duration::from_secs(60),
+    )?;
+    assert!(log.contains(&v1.digest), "{log}");
+    wait_for_body(&b, "hello.localhost", V1).await?;
+    let log = b
+        .server
+        .wait_for_log("loaded code compiled by another server")?;
+    assert!(!log.contains("compiler=winch"), "B compiled: {log}");
+
+    wait_for_body(&alone, "hello.localhost", V1).await?;
+    // Cranelift compiles in the background; a debug build takes a while.
+    let log = alone
+        .server
+        .wait_for_log_within("switched to recompiled code", Duration::from_secs(120))?;
+    assert!(log.contains("compiler=winch"), "{log}");
+    assert!(
+        !log.contains("loaded code compiled by another server"),
+        "{log}"
+    );
+    Ok(())
+}
+
 /// With room for one compiled component, two apps still both serve: the
 /// least recently used is dropped and loaded again when asked for.
 #[tokio::test]

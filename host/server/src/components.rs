@@ -332,7 +332,7 @@ impl Inner {
                 Err(e) => return tracing::warn!(%digest, "cannot share compiled code: {e}"),
             };
             match shared.publish(&digest, &engine_tag, &code, replace).await {
-                Ok(()) => tracing::debug!(%digest, "shared compiled code"),
+                Ok(()) => tracing::info!(%digest, "sealed compiled code into the shared store"),
                 Err(e) => tracing::warn!(%digest, "cannot share compiled code: {e}"),
             }
         });
@@ -637,7 +637,9 @@ mod tests {
             .body(Channel::<Bytes, hyper::Error>::new(1).1)
             .expect("request");
         let runtime = &second.inner.runtime;
-        let response = runtime.handle(&loaded, request, RequestId::new(), &app()).await;
+        let response = runtime
+            .handle(&loaded, request, RequestId::new(), &app())
+            .await;
         assert_eq!(response.expect("hello answers").status(), 200);
     }
 
