@@ -438,26 +438,34 @@ class Bench:
             size = component.stat().st_size
             # wasmtime serve: start to first response, compile cache off.
             ws_cold = self.start_to_first_byte(lambda: wasmtime_serve(component))
-            # wharf: a never-seen digest served by a node that did not take
-            # the deploy (it compiles on the first request), then that node
-            # restarted with its compiled-code cache on disk.
-            first, restart, after_deploy = self.wharf_cold(component, label)
-            figures[label] = (first, restart, ws_cold, after_deploy)
+            # wharf: a never-seen digest served by nodes that did not take
+            # the deploy (they compile on the first request, or load sealed
+            # code from the store), then a node restarted with its
+            # compiled-code cache on disk.
+            cold = self.wharf_cold(component)
+            figures[label] = (cold["auto"], cold["restart"], ws_cold, cold["after_deploy"])
             rows.append(
-                f"| {label} ({size / 1e6:.1f} MB) | {first * 1e3:.1f} | {restart * 1e3:.1f} | "
-                f"{after_deploy * 1e3:.2f} | {ws_cold * 1e3:.1f} |"
+                f"| {label} ({size / 1e6:.1f} MB) | {cold['auto'] * 1e3:.1f} | {cold['cranelift'] * 1e3:.1f} | "
+                f"{cold['shared'] * 1e3:.1f} | {cold['restart'] * 1e3:.1f} | "
+                f"{cold['after_deploy'] * 1e3:.2f} | {ws_cold * 1e3:.1f} | {cold['switch']:.2f} |"
             )
         self.section(
             "cold starts",
-            "- *wharf, never-seen digest*: a second `wharf serve` on the same registry and store, "
+            "- *wharf, never-seen digest*: another `wharf serve` on the same registry and store, "
             "which did not take the deploy, answers its first request for the app; that request "
-            "fetches, compiles and instantiates. Time to the response head.\n"
-            "- *wharf, restarted*: that second server restarted with its compiled-code cache on disk, "
+            "fetches, compiles and instantiates. Time to the response head. With `--compiler auto` "
+            "(the default) it compiles with Winch and then with Cranelift in the background; "
+            "*switch s* is how long after the first response that server swapped in the Cranelift "
+            "code. With `--compiler cranelift` it compiles with Cranelift only.\n"
+            "- *wharf, sealed code*: the node that took the deploy and this one share "
+            "`--artifact-secret-file`, so this one loads the code the first sealed into the store.\n"
+            "- *wharf, restarted*: a server restarted with its compiled-code cache on disk, "
             "from process start to the first response head.\n"
             "- *wharf, after deploy*: the first request on the node that took the deploy.\n"
             "- *wasmtime serve*: process start to the first response head, compile cache off.\n\n"
-            "| component | wharf never-seen ms | wharf restarted, disk cache ms | wharf first request after deploy ms | wasmtime serve cold ms |\n"
-            "|---|---|---|---|---|\n" + "\n".join(rows),
+            "| component | wharf never-seen, auto ms | wharf never-seen, cranelift ms | wharf never-seen, sealed code ms "
+            "| wharf restarted, disk cache ms | wharf first request after deploy ms | wasmtime serve cold ms | switch s |\n"
+            "|---|---|---|---|---|---|---|---|\n" + "\n".join(rows),
         )
         first, restart, ws_cold, after = figures["small Rust `hello`"]
         self.target("never-seen small component, time to first byte", "≤ 25 ms", f"{first * 1e3:.1f} ms", first <= 0.025)
@@ -485,30 +493,52 @@ class Bench:
         server.stop()
         return elapsed
 
-    def wharf_cold(self, component, label):
-        a_dir = self.data_dir(f"cold-a-{component.stem}")
-        b_dir = self.data_dir(f"cold-b-{component.stem}")
-        shared = ["--db", f"sqlite://{a_dir}/registry.db", "--store", f"{a_dir}/blobs"]
-        a = Wharf(self.wharf_bin, a_dir)
-        b = Wharf(self.wharf_bin, b_dir, shared + ["--poll-interval", "20ms"])
+    def wharf_cold(self, component):
+        """Cold starts of `component` on wharf nodes sharing node A's
+        registry and store; returns seconds by case."""
+        name = component.stem
+        a_dir = self.data_dir(f"cold-a-{name}")
+        secret = self.workdir / "artifact-secret"
+        secret.write_text(os.urandom(32).hex())
+        sharing = ["--artifact-secret-file", str(secret)]
+        shared = ["--db", f"sqlite://{a_dir}/registry.db", "--store", f"{a_dir}/blobs",
+                  "--poll-interval", "20ms"]
+        a = Wharf(self.wharf_bin, a_dir, sharing)
         a.deploy(component, "app")
-        after_deploy = get(a.addresses[0], host="app.localhost")[1]
-        # Wait until B routes the app, then time its first real request.
-        while True:
-            status, elapsed = get(b.addresses[0], path="/", host="app.localhost")
-            if status != 404:
-                break
-            time.sleep(0.005)
-        first = elapsed
-        b.stop()
+        times = {"after_deploy": get(a.addresses[0], host="app.localhost")[1]}
+        # A seals the compiled code into the store after the deploy answers.
+        sealed = a_dir / "blobs/compiled"
+        while not any(sealed.glob("*/*.cwasm")):
+            time.sleep(0.01)
+        nodes = {}
+        for case, extra in [("auto", []), ("cranelift", ["--compiler", "cranelift"]), ("shared", sharing)]:
+            node_dir = self.data_dir(f"cold-{case}-{name}")
+            node = Wharf(self.wharf_bin, node_dir, shared + extra)
+            # Wait until the node routes the app, then time its first real request.
+            while True:
+                status, elapsed = get(node.addresses[0], path="/", host="app.localhost")
+                if status != 404:
+                    break
+                time.sleep(0.005)
+            answered = time.perf_counter()
+            times[case] = elapsed
+            nodes[case] = node_dir
+            if case == "auto":
+                # It saves Cranelift's code once the background compile is
+                # done, just before switching to it.
+                while not any((node_dir / "compiled").glob("*.cwasm")):
+                    time.sleep(0.005)
+                times["switch"] = time.perf_counter() - answered
+            node.stop()
+        node_dir = nodes["auto"]
         began = time.perf_counter()
-        b = Wharf(self.wharf_bin, b_dir, shared)
-        while get(b.addresses[0], host="app.localhost")[0] != 200:
+        restarted = Wharf(self.wharf_bin, node_dir, shared)
+        while get(restarted.addresses[0], host="app.localhost")[0] != 200:
             time.sleep(0.001)
-        restart = time.perf_counter() - began
-        b.stop()
+        times["restart"] = time.perf_counter() - began
+        restarted.stop()
         a.stop()
-        return first, restart, after_deploy
+        return times
 
     def many_apps(self):
         hello = TARGET / "guests/hello.wasm"
@@ -609,23 +639,34 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="short runs on debug builds")
     parser.add_argument("--out", type=pathlib.Path, help="where to write the report [bench/RESULTS.md]")
+    parser.add_argument("--only", choices=["throughput", "echo-cpu", "cold", "many-apps", "memory"],
+                        help="run one workload (the report then holds only it; it goes to --out, "
+                             "or target/bench/only-WORKLOAD.md)")
     args = parser.parse_args()
     out = args.out or (ROOT / "bench/RESULTS.md")
     if args.smoke and not args.out:
         out = TARGET / "bench/smoke-results.md"
+    if args.only and not args.out:
+        out = TARGET / f"bench/only-{args.only}.md"
     if not shutil.which("taskset"):
         sys.exit("bench: taskset is missing (util-linux)")
     install_tools()
     wharf_bin, native_bin = build("debug" if args.smoke else "release")
-    command = "bench/run.py" + (" --smoke" if args.smoke else "")
+    command = "bench/run.py" + (" --smoke" if args.smoke else "") + (f" --only {args.only}" if args.only else "")
     with tempfile.TemporaryDirectory(prefix="wharf-bench-") as workdir:
         bench = Bench(args, wharf_bin, native_bin, workdir)
-        m16 = bench.hello_throughput()
-        bench.latency(m16)
-        bench.echo_and_cpu()
-        bench.cold_starts()
-        bench.many_apps()
-        bench.memory()
+        wanted = lambda workload: args.only in (None, workload)
+        if wanted("throughput"):
+            m16 = bench.hello_throughput()
+            bench.latency(m16)
+        if wanted("echo-cpu"):
+            bench.echo_and_cpu()
+        if wanted("cold"):
+            bench.cold_starts()
+        if wanted("many-apps"):
+            bench.many_apps()
+        if wanted("memory"):
+            bench.memory()
         report = bench.report(command)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report)
