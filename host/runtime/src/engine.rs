@@ -63,6 +63,12 @@ pub(crate) fn build(config: &RuntimeConfig, compiler: Compiler) -> wasmtime::Res
 
     let mut wasm = Config::new();
     wasm.wasm_component_model(true)
+        // wharf serves wasi:http 0.2 and wasi:cli 0.2, which need none of
+        // the component-model-async machinery. Turning it off keeps its
+        // per-store set-up out of every request, and with it the "future
+        // dropped" error (and, under RUST_BACKTRACE, the backtrace) that
+        // wasmtime otherwise builds when it drops each store.
+        .concurrency_support(false)
         .epoch_interruption(true)
         .memory_init_cow(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
