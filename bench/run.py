@@ -136,6 +136,12 @@ def leb128(n):
 # ---------------------------------------------------------------- servers
 
 
+# Every contender runs without RUST_BACKTRACE: an operator's server does not
+# set it, and with it wasmtime captures a backtrace for each error it builds,
+# even one it drops at once.
+SERVER_ENV = {k: v for k, v in os.environ.items() if k not in ("RUST_BACKTRACE", "RUST_LIB_BACKTRACE")}
+
+
 class Server:
     """A server process pinned to SERVER_CPU, and the address it listens on."""
 
@@ -146,7 +152,7 @@ class Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "WHARF_LOG": "warn", **(env or {})},
+            env={**SERVER_ENV, "WHARF_LOG": "warn", **(env or {})},
         )
         self.addresses = []
         self.pattern = re.compile(pattern)
@@ -390,12 +396,13 @@ class Bench:
             ("64 KiB POST echo", echo, "/", body, True),
             ("CPU-bound handler (~1 ms)", cpu, "/", None, False),
         ]:
-            results = {"wharf": [], "wasmtime serve": [], "native hyper": []}
+            results = {"wharf": [], "wharf winch": [], "wasmtime serve": [], "native hyper": []}
             for round_ in range(self.rounds):
-                wharf = Wharf(self.wharf_bin, self.data_dir(f"{component.stem}-{round_}"))
-                wharf.deploy(component, "app")
-                results["wharf"].append(throughput(wharf.url.rstrip("/") + path, self.seconds, 16, host="app.localhost", body=post))
-                wharf.stop()
+                for name, extra in [("wharf", []), ("wharf winch", ["--compiler", "winch"])]:
+                    wharf = Wharf(self.wharf_bin, self.data_dir(f"{component.stem}-{name[-5:]}-{round_}"), extra)
+                    wharf.deploy(component, "app")
+                    results[name].append(throughput(wharf.url.rstrip("/") + path, self.seconds, 16, host="app.localhost", body=post))
+                    wharf.stop()
                 ws = wasmtime_serve(component)
                 results["wasmtime serve"].append(throughput(ws.url.rstrip("/") + path, self.seconds, 16, body=post))
                 ws.stop()
@@ -405,14 +412,17 @@ class Bench:
                     native.stop()
             m = {name: median(values) if values else None for name, values in results.items()}
             native = f"{m['native hyper']:.0f}" if m["native hyper"] else "n/a"
-            rows.append(f"| {label} | {m['wharf']:.0f} | {m['wasmtime serve']:.0f} | {native} | {m['wharf'] / m['wasmtime serve']:.2f} |")
+            rows.append(f"| {label} | {m['wharf']:.0f} | {m['wharf winch']:.0f} | {m['wasmtime serve']:.0f} | {native} "
+                        f"| {m['wharf'] / m['wasmtime serve']:.2f} | {m['wharf winch'] / m['wharf']:.2f} |")
         status, elapsed = self.single_request_time(cpu)
         self.section(
             "echo and CPU-bound handlers",
             f"Medians of {self.rounds} interleaved rounds, 16 connections. `guests/cpu` takes "
-            f"{elapsed * 1e3:.2f} ms for one request under `wharf run` (median of 20, including HTTP).\n\n"
-            "| workload | wharf req/s | wasmtime serve req/s | native hyper req/s | wharf / wasmtime |\n"
-            "|---|---|---|---|---|\n" + "\n".join(rows),
+            f"{elapsed * 1e3:.2f} ms for one request under `wharf run` (median of 20, including HTTP). "
+            "*wharf winch* is `wharf serve --compiler winch`: the code `--compiler auto` serves "
+            "a new component with until Cranelift's is ready.\n\n"
+            "| workload | wharf req/s | wharf winch req/s | wasmtime serve req/s | native hyper req/s | wharf / wasmtime | winch / cranelift |\n"
+            "|---|---|---|---|---|---|---|\n" + "\n".join(rows),
         )
 
     def single_request_time(self, component):
@@ -621,7 +631,7 @@ class Bench:
             "# wharf benchmark results\n\n"
             f"Command: `{command}`, on {time.strftime('%Y-%m-%d')}.\n\n"
             f"Machine: {machine}. Servers pinned to CPU {SERVER_CPU}, oha {OHA_VERSION} to CPU {LOAD_CPU}. "
-            f"wasmtime-cli {WASMTIME_VERSION}, the version wharf embeds. "
+            f"wasmtime-cli {WASMTIME_VERSION}, the version wharf embeds. Servers run without RUST_BACKTRACE. "
             f"{'Smoke mode: debug builds, short runs; these figures mean nothing.' if self.args.smoke else 'Release builds.'}\n\n"
             "These machines are shared and noisy: compare figures from one run only.\n\n"
             "## Targets\n\n" + targets + "\n\n" + "\n".join(self.sections)

@@ -663,21 +663,30 @@ mod tests {
         let mut sealed = objects
             .get(&path)
             .await
-            .unwrap()
+            .expect("get")
             .bytes()
             .await
-            .unwrap()
+            .expect("read")
             .to_vec();
         // Change one byte of the machine code, leaving the seal as it was.
         let middle = sealed.len() / 2;
         sealed[middle] ^= 0x40;
-        objects.put(&path, sealed.clone().into()).await.unwrap();
+        objects
+            .put(&path, sealed.clone().into())
+            .await
+            .expect("put");
 
         second.get(&hello).await.expect("hello");
         assert_eq!((second.compiles(), second.shared_loads()), (1, 0));
         // The server that compiled instead replaces the tampered object.
         for _ in 0..600 {
-            let now = objects.get(&path).await.unwrap().bytes().await.unwrap();
+            let now = objects
+                .get(&path)
+                .await
+                .expect("get")
+                .bytes()
+                .await
+                .expect("read");
             if now.as_ref() != sealed.as_slice() {
                 return;
             }
@@ -710,12 +719,12 @@ mod tests {
         let bytes = objects
             .get(&winch_path.as_str().into())
             .await
-            .unwrap()
+            .expect("get")
             .bytes()
             .await
-            .unwrap();
+            .expect("read");
         let here = shared.location(&hello.digest, cranelift.engine_tag());
-        objects.put(&here, bytes.into()).await.unwrap();
+        objects.put(&here, bytes.into()).await.expect("put");
 
         let cache = ComponentCache::new(
             cranelift.clone(),

@@ -266,12 +266,22 @@ mod tests {
         let blobs = blobs();
         let artifacts = shared(&blobs, 7);
         let digest = Digest::of(b"component");
-        assert!(artifacts.fetch(&digest, ENGINE).await.unwrap().is_none());
+        assert!(
+            artifacts
+                .fetch(&digest, ENGINE)
+                .await
+                .expect("fetch")
+                .is_none()
+        );
         artifacts
             .publish(&digest, ENGINE, CODE, false)
             .await
-            .unwrap();
-        let verified = artifacts.fetch(&digest, ENGINE).await.unwrap().unwrap();
+            .expect("publish");
+        let verified = artifacts
+            .fetch(&digest, ENGINE)
+            .await
+            .expect("fetch")
+            .expect("stored");
         assert_eq!(verified.code(), CODE);
         assert_eq!(verified.digest(), digest);
         assert_eq!(verified.engine_tag(), ENGINE);
@@ -288,7 +298,7 @@ mod tests {
         shared(&blobs, 1)
             .publish(&digest, ENGINE, CODE, false)
             .await
-            .unwrap();
+            .expect("publish");
         let error = shared(&blobs, 2).fetch(&digest, ENGINE).await.err();
         assert!(
             matches!(error, Some(ArtifactError::Rejected { reason, .. }) if reason.contains("HMAC")),
@@ -302,11 +312,11 @@ mod tests {
             .objects
             .get(&from)
             .await
-            .unwrap()
+            .expect("get")
             .bytes()
             .await
-            .unwrap();
-        artifacts.objects.put(&to, bytes.into()).await.unwrap();
+            .expect("read");
+        artifacts.objects.put(&to, bytes.into()).await.expect("put");
     }
 
     #[tokio::test]
@@ -318,7 +328,7 @@ mod tests {
         artifacts
             .publish(&digest, ENGINE, CODE, false)
             .await
-            .unwrap();
+            .expect("publish");
         let sealed = artifacts.location(&digest, ENGINE);
         // Code compiled by one engine, under another engine's tag.
         copy(
@@ -350,15 +360,15 @@ mod tests {
         artifacts
             .publish(&digest, ENGINE, CODE, false)
             .await
-            .unwrap();
+            .expect("publish");
         let mut bytes = artifacts
             .objects
             .get(&location)
             .await
-            .unwrap()
+            .expect("get")
             .bytes()
             .await
-            .unwrap()
+            .expect("read")
             .to_vec();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
@@ -366,7 +376,7 @@ mod tests {
             .objects
             .put(&location, bytes.into())
             .await
-            .unwrap();
+            .expect("put");
         let flipped = artifacts.fetch(&digest, ENGINE).await.err();
         assert!(
             matches!(flipped, Some(ArtifactError::Rejected { reason, .. }) if reason.contains("HMAC"))
@@ -376,7 +386,7 @@ mod tests {
             .objects
             .put(&location, Bytes::from_static(CODE).into())
             .await
-            .unwrap();
+            .expect("put");
         let unsealed = artifacts.fetch(&digest, ENGINE).await.err();
         assert!(
             matches!(unsealed, Some(ArtifactError::Rejected { reason, .. }) if reason.contains("format"))
@@ -386,7 +396,7 @@ mod tests {
             .objects
             .put(&location, Bytes::from_static(b"short").into())
             .await
-            .unwrap();
+            .expect("put");
         let short = artifacts.fetch(&digest, ENGINE).await.err();
         assert!(
             matches!(short, Some(ArtifactError::Rejected { reason, .. }) if reason.contains("short"))
@@ -396,13 +406,19 @@ mod tests {
         artifacts
             .publish(&digest, ENGINE, CODE, true)
             .await
-            .unwrap();
-        assert!(artifacts.fetch(&digest, ENGINE).await.unwrap().is_some());
+            .expect("publish");
+        assert!(
+            artifacts
+                .fetch(&digest, ENGINE)
+                .await
+                .expect("fetch")
+                .is_some()
+        );
     }
 
     #[test]
     fn a_short_secret_is_refused_with_the_fix() {
-        let error = ClusterSecret::new(b"  too short\n").unwrap_err();
+        let error = ClusterSecret::new(b"  too short\n").expect_err("too short");
         assert!(
             error.contains("at least 32") && error.contains("openssl rand"),
             "{error}"
