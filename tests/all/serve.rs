@@ -274,17 +274,24 @@ async fn wait_for_body(d: &Deployment, host: &str, body: &str) -> Result<()> {
     }
 }
 
-/// A blob changed in the store after its deploy answers 5xx and never runs.
+/// A blob changed in the store after its deploy never runs: a server that
+/// kept the code it compiled from the verified bytes serves that, and one
+/// that must read the blob again answers 5xx.
 #[tokio::test]
 async fn a_tampered_blob_is_never_run() -> Result<()> {
     let d = Deployment::embedded(&[])?;
     let v1 = d.deploy(guests::HELLO, "hello", &[])?;
-    // Swap the stored bytes for another valid component, then restart so
-    // the component is read from the store again.
+    // Swap the stored bytes for another valid component, then restart.
     std::fs::copy(
         guests::HELLO_V2,
         d._data_dir.path().join("blobs").join(&v1.key),
     )?;
+    let d = d.restart()?;
+    // The code compiled at deploy time is on disk under the digest, so the
+    // blob is not read and what runs is still what was deployed.
+    assert_eq!(d.body_at("hello.localhost").await?, V1);
+    // Without that code the component is read from the store again.
+    std::fs::remove_dir_all(d._data_dir.path().join("compiled"))?;
     let d = d.restart()?;
     let server = &d.server;
     let response = server.get_host("hello.localhost", "/").await?;
