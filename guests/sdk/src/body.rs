@@ -204,6 +204,16 @@ impl Drop for BodyWriter {
     }
 }
 
+/// Adds `content-length: length` to `headers` unless they have one.
+pub(crate) fn ensure_content_length(headers: &mut Vec<(String, Vec<u8>)>, length: usize) {
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+    {
+        headers.push(("content-length".to_owned(), length.to_string().into_bytes()));
+    }
+}
+
 /// A stream failure as an I/O error. `Closed` means the other side went
 /// away, so it is a broken pipe.
 fn stream_error(error: StreamError) -> io::Error {

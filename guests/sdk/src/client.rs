@@ -118,16 +118,10 @@ impl Request {
     ///
     /// A request that wharf refuses, or that fails on the way, is an
     /// [`Error`] with status 502 whose message says why.
-    pub fn send(self) -> Result<Response> {
+    pub fn send(mut self) -> Result<Response> {
         let (scheme, authority, path_with_query) = split_url(&self.url)?;
-        let mut headers = self.headers.clone();
-        if !headers
-            .iter()
-            .any(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        {
-            let length = self.body.len().to_string().into_bytes();
-            headers.push(("content-length".to_owned(), length));
-        }
+        let mut headers = std::mem::take(&mut self.headers);
+        crate::body::ensure_content_length(&mut headers, self.body.len());
         let fields = Fields::from_list(&headers)
             .map_err(|error| Error::internal(format!("invalid request header: {error:?}")))?;
         let request = OutgoingRequest::new(fields);

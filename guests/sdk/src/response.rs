@@ -130,15 +130,8 @@ impl Response {
     /// Sends the response through `out`: headers first, then the body.
     pub(crate) fn send(self, out: ResponseOutparam) {
         let mut headers = self.headers;
-        if let Body::Bytes(bytes) = &self.body
-            && !headers
-                .iter()
-                .any(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        {
-            headers.push((
-                "content-length".to_owned(),
-                bytes.len().to_string().into_bytes(),
-            ));
+        if let Body::Bytes(bytes) = &self.body {
+            crate::body::ensure_content_length(&mut headers, bytes.len());
         }
         let fields = match Fields::from_list(&headers) {
             Ok(fields) => fields,

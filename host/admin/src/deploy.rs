@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use wharf_registry::{Action, AppName, NewDeployment, RegistryError};
+use wharf_registry::{Action, AppName, NewDeployment};
 use wharf_store::DigestWriter;
 
 /// The longest deploy message accepted.
@@ -73,8 +73,6 @@ impl DeployOptions {
     }
 }
 
-/// Reads the upload, hashing it as it arrives and refusing it with 413 as
-/// soon as it passes `limit` bytes.
 /// Refuses an outbound origin that does not parse, saying how to write one.
 pub(crate) fn check_origin(origin: &str) -> Result<(), ApiError> {
     origin
@@ -83,6 +81,8 @@ pub(crate) fn check_origin(origin: &str) -> Result<(), ApiError> {
         .map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
+/// Reads the upload, hashing it as it arrives and refusing it with 413 as
+/// soon as it passes `limit` bytes.
 async fn read_upload(
     mut body: Incoming,
     declared: Option<u64>,
@@ -172,12 +172,10 @@ impl Admin {
         if !self.store.contains(&key).await? {
             self.store.put(bytes).await?;
         }
-        let previous = match change.current(&app).await {
-            Ok(previous) => previous,
-            Err(RegistryError::UnknownApp(_)) => None,
-            Err(other) => return Err(other.into()),
-        };
         let deployment = change.record_deployment(&new).await?;
+        // Recording creates a new app and never moves the live pointer, so
+        // this is what was live before the deploy.
+        let previous = change.current(&app).await?;
         if !options.allow_outbound.is_empty() {
             let mut settings = change.settings(&app).await?;
             settings.outbound = options.allow_outbound.clone();

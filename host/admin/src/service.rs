@@ -1,13 +1,13 @@
 //! The admin API: authentication, routing and the small endpoints.
 
 use crate::api::{
-    AppList, AppSettingsBody, ConfigEntryView, ConfigList, ConfigSetRequest, ErrorBody, GcRequest,
-    History, HostnamesRequest, PromoteRequest, RollbackRequest,
+    AppList, AppSettingsBody, ConfigList, ConfigSetRequest, ErrorBody, GcRequest, History,
+    HostnamesRequest, PromoteRequest, RollbackRequest,
 };
 use crate::error::ApiError;
 use crate::gc::DEFAULT_GRACE;
 use crate::token::AdminToken;
-use crate::views::PublicUrls;
+use crate::views::{self, PublicUrls};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -263,18 +263,7 @@ impl Admin {
     /// `app`'s configuration, secrets without their values.
     async fn config_list(&self, app: &AppName) -> Result<Response<GuestBody>, ApiError> {
         let entries = self.registry.config(app).await?;
-        let config = entries
-            .into_iter()
-            .map(|entry| ConfigEntryView {
-                key: entry.key,
-                value: entry.value,
-                secret: entry.secret,
-                updated_at: entry
-                    .updated_at
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |since| since.as_secs()),
-            })
-            .collect();
+        let config = entries.into_iter().map(views::config_entry).collect();
         ok(
             StatusCode::OK,
             &ConfigList {

@@ -1,8 +1,8 @@
 //! Registry records as admin API bodies, with their public URLs.
 
-use crate::api::{AppInfo, DeploymentInfo, ReleaseInfo};
+use crate::api::{AppInfo, ConfigEntryView, DeploymentInfo, ReleaseInfo};
 use std::time::SystemTime;
-use wharf_registry::{Action, App, AppName, Deployment, Release};
+use wharf_registry::{Action, App, AppName, ConfigEntry, Deployment, Release};
 use wharf_server::preview_label;
 
 /// How public URLs are written: `http://<label>.<domain>[:port]/`.
@@ -82,6 +82,20 @@ fn action_name(action: Action) -> &'static str {
         Action::Deploy => "deploy",
         Action::Rollback => "rollback",
         Action::Promote => "promote",
+    }
+}
+
+/// A configuration entry as listed: a secret's value is never read from
+/// the registry, so it is `None` here.
+pub fn config_entry(entry: ConfigEntry) -> ConfigEntryView {
+    ConfigEntryView {
+        key: entry.key,
+        value: entry.value,
+        secret: entry.secret,
+        updated_at: entry
+            .updated_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs()),
     }
 }
 

@@ -67,8 +67,7 @@ pub enum RegistryError {
         /// The quota.
         quota: u64,
     },
-    /// An increment of a value that is not a decimal counter, or past
-    /// `u64::MAX`.
+    /// An increment of a value that is not a decimal counter.
     #[error("the value at `{0}` is not a counter (decimal digits)")]
     NotACounter(String),
     /// An increment past `u64::MAX`.

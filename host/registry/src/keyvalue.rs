@@ -110,12 +110,8 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let mut tx = self.pool().begin().await?;
         let usage = lock_usage(&mut tx, app).await?;
-        let old = entry_size_of(&mut tx, app, bucket, key)
-            .await?
-            .map_or(0, |(_, size)| size);
-        let size = entry_size(bucket, key, value);
-        check_quota(usage - old + size, size - old, quota)?;
-        upsert(&mut tx, app, bucket, key, value, size, usage - old + size).await?;
+        let old = stored_size(&mut tx, app, bucket, key).await?.unwrap_or(0);
+        write_entry(&mut tx, app, bucket, key, value, usage, old, quota).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -124,7 +120,7 @@ impl Registry {
     pub async fn kv_delete(&self, app: &str, bucket: &str, key: &str) -> Result<(), RegistryError> {
         let mut tx = self.pool().begin().await?;
         let usage = lock_usage(&mut tx, app).await?;
-        if let Some((_, size)) = entry_size_of(&mut tx, app, bucket, key).await? {
+        if let Some(size) = stored_size(&mut tx, app, bucket, key).await? {
             sqlx::query("DELETE FROM kv_entries WHERE app = $1 AND bucket = $2 AND key = $3")
                 .bind(app)
                 .bind(bucket)
@@ -149,24 +145,21 @@ impl Registry {
     ) -> Result<u64, RegistryError> {
         let mut tx = self.pool().begin().await?;
         let usage = lock_usage(&mut tx, app).await?;
-        let (current, old) = match entry_size_of(&mut tx, app, bucket, key).await? {
-            Some((value, size)) => (Some(value), size),
-            None => (None, 0),
-        };
-        let current = match current {
-            None => 0,
-            Some(bytes) => std::str::from_utf8(&bytes)
-                .ok()
-                .and_then(|text| text.parse::<u64>().ok())
-                .ok_or_else(|| RegistryError::NotACounter(key.to_owned()))?,
+        let (current, old) = match stored_entry(&mut tx, app, bucket, key).await? {
+            Some((bytes, size)) => {
+                let counter = std::str::from_utf8(&bytes)
+                    .ok()
+                    .and_then(|text| text.parse::<u64>().ok())
+                    .ok_or_else(|| RegistryError::NotACounter(key.to_owned()))?;
+                (counter, size)
+            }
+            None => (0, 0),
         };
         let next = current
             .checked_add(delta)
             .ok_or_else(|| RegistryError::CounterOverflow(key.to_owned()))?;
         let value = next.to_string().into_bytes();
-        let size = entry_size(bucket, key, &value);
-        check_quota(usage - old + size, size - old, quota)?;
-        upsert(&mut tx, app, bucket, key, &value, size, usage - old + size).await?;
+        write_entry(&mut tx, app, bucket, key, &value, usage, old, quota).await?;
         tx.commit().await?;
         Ok(next)
     }
@@ -216,8 +209,29 @@ async fn set_usage(tx: &mut Tx, app: &str, bytes: i64) -> Result<(), RegistryErr
     Ok(())
 }
 
-/// The value and size of an entry, if it exists.
-async fn entry_size_of(
+/// What an entry counts against the quota, if it exists.
+async fn stored_size(
+    tx: &mut Tx,
+    app: &str,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<i64>, RegistryError> {
+    let row =
+        sqlx::query("SELECT size FROM kv_entries WHERE app = $1 AND bucket = $2 AND key = $3")
+            .bind(app)
+            .bind(bucket)
+            .bind(key)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(match row {
+        Some(row) => Some(row.try_get("size")?),
+        None => None,
+    })
+}
+
+/// The value of an entry and what it counts against the quota, if it
+/// exists.
+async fn stored_entry(
     tx: &mut Tx,
     app: &str,
     bucket: &str,
@@ -237,24 +251,29 @@ async fn entry_size_of(
     })
 }
 
-/// Refuses growth past `quota`; shrinking is always allowed.
-fn check_quota(would_be: i64, growth: i64, quota: u64) -> Result<(), RegistryError> {
-    let would_be = u64::try_from(would_be).unwrap_or(0);
-    if growth > 0 && would_be > quota {
-        return Err(RegistryError::QuotaExceeded { would_be, quota });
-    }
-    Ok(())
-}
-
-async fn upsert(
+/// Replaces an entry that counted `old` bytes (0 if new) in an app whose
+/// data counts `usage` bytes, and records the new usage. Growth past
+/// `quota` is refused; shrinking is always allowed.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "an entry's address, value and accounting"
+)]
+async fn write_entry(
     tx: &mut Tx,
     app: &str,
     bucket: &str,
     key: &str,
     value: &[u8],
-    size: i64,
     usage: i64,
+    old: i64,
+    quota: u64,
 ) -> Result<(), RegistryError> {
+    let size = entry_size(bucket, key, value);
+    let new_usage = usage - old + size;
+    let would_be = u64::try_from(new_usage).unwrap_or(0);
+    if size > old && would_be > quota {
+        return Err(RegistryError::QuotaExceeded { would_be, quota });
+    }
     sqlx::query(
         "INSERT INTO kv_entries (app, bucket, key, value, size) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (app, bucket, key) DO UPDATE SET value = excluded.value, size = excluded.size",
@@ -266,5 +285,5 @@ async fn upsert(
     .bind(size)
     .execute(&mut **tx)
     .await?;
-    set_usage(tx, app, usage).await
+    set_usage(tx, app, new_usage).await
 }

@@ -9,6 +9,8 @@ use crate::world::generated::wasi::config::store as config;
 use crate::world::generated::wharf::app::deployment;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use wharf_store::Digest;
 
 /// Which deployment is serving a request; what `wharf:app/deployment`
 /// reports.
@@ -22,6 +24,21 @@ pub struct DeploymentFacts {
     pub deployed_at: u64,
     /// Whether the request came in through the preview URL.
     pub preview: bool,
+}
+
+impl DeploymentFacts {
+    /// The facts of `app`'s deployment of the component with `digest`,
+    /// made at `deployed_at`.
+    pub fn new(app: String, digest: Digest, deployed_at: SystemTime, preview: bool) -> Self {
+        Self {
+            app,
+            digest: digest.to_string(),
+            deployed_at: deployed_at
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |since| since.as_secs()),
+            preview,
+        }
+    }
 }
 
 /// Everything per app that a request's instance can reach.

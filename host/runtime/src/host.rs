@@ -123,7 +123,7 @@ impl WasiHttpHooks for OutboundHttp {
         }
         Box::new(crate::outbound::send(
             self.policy.clone(),
-            self.request_id.to_string(),
+            self.request_id,
             request,
             options,
         ))

@@ -6,6 +6,7 @@
 //! Counters (`atomics.increment`) are decimal text, so `get` reads them as
 //! `"42"`.
 
+use crate::AppContext;
 use crate::host::HostState;
 use crate::world::generated::wasi::keyvalue::{atomics, batch, store};
 use std::collections::BTreeMap;
@@ -150,17 +151,26 @@ fn check_bucket_name(name: &str) -> Result<(), KeyValueError> {
     }
 }
 
-/// One request's view of its app's key-value data: owned, so it can be held
-/// across an `await` while the store call runs.
-struct AppData {
-    store: Arc<dyn KeyValueStore>,
-    app: String,
-    limits: KeyValueLimits,
-}
+/// One request's view of its app's key-value data: the app's shared
+/// context, owned so it can be held across an `await` while the store call
+/// runs.
+struct AppData(Arc<AppContext>);
 
 impl AppData {
+    fn store(&self) -> &dyn KeyValueStore {
+        &*self.0.keyvalue
+    }
+
+    fn app(&self) -> &str {
+        &self.0.facts.app
+    }
+
+    fn limits(&self) -> &KeyValueLimits {
+        &self.0.keyvalue_limits
+    }
+
     fn check_key(&self, key: &str) -> Result<(), store::Error> {
-        let limit = self.limits.max_key_bytes;
+        let limit = self.limits().max_key_bytes;
         if key.len() > limit {
             return Err(guest_error(KeyValueError::TooLarge {
                 what: "the key",
@@ -179,15 +189,15 @@ impl AppData {
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, store::Error> {
         self.check_key(key)?;
-        self.store
-            .get(&self.app, bucket, key)
+        self.store()
+            .get(self.app(), bucket, key)
             .await
             .map_err(guest_error)
     }
 
     async fn set(&self, bucket: &str, key: &str, value: Vec<u8>) -> Result<(), store::Error> {
         self.check_key(key)?;
-        let limit = self.limits.max_value_bytes;
+        let limit = self.limits().max_value_bytes;
         if value.len() > limit {
             return Err(guest_error(KeyValueError::TooLarge {
                 what: "the value",
@@ -195,17 +205,17 @@ impl AppData {
                 limit,
             }));
         }
-        let quota = self.limits.quota_bytes;
-        self.store
-            .set(&self.app, bucket, key, value, quota)
+        let quota = self.limits().quota_bytes;
+        self.store()
+            .set(self.app(), bucket, key, value, quota)
             .await
             .map_err(guest_error)
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), store::Error> {
         self.check_key(key)?;
-        self.store
-            .delete(&self.app, bucket, key)
+        self.store()
+            .delete(self.app(), bucket, key)
             .await
             .map_err(guest_error)
     }
@@ -219,12 +229,7 @@ impl HostState {
             .get(bucket)
             .map(|bucket| bucket.name.clone())
             .map_err(|error| store::Error::Other(error.to_string()))?;
-        let data = AppData {
-            store: self.app.keyvalue.clone(),
-            app: self.app.facts.app.clone(),
-            limits: self.app.keyvalue_limits,
-        };
-        Ok((data, name))
+        Ok((AppData(self.app.clone()), name))
     }
 }
 
@@ -283,10 +288,10 @@ impl store::HostBucket for HostState {
     ) -> Result<store::KeyResponse, store::Error> {
         let (data, name) = self.open_bucket(&bucket)?;
         let offset = cursor.unwrap_or(0);
-        let page = data.limits.list_page;
+        let page = data.limits().list_page;
         let keys = data
-            .store
-            .list_keys(&data.app, &name, offset, page)
+            .store()
+            .list_keys(data.app(), &name, offset, page)
             .await
             .map_err(guest_error)?;
         let cursor = (keys.len() as u64 == page).then(|| offset + page);
@@ -308,9 +313,9 @@ impl atomics::Host for HostState {
     ) -> Result<u64, store::Error> {
         let (data, name) = self.open_bucket(&bucket)?;
         data.check_key(&key)?;
-        let quota = data.limits.quota_bytes;
-        data.store
-            .increment(&data.app, &name, &key, delta, quota)
+        let quota = data.limits().quota_bytes;
+        data.store()
+            .increment(data.app(), &name, &key, delta, quota)
             .await
             .map_err(guest_error)
     }
@@ -377,8 +382,8 @@ impl MemoryKeyValue {
     ) -> Result<(), KeyValueError> {
         let id = (app.to_owned(), bucket.to_owned(), key.to_owned());
         let usage: u64 = entries
-            .iter()
-            .filter(|((owner, _, _), _)| owner == app)
+            .range((app.to_owned(), String::new(), String::new())..)
+            .take_while(|((owner, _, _), _)| owner == app)
             .map(|((_, bucket, key), value)| entry_size(bucket, key, value))
             .sum();
         let old = entries
@@ -440,8 +445,9 @@ impl KeyValueStore for MemoryKeyValue {
             .entries
             .lock()
             .expect("key-value lock")
-            .keys()
-            .filter(|(owner, name, _)| owner == app && name == bucket)
+            .range((app.to_owned(), bucket.to_owned(), String::new())..)
+            .map(|(id, _)| id)
+            .take_while(|(owner, name, _)| owner == app && name == bucket)
             .skip(usize::try_from(offset).unwrap_or(usize::MAX))
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
             .map(|(_, _, key)| key.clone())
@@ -484,7 +490,7 @@ fn entry_size(bucket: &str, key: &str, value: &[u8]) -> u64 {
 
 /// The counter after adding `delta` to `current` (decimal text; missing is
 /// 0).
-pub fn next_counter(key: &str, current: Option<&[u8]>, delta: u64) -> Result<u64, KeyValueError> {
+fn next_counter(key: &str, current: Option<&[u8]>, delta: u64) -> Result<u64, KeyValueError> {
     let current = match current {
         None => 0,
         Some(bytes) => std::str::from_utf8(bytes)

@@ -35,9 +35,7 @@ pub use config::{CompilerMode, RuntimeConfig};
 pub use engine::Compiler;
 pub use error::{EngineError, InvokeError, LoadError};
 pub use http::GuestBody;
-pub use keyvalue::{
-    KeyValueError, KeyValueFuture, KeyValueLimits, KeyValueStore, MemoryKeyValue, next_counter,
-};
+pub use keyvalue::{KeyValueError, KeyValueFuture, KeyValueLimits, KeyValueStore, MemoryKeyValue};
 pub use outbound::{OriginRule, OriginRuleError, OutboundPolicy};
 pub use request_id::RequestId;
 pub use world::{
@@ -251,36 +249,43 @@ impl Runtime {
         if let Some(compiled) = self.load_cached(&digest) {
             return compiled;
         }
+        self.compile_to_keep(digest, bytes)
+    }
+
+    /// Compiles `bytes` quickly, without looking in the disk cache (the
+    /// caller has looked there already, and in the shared store). Under
+    /// [`CompilerMode::Auto`] the compile is Winch's and the result [is
+    /// provisional]: the caller should [`compile`](Self::compile) it again
+    /// in the background and switch. A component that uses what Winch
+    /// cannot compile (tail calls, exceptions, GC) goes straight to
+    /// Cranelift.
+    ///
+    /// [is provisional]: CompiledComponent::is_provisional
+    pub fn compile_quickly(&self, bytes: &[u8]) -> Result<CompiledComponent, LoadError> {
+        let digest = check_is_component(bytes)?;
+        let Some(quick) = &self.quick else {
+            return self.compile_to_keep(digest, bytes);
+        };
+        match Component::new(&quick.engine, bytes) {
+            Ok(component) => quick.link(digest, component, true),
+            Err(e) => {
+                tracing::info!(%digest, "Winch cannot compile this component, so Cranelift will: {e:#}");
+                self.compile_to_keep(digest, bytes)
+            }
+        }
+    }
+
+    /// Compiles `bytes` with the main engine and saves the code on disk.
+    fn compile_to_keep(
+        &self,
+        digest: Digest,
+        bytes: &[u8],
+    ) -> Result<CompiledComponent, LoadError> {
         let component = Component::new(&self.main.engine, bytes).map_err(LoadError::Compile)?;
         if let Some(cache) = &self.artifacts {
             cache.store(&digest, &component);
         }
         self.main.link(digest, component, false)
-    }
-
-    /// Like [`compile`](Self::compile), but quick: under
-    /// [`CompilerMode::Auto`] a component that is not on disk is compiled
-    /// with Winch, and the result [is provisional]: the caller should
-    /// [`compile`](Self::compile) it again in the background and switch.
-    /// A component that uses what Winch cannot compile (tail calls,
-    /// exceptions, GC) goes straight to Cranelift.
-    ///
-    /// [is provisional]: CompiledComponent::is_provisional
-    pub fn compile_quickly(&self, bytes: &[u8]) -> Result<CompiledComponent, LoadError> {
-        let Some(quick) = &self.quick else {
-            return self.compile(bytes);
-        };
-        let digest = check_is_component(bytes)?;
-        if let Some(compiled) = self.load_cached(&digest) {
-            return compiled;
-        }
-        match Component::new(&quick.engine, bytes) {
-            Ok(component) => quick.link(digest, component, true),
-            Err(e) => {
-                tracing::info!(%digest, "Winch cannot compile this component, so Cranelift will: {e:#}");
-                self.compile(bytes)
-            }
-        }
     }
 
     /// The component with `digest` from the disk cache, if it is there:

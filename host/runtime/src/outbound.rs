@@ -297,16 +297,15 @@ impl OutboundPolicy {
         let resolved: Vec<SocketAddr> = match literal {
             Some(ip) => vec![SocketAddr::new(ip, port)],
             None => {
-                let lookup = tokio::net::lookup_host((host.as_str(), port));
-                match tokio::time::timeout(self.connect_timeout, lookup).await {
-                    Err(_) => return Err(VetError::Failed(Error::DnsTimeout)),
-                    Ok(Err(_)) => {
+                // `send` bounds the whole vetting by the connect deadline.
+                match tokio::net::lookup_host((host.as_str(), port)).await {
+                    Err(_) => {
                         return Err(VetError::Failed(Error::DnsError {
                             rcode: Some("NXDOMAIN".to_owned()),
                             info_code: None,
                         }));
                     }
-                    Ok(Ok(addresses)) => addresses.collect(),
+                    Ok(addresses) => addresses.collect(),
                 }
             }
         };
@@ -350,7 +349,7 @@ pub(crate) type Sent = (
 /// the between-bytes timeout while the guest waits on it.
 pub(crate) async fn send(
     policy: Arc<OutboundPolicy>,
-    request_id: String,
+    request_id: crate::RequestId,
     mut request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
 ) -> Result<Sent, Error> {

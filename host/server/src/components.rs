@@ -285,14 +285,11 @@ impl Inner {
             let runtime = inner.runtime.clone();
             let compiled = blocking(move || runtime.compile(&bytes)).await;
             drop(turn);
-            match compiled {
-                Ok(Ok(compiled)) => {
+            match compiled.and_then(|compiled| Ok(compiled?)) {
+                Ok(compiled) => {
                     inner.switch(&key, compiled.clone());
                     tracing::info!(%key, elapsed = ?started.elapsed(), compiler = %compiled.compiler(), "switched to recompiled code");
                     inner.publish_later(compiled, replace_shared);
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!(%key, "recompiling failed, so the provisional code stays in use: {e}")
                 }
                 Err(e) => {
                     tracing::warn!(%key, "recompiling failed, so the provisional code stays in use: {e}")
@@ -326,12 +323,15 @@ impl Inner {
         let engine_tag = self.runtime.engine_tag().to_owned();
         tokio::spawn(async move {
             let digest = compiled.digest();
-            let code = match blocking(move || compiled.serialize()).await {
-                Ok(Ok(code)) => code,
-                Ok(Err(e)) => return tracing::warn!(%digest, "cannot share compiled code: {e}"),
-                Err(e) => return tracing::warn!(%digest, "cannot share compiled code: {e}"),
+            let code = blocking(move || compiled.serialize()).await;
+            let published = match code.and_then(|code| Ok(code?)) {
+                Ok(code) => shared
+                    .publish(&digest, &engine_tag, &code, replace)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
             };
-            match shared.publish(&digest, &engine_tag, &code, replace).await {
+            match published {
                 Ok(()) => tracing::info!(%digest, "sealed compiled code into the shared store"),
                 Err(e) => tracing::warn!(%digest, "cannot share compiled code: {e}"),
             }
@@ -495,6 +495,21 @@ mod tests {
         (sender, response)
     }
 
+    /// Sends `body` as the whole body of a request `start_echo` began, and
+    /// returns what the guest echoed.
+    async fn finish_echo(
+        (mut sender, response): (
+            Sender<Bytes, hyper::Error>,
+            http::Response<wharf_runtime::GuestBody>,
+        ),
+        body: Bytes,
+    ) -> Bytes {
+        sender.send_data(body).await.expect("guest reads");
+        drop(sender);
+        let body = response.into_body().collect().await.expect("body");
+        body.to_bytes()
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn provisional_code_is_switched_while_requests_run_on_it() {
         let (store, keys) = store(&[wharf_test_artifacts::ECHO]).await;
@@ -523,34 +538,14 @@ mod tests {
         assert!(!kept.is_provisional());
 
         // The requests begun before the switch finish on the Winch code...
-        for (i, (mut sender, response)) in in_flight.into_iter().enumerate() {
+        for (i, request) in in_flight.into_iter().enumerate() {
             let sent = format!("request {i} started on Winch code");
-            sender
-                .send_data(Bytes::from(sent.clone()))
-                .await
-                .expect("guest reads");
-            drop(sender);
-            let echoed = response
-                .into_body()
-                .collect()
-                .await
-                .expect("body")
-                .to_bytes();
+            let echoed = finish_echo(request, Bytes::from(sent.clone())).await;
             assert_eq!(echoed, sent.as_bytes());
         }
         // ...and a new one runs on the Cranelift code.
-        let (mut sender, response) = start_echo(&runtime, &kept).await;
-        sender
-            .send_data(Bytes::from_static(b"on cranelift"))
-            .await
-            .expect("guest reads");
-        drop(sender);
-        let echoed = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
+        let request = start_echo(&runtime, &kept).await;
+        let echoed = finish_echo(request, Bytes::from_static(b"on cranelift")).await;
         assert_eq!(echoed, &b"on cranelift"[..]);
     }
 

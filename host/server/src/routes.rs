@@ -142,17 +142,13 @@ impl Routes {
         preview: bool,
         defaults: &AppDefaults,
     ) -> Route {
-        let deployed_at = deployment
-            .created_at
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| since.as_secs());
         let context = AppContext {
-            facts: DeploymentFacts {
-                app: app.to_string(),
-                digest: deployment.key.digest.to_string(),
-                deployed_at,
+            facts: DeploymentFacts::new(
+                app.to_string(),
+                deployment.key.digest,
+                deployment.created_at,
                 preview,
-            },
+            ),
             config: self.config(app),
             outbound: self.outbound(app),
             keyvalue: defaults.keyvalue.clone(),

@@ -2,11 +2,12 @@
 
 use crate::cache::LocalCache;
 use crate::location::{self, S3Settings};
+use crate::objects;
 use crate::{BlobKey, Digest, StoreError};
 use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -163,41 +164,21 @@ impl BlobStore {
             }
             Err(e) => return Err(e),
         };
-        let payload = PutPayload::from(bytes.clone());
-        let uploaded = match self.objects.put_opts(&location, payload, mode.into()).await {
-            Ok(_) => true,
-            // Someone stored the same bytes in the meantime.
-            Err(object_store::Error::AlreadyExists { .. })
-            | Err(object_store::Error::Precondition { .. }) => false,
-            // No conditional writes here. The read above found nothing, and
-            // the key is the content's own hash, so a racing writer could
-            // only write these same bytes.
-            Err(object_store::Error::NotImplemented { .. }) => {
-                self.objects
-                    .put(&location, PutPayload::from(bytes))
-                    .await
-                    .map_err(|e| self.backend_error(&key, e))?;
-                true
-            }
-            Err(e) => return Err(self.backend_error(&key, e)),
-        };
+        // A racing writer could only write these same bytes: the key is
+        // their own hash.
+        let uploaded = objects::write(self.objects.as_ref(), &location, bytes.into(), mode)
+            .await
+            .map_err(|e| self.backend_error(&key, e))?;
         Ok(PutOutcome { key, uploaded })
     }
 
     /// The bytes under `key` in the backend itself (not the local cache),
     /// verified.
     async fn fetch(&self, key: &BlobKey) -> Result<Bytes, StoreError> {
-        let bytes = match self.objects.get(&self.location(key)).await {
-            Ok(result) => result.bytes().await,
-            Err(e) => Err(e),
-        };
-        let bytes = match bytes {
-            Ok(bytes) => bytes,
-            Err(object_store::Error::NotFound { .. }) => {
-                return Err(StoreError::NotFound { key: *key });
-            }
-            Err(e) => return Err(self.backend_error(key, e)),
-        };
+        let bytes = objects::read(self.objects.as_ref(), &self.location(key))
+            .await
+            .map_err(|e| self.backend_error(key, e))?
+            .ok_or(StoreError::NotFound { key: *key })?;
         verify(key, bytes).await
     }
 

@@ -20,6 +20,7 @@ mod digest;
 mod error;
 mod key;
 mod location;
+mod objects;
 mod shared_artifacts;
 
 pub use blob_store::{BlobStore, PutOutcome, StoreOptions, StoredBlob};

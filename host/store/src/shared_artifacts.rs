@@ -7,11 +7,11 @@
 //! code only when the seal verifies; otherwise it compiles the component
 //! itself.
 
-use crate::{BlobStore, Digest, StoreError};
+use crate::{BlobStore, Digest, StoreError, objects};
 use bytes::{BufMut, Bytes, BytesMut};
 use hmac::{Hmac, Mac};
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload};
+use object_store::{ObjectStore, PutMode};
 use sha2::Sha256;
 use std::sync::Arc;
 
@@ -159,14 +159,11 @@ impl SharedArtifacts {
         engine_tag: &str,
     ) -> Result<Option<VerifiedArtifact>, ArtifactError> {
         let location = self.location(digest, engine_tag);
-        let sealed = match self.objects.get(&location).await {
-            Ok(result) => result.bytes().await,
-            Err(e) => Err(e),
-        };
-        let sealed = match sealed {
-            Ok(sealed) => sealed,
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(self.backend_error(&location, e)),
+        let sealed = objects::read(self.objects.as_ref(), &location)
+            .await
+            .map_err(|e| self.backend_error(&location, e))?;
+        let Some(sealed) = sealed else {
+            return Ok(None);
         };
         let rejected = |reason| ArtifactError::Rejected {
             location: format!("{}/{location}", self.display),
@@ -211,30 +208,22 @@ impl SharedArtifacts {
         sealed.put_slice(MAGIC);
         sealed.put_slice(&tag);
         sealed.put_slice(code);
-        let payload = PutPayload::from(sealed.freeze());
         let mode = if replace {
             PutMode::Overwrite
         } else {
             PutMode::Create
         };
-        match self
-            .objects
-            .put_opts(&location, payload.clone(), mode.into())
-            .await
-        {
-            Ok(_) => Ok(()),
-            // Another server sealed the same code first.
-            Err(object_store::Error::AlreadyExists { .. })
-            | Err(object_store::Error::Precondition { .. }) => Ok(()),
-            // No conditional writes: any racing writer seals the same code.
-            Err(object_store::Error::NotImplemented { .. }) => self
-                .objects
-                .put(&location, payload)
-                .await
-                .map(|_| ())
-                .map_err(|e| self.backend_error(&location, e)),
-            Err(e) => Err(self.backend_error(&location, e)),
-        }
+        // Another server may have sealed the same code first; on a store
+        // without conditional writes, any racing writer seals the same code.
+        objects::write(
+            self.objects.as_ref(),
+            &location,
+            sealed.freeze().into(),
+            mode,
+        )
+        .await
+        .map(drop)
+        .map_err(|e| self.backend_error(&location, e))
     }
 }
 
@@ -242,6 +231,7 @@ impl SharedArtifacts {
 mod tests {
     use super::*;
     use crate::StoreOptions;
+    use object_store::ObjectStoreExt;
 
     const CODE: &[u8] = b"machine code, as far as this test is concerned";
     const ENGINE: &str = "0123456789abcdef";

@@ -22,7 +22,8 @@ enum ConfigAction {
         /// The app.
         app: AppName,
         /// `KEY=VALUE`. Keys are letters, digits, `_`, `-` and `.`.
-        assignment: String,
+        #[arg(value_name = "KEY=VALUE", value_parser = parse_assignment)]
+        assignment: (String, String),
         /// Keep the value secret: the app reads it as any other, but
         /// `wharf config list` and the admin API show only its name.
         #[arg(long)]
@@ -48,9 +49,14 @@ enum ConfigAction {
     },
 }
 
-/// Refuses a key the server would refuse, before it becomes part of a URL.
-fn check_key(key: &str) -> anyhow::Result<()> {
-    Ok(wharf_registry::check_config_key(key)?)
+/// Parses `KEY=VALUE`, refusing a key the server would refuse before it
+/// becomes part of a URL. `wharf run --config` takes the same form.
+pub(super) fn parse_assignment(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("write `KEY=VALUE`, not `{text}`"))?;
+    wharf_registry::check_config_key(key).map_err(|e| e.to_string())?;
+    Ok((key.to_owned(), value.to_owned()))
 }
 
 impl ConfigCommand {
@@ -62,10 +68,7 @@ impl ConfigCommand {
                 secret,
                 client,
             } => {
-                let Some((key, value)) = assignment.split_once('=') else {
-                    anyhow::bail!("write `KEY=VALUE`, not `{assignment}`");
-                };
-                check_key(key)?;
+                let (key, value) = assignment;
                 let api = Client::new(client)?;
                 let request = api
                     .request(reqwest::Method::PUT, &format!("apps/{app}/config/{key}"))?
@@ -81,7 +84,8 @@ impl ConfigCommand {
                 (client, block_on(api.send::<ConfigList>(request))??)
             }
             ConfigAction::Unset { app, key, client } => {
-                check_key(key)?;
+                // Checked before the key becomes part of a URL.
+                wharf_registry::check_config_key(key)?;
                 let api = Client::new(client)?;
                 let request =
                     api.request(reqwest::Method::DELETE, &format!("apps/{app}/config/{key}"))?;

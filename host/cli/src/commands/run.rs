@@ -30,7 +30,7 @@ pub struct RunCommand {
 
     /// A configuration value the app reads through wasi:config, as
     /// `KEY=VALUE`; repeat it for more.
-    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_config)]
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = super::config::parse_assignment)]
     config: Vec<(String, String)>,
 
     /// The app name the component sees through wharf:app/deployment
@@ -40,14 +40,6 @@ pub struct RunCommand {
 
     #[command(flatten)]
     runtime: RuntimeArgs,
-}
-
-fn parse_config(text: &str) -> Result<(String, String), String> {
-    let (key, value) = text
-        .split_once('=')
-        .ok_or_else(|| format!("write `KEY=VALUE`, not `{text}`"))?;
-    wharf_registry::check_config_key(key).map_err(|e| e.to_string())?;
-    Ok((key.to_owned(), value.to_owned()))
 }
 
 impl RunCommand {
@@ -67,19 +59,17 @@ impl RunCommand {
             "compiled"
         );
         let app = AppContext {
-            facts: DeploymentFacts {
-                app: self.app.clone().unwrap_or_else(|| {
+            facts: DeploymentFacts::new(
+                self.app.clone().unwrap_or_else(|| {
                     self.file.file_stem().map_or_else(
                         || "app".to_owned(),
                         |stem| stem.to_string_lossy().into_owned(),
                     )
                 }),
-                digest: component.digest().to_string(),
-                deployed_at: std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |since| since.as_secs()),
-                preview: false,
-            },
+                component.digest(),
+                std::time::SystemTime::now(),
+                false,
+            ),
             config: Arc::new(self.config.iter().cloned().collect()),
             outbound: runtime.config().outbound.clone(),
             // `wharf run` keeps key-value data in memory, for as long as it runs.
