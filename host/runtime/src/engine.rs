@@ -3,8 +3,8 @@
 use crate::RuntimeConfig;
 use std::sync::{Mutex, OnceLock};
 use wasmtime::{
-    Config, Enabled, Engine, EngineWeak, InstanceAllocationStrategy, PoolingAllocationConfig,
-    Strategy,
+    Config, Enabled, Engine, EngineWeak, InstanceAllocationStrategy, OptLevel,
+    PoolingAllocationConfig, Strategy,
 };
 
 /// Bytes at the start of each linear memory kept resident between instances.
@@ -34,10 +34,24 @@ impl std::fmt::Display for Compiler {
     }
 }
 
-/// Builds an engine compiling with `compiler`: component model, epoch
-/// interruption, copy-on-write memory images and the pooling instance
-/// allocator sized from `config`. Each engine has its own pool.
-pub(crate) fn build(config: &RuntimeConfig, compiler: Compiler) -> wasmtime::Result<Engine> {
+/// What an engine's code is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// Code that is kept, on disk and in the shared store.
+    Kept,
+    /// Code compiled as fast as possible, served until the kept code is
+    /// ready.
+    Provisional,
+}
+
+/// Builds an engine compiling with `compiler` for `purpose`: component
+/// model, epoch interruption, copy-on-write memory images and the pooling
+/// instance allocator sized from `config`. Each engine has its own pool.
+pub(crate) fn build(
+    config: &RuntimeConfig,
+    compiler: Compiler,
+    purpose: Purpose,
+) -> wasmtime::Result<Engine> {
     let instances = config.max_instances;
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(instances)
@@ -76,6 +90,13 @@ pub(crate) fn build(config: &RuntimeConfig, compiler: Compiler) -> wasmtime::Res
             Compiler::Cranelift => Strategy::Cranelift,
             Compiler::Winch => Strategy::Winch,
         });
+    if purpose == Purpose::Provisional {
+        // Winch compiles the guest's functions, but Cranelift still
+        // compiles the trampolines between host and guest: unoptimized,
+        // they compile faster, and provisional code is served only until
+        // its recompile is done.
+        wasm.cranelift_opt_level(OptLevel::None);
+    }
     let engine = Engine::new(&wasm)?;
     EpochTicker::register(&engine);
     Ok(engine)

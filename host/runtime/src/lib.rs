@@ -17,6 +17,7 @@
 mod adapt;
 mod app;
 mod artifacts;
+mod background;
 mod cgi;
 mod config;
 mod engine;
@@ -63,6 +64,7 @@ pub struct Runtime {
     instance_slots: Arc<Semaphore>,
     artifacts: Option<artifacts::ArtifactCache>,
     engine_tag: String,
+    background: background::BackgroundPool,
 }
 
 /// One engine and the host linked into it. Code compiled by one engine
@@ -74,8 +76,12 @@ struct Backend {
 }
 
 impl Backend {
-    fn new(config: &RuntimeConfig, compiler: Compiler) -> Result<Self, EngineError> {
-        let engine = engine::build(config, compiler).map_err(EngineError)?;
+    fn new(
+        config: &RuntimeConfig,
+        compiler: Compiler,
+        purpose: engine::Purpose,
+    ) -> Result<Self, EngineError> {
+        let engine = engine::build(config, compiler, purpose).map_err(EngineError)?;
         let mut linker = Linker::new(&engine);
         add_host_interfaces(&mut linker).map_err(EngineError)?;
         Ok(Self {
@@ -196,13 +202,14 @@ impl CompiledComponent {
 impl Runtime {
     /// Builds the engines and the host linker.
     pub fn new(config: RuntimeConfig) -> Result<Self, EngineError> {
+        use engine::Purpose::{Kept, Provisional};
         let (main, quick) = match config.compiler {
             CompilerMode::Auto => (
-                Backend::new(&config, Compiler::Cranelift)?,
-                Some(Backend::new(&config, Compiler::Winch)?),
+                Backend::new(&config, Compiler::Cranelift, Kept)?,
+                Some(Backend::new(&config, Compiler::Winch, Provisional)?),
             ),
-            CompilerMode::Cranelift => (Backend::new(&config, Compiler::Cranelift)?, None),
-            CompilerMode::Winch => (Backend::new(&config, Compiler::Winch)?, None),
+            CompilerMode::Cranelift => (Backend::new(&config, Compiler::Cranelift, Kept)?, None),
+            CompilerMode::Winch => (Backend::new(&config, Compiler::Winch, Kept)?, None),
         };
         let instance_slots = Arc::new(Semaphore::new(config.max_instances as usize));
         let engine_tag = artifacts::engine_tag(&main.engine);
@@ -223,6 +230,7 @@ impl Runtime {
             instance_slots,
             artifacts,
             engine_tag,
+            background: background::BackgroundPool::default(),
         })
     }
 
@@ -252,11 +260,18 @@ impl Runtime {
         self.compile_to_keep(digest, bytes)
     }
 
+    /// [`compile`](Self::compile) on threads at the lowest CPU priority,
+    /// for a compile no request waits on (replacing provisional code, say):
+    /// requests get the CPU first and the compile takes what is left.
+    pub fn compile_in_background(&self, bytes: &[u8]) -> Result<CompiledComponent, LoadError> {
+        self.background.run(|| self.compile(bytes))
+    }
+
     /// Compiles `bytes` quickly, without looking in the disk cache (the
     /// caller has looked there already, and in the shared store). Under
     /// [`CompilerMode::Auto`] the compile is Winch's and the result [is
-    /// provisional]: the caller should [`compile`](Self::compile) it again
-    /// in the background and switch. A component that uses what Winch
+    /// provisional]: the caller should compile it again with
+    /// [`compile_in_background`](Self::compile_in_background) and switch. A component that uses what Winch
     /// cannot compile (tail calls, exceptions, GC) goes straight to
     /// Cranelift.
     ///

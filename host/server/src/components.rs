@@ -283,7 +283,7 @@ impl Inner {
             let turn = inner.recompile_turns.acquire().await;
             let started = Instant::now();
             let runtime = inner.runtime.clone();
-            let compiled = blocking(move || runtime.compile(&bytes)).await;
+            let compiled = blocking(move || runtime.compile_in_background(&bytes)).await;
             drop(turn);
             match compiled.and_then(|compiled| Ok(compiled?)) {
                 Ok(compiled) => {
