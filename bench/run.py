@@ -2,7 +2,7 @@
 """The benchmark harness: wharf against `wasmtime serve` and a native hyper
 server, side by side in one run, written to bench/RESULTS.md.
 
-    bench/run.py            # the full run, about 15 minutes; writes bench/RESULTS.md
+    bench/run.py            # the full run, about 30 minutes; writes bench/RESULTS.md
     bench/run.py --smoke    # a few seconds per workload, on debug builds, so the
                             # harness cannot rot; CI runs it (make test)
 
