@@ -1,6 +1,7 @@
 //! Compiled components by blob key: fetched, verified and compiled once,
 //! and kept within a budget, least recently used first out.
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,10 +48,34 @@ impl Default for CacheLimits {
     }
 }
 
+/// One key's compiled component, or the load under way for it.
 struct Entry {
-    cell: Arc<OnceCell<CompiledComponent>>,
+    cell: OnceCell<CompiledComponent>,
+    /// The cache's clock when it was last used.
     last_used: AtomicU64,
 }
+
+impl Entry {
+    fn new(now: u64, compiled: Option<CompiledComponent>) -> Arc<Self> {
+        Arc::new(Self {
+            cell: OnceCell::new_with(compiled),
+            last_used: AtomicU64::new(now),
+        })
+    }
+
+    /// Marks the entry used at `now`, writing only when that changes it,
+    /// so requests to a warm component do not contend on its cache line.
+    fn touch(&self, now: u64) {
+        if self.last_used.load(Ordering::Relaxed) != now {
+            self.last_used.store(now, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The cache's entries by key: read without a lock by every request, and
+/// replaced whole (copy on write) when an entry is added, switched or
+/// dropped, which happens once per load.
+type Entries = HashMap<BlobKey, Arc<Entry>>;
 
 /// Components compiled from the blob store, each compiled once: concurrent
 /// requests for a key that is still compiling wait for that one compilation.
@@ -74,7 +99,12 @@ struct Inner {
     store: Arc<BlobStore>,
     shared: Option<SharedArtifacts>,
     limits: CacheLimits,
-    entries: Mutex<HashMap<BlobKey, Entry>>,
+    entries: ArcSwap<Entries>,
+    /// Changes to `entries` take turns.
+    writing: Mutex<()>,
+    /// Advances at each new entry, not at each hit: entries used since the
+    /// last load share a value, so eviction is least-recently-used to the
+    /// nearest load.
     clock: AtomicU64,
     failures: Mutex<HashMap<BlobKey, (Instant, Arc<FetchError>)>>,
     /// Background recompiles take turns, so a burst of new components does
@@ -109,7 +139,8 @@ impl ComponentCache {
                 store,
                 shared,
                 limits,
-                entries: Mutex::default(),
+                entries: ArcSwap::default(),
+                writing: Mutex::default(),
                 clock: AtomicU64::new(0),
                 failures: Mutex::default(),
                 recompile_turns: Semaphore::new(1),
@@ -151,13 +182,18 @@ impl ComponentCache {
     /// The compiled component stored under `key`, loading it on first use.
     pub async fn get(&self, key: &BlobKey) -> Result<CompiledComponent, Arc<FetchError>> {
         let inner = &self.inner;
-        // The warm path: one lock, one clone.
-        let cell = inner.cell(key);
-        if let Some(compiled) = cell.get() {
-            return Ok(compiled.clone());
+        // The warm path: no lock, and no write to memory other requests
+        // share unless this entry was last used before the latest load.
+        if let Some(entry) = inner.entries.load().get(key) {
+            entry.touch(inner.clock.load(Ordering::Relaxed));
+            if let Some(compiled) = entry.cell.get() {
+                return Ok(compiled.clone());
+            }
         }
+        let entry = inner.entry(key);
         let mut loaded_now = false;
-        let compiled = cell
+        let compiled = entry
+            .cell
             .get_or_try_init(|| async {
                 // Requests that queued behind a failed attempt take its
                 // answer instead of loading again.
@@ -178,11 +214,9 @@ impl ComponentCache {
                 Ok(compiled)
             }
             Err(error) => {
-                inner
-                    .entries
-                    .lock()
-                    .expect("component cache lock")
-                    .remove(key);
+                inner.change_entries(|entries| {
+                    entries.remove(key);
+                });
                 let mut failures = inner.failures.lock().expect("failure lock");
                 failures.retain(|_, (at, _)| at.elapsed() < FAILURE_MEMORY);
                 // A remembered failure keeps its time, so it expires on schedule.
@@ -199,29 +233,38 @@ impl ComponentCache {
     pub fn insert(&self, key: BlobKey, compiled: CompiledComponent) {
         let inner = &self.inner;
         inner.failures.lock().expect("failure lock").remove(&key);
-        let cell = inner.cell(&key);
         // Already compiled: keep the one in use.
-        let _ = cell.set(compiled.clone());
+        let _ = inner.entry(&key).cell.set(compiled.clone());
         inner.evict(&key);
         inner.publish_later(compiled, false);
     }
 }
 
 impl Inner {
-    fn tick(&self) -> u64 {
-        self.clock.fetch_add(1, Ordering::Relaxed)
+    /// The entry for `key`, added (and the clock advanced) if there is
+    /// none, marked as just used.
+    fn entry(&self, key: &BlobKey) -> Arc<Entry> {
+        let _turn = self.writing.lock().expect("component cache lock");
+        if let Some(entry) = self.entries.load().get(key) {
+            entry.touch(self.clock.load(Ordering::Relaxed));
+            return entry.clone();
+        }
+        let now = self.clock.fetch_add(1, Ordering::Relaxed) + 1;
+        let entry = Entry::new(now, None);
+        let mut entries = Entries::clone(&self.entries.load());
+        entries.insert(*key, entry.clone());
+        self.entries.store(Arc::new(entries));
+        entry
     }
 
-    /// The cell for `key`, marked as just used.
-    fn cell(&self, key: &BlobKey) -> Arc<OnceCell<CompiledComponent>> {
-        let now = self.tick();
-        let mut entries = self.entries.lock().expect("component cache lock");
-        let entry = entries.entry(*key).or_insert_with(|| Entry {
-            cell: Arc::default(),
-            last_used: AtomicU64::new(now),
-        });
-        entry.last_used.store(now, Ordering::Relaxed);
-        entry.cell.clone()
+    /// Applies `change` to a copy of the entries and puts the copy in
+    /// place; returns what `change` returned.
+    fn change_entries<T>(&self, change: impl FnOnce(&mut Entries) -> T) -> T {
+        let _turn = self.writing.lock().expect("component cache lock");
+        let mut entries = Entries::clone(&self.entries.load());
+        let result = change(&mut entries);
+        self.entries.store(Arc::new(entries));
+        result
     }
 
     /// Loads `key`: from the disk cache, the shared store, or by compiling.
@@ -303,13 +346,15 @@ impl Inner {
     /// holding the old code finish on it. A key evicted in the meantime is
     /// left out: its next load finds the new code on disk.
     fn switch(&self, key: &BlobKey, compiled: CompiledComponent) {
-        let mut entries = self.entries.lock().expect("component cache lock");
-        if let Some(entry) = entries.get_mut(key)
-            && entry.cell.get().is_some_and(|c| c.is_provisional())
-        {
-            entry.cell = Arc::new(OnceCell::new_with(Some(compiled)));
-            self.counts.switches.fetch_add(1, Ordering::Relaxed);
-        }
+        self.change_entries(|entries| {
+            if let Some(entry) = entries.get_mut(key)
+                && entry.cell.get().is_some_and(|c| c.is_provisional())
+            {
+                let last_used = entry.last_used.load(Ordering::Relaxed);
+                *entry = Entry::new(last_used, Some(compiled));
+                self.counts.switches.fetch_add(1, Ordering::Relaxed);
+            }
+        });
     }
 
     /// Seals and uploads the code of `compiled` to the shared store, if
@@ -348,13 +393,18 @@ impl Inner {
     /// Drops the least recently used components until the cache is within
     /// its limits, never `keep` (the one just added).
     fn evict(&self, keep: &BlobKey) {
-        let mut entries = self.entries.lock().expect("component cache lock");
-        loop {
+        let within_limits = |entries: &Entries| {
             let (count, bytes) = entries
                 .values()
                 .filter_map(|e| e.cell.get())
                 .fold((0, 0), |(n, b), c| (n + 1, b + c.code_bytes()));
-            if count <= self.limits.max_components && bytes <= self.limits.max_code_bytes {
+            count <= self.limits.max_components && bytes <= self.limits.max_code_bytes
+        };
+        if within_limits(&self.entries.load()) {
+            return;
+        }
+        self.change_entries(|entries| loop {
+            if within_limits(entries) {
                 return;
             }
             let oldest = entries
@@ -365,7 +415,7 @@ impl Inner {
             let Some(oldest) = oldest else { return };
             entries.remove(&oldest);
             tracing::info!(key = %oldest, "evicted a compiled component to stay within the cache limits");
-        }
+        });
     }
 }
 

@@ -7,9 +7,10 @@ use crate::components::{ComponentCache, FetchError};
 use crate::dispatch::{serve_component, stamp_request_id};
 use crate::error_response::text_response;
 use crate::routes::{AppDefaults, Route, Routes, Target};
+use arc_swap::ArcSwap;
 use http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wharf_registry::{AppName, Registry, RegistryError};
 use wharf_runtime::{GuestBody, KeyValueLimits, RequestId, Runtime};
@@ -36,7 +37,10 @@ pub struct AppRouter {
     registry: Registry,
     components: ComponentCache,
     config: RouterConfig,
-    routes: RwLock<Arc<Routes>>,
+    /// Read lock-free by every request, replaced whole on a reload.
+    routes: ArcSwap<Routes>,
+    /// Reloads take turns, so a slower one cannot replace a newer table.
+    reloading: Mutex<()>,
     /// What every app's context starts from when the routes are rebuilt.
     defaults: AppDefaults,
 }
@@ -70,7 +74,8 @@ impl AppRouter {
             registry,
             components,
             config,
-            routes: RwLock::new(Arc::new(routes)),
+            routes: ArcSwap::from_pointee(routes),
+            reloading: Mutex::new(()),
             defaults,
         })
     }
@@ -85,23 +90,19 @@ impl AppRouter {
         &self.config
     }
 
-    fn routes(&self) -> Arc<Routes> {
-        self.routes.read().expect("routes lock").clone()
-    }
-
     /// Reloads the routes if the registry's change feed has moved past them.
     /// Returns whether it reloaded.
     pub async fn refresh(&self) -> Result<bool, RegistryError> {
-        let seen = self.routes().seq;
+        let seen = self.routes.load().seq;
         if self.registry.feed_position().await? == seen {
             return Ok(false);
         }
         let routes = Routes::new(self.registry.routing_table().await?, &self.defaults);
-        let mut current = self.routes.write().expect("routes lock");
+        let _turn = self.reloading.lock().expect("reload lock");
         // A slower concurrent reload must not replace a newer table.
-        if routes.seq > current.seq {
+        if routes.seq > self.routes.load().seq {
             tracing::info!(seq = routes.seq, "routes reloaded");
-            *current = Arc::new(routes);
+            self.routes.store(Arc::new(routes));
         }
         Ok(true)
     }
@@ -159,7 +160,7 @@ impl AppRouter {
     /// The deployment that answers `host`, from the in-memory routes, with
     /// the context its instance gets.
     fn resolve(&self, host: &str) -> Result<Route, Unroutable> {
-        let routes = self.routes();
+        let routes = self.routes.load();
         let target = routes.resolve(host, &self.config.domain, self.config.default_app.as_ref());
         match target {
             Target::Unrouted(host) => Err(Unroutable::NoRoute(host)),
@@ -245,9 +246,8 @@ impl Dispatch for AppRouter {
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
             .or_else(|| request.uri().host())
-            .unwrap_or_default()
-            .to_owned();
-        let resolved = match self.resolve(&host) {
+            .unwrap_or_default();
+        let resolved = match self.resolve(host) {
             Ok(route) => match self.components.get(&route.key).await {
                 Ok(component) => Ok((component, route.app)),
                 Err(e) => Err(Unroutable::Fetch(route.app.facts.app.clone(), e)),

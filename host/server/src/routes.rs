@@ -1,5 +1,6 @@
 //! Which app a request's Host names.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use wharf_registry::{AppName, RoutedDeployment, RoutingTable};
@@ -201,8 +202,13 @@ impl Routes {
     /// 2. `<app>.<domain>` goes to the app, `<app>--<hex>.<domain>` to a preview;
     /// 3. anything else goes to the default app, if there is one.
     pub fn resolve(&self, host: &str, domain: &str, default_app: Option<&AppName>) -> Target {
-        let host = strip_port(host).trim_end_matches('.').to_ascii_lowercase();
-        if let Some(app) = self.hostnames.get(&host) {
+        let host = strip_port(host).trim_end_matches('.');
+        let host: Cow<'_, str> = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(host.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(host)
+        };
+        if let Some(app) = self.hostnames.get(&*host) {
             return Target::Live(app.clone());
         }
         let label = host
@@ -212,7 +218,7 @@ impl Routes {
         let Some(label) = label else {
             return match default_app {
                 Some(app) => Target::Live(app.clone()),
-                None => Target::Unrouted(host),
+                None => Target::Unrouted(host.into_owned()),
             };
         };
         let (name, digest_prefix) = match label.split_once(PREVIEW_SEPARATOR) {
