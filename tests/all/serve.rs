@@ -579,6 +579,38 @@ async fn servers_with_the_artifact_secret_share_compiled_code() -> Result<()> {
     Ok(())
 }
 
+/// A deploy taken by one server is loaded by another server that serves
+/// the app before that server's next request for it, so a redeploy is warm
+/// on every server, not only on the one that took it.
+#[tokio::test]
+async fn other_servers_prepare_a_redeploy_before_its_first_request() -> Result<()> {
+    let store = Garage::from_env().fresh_url();
+    let db = Postgres::from_env().fresh_database().await;
+    let a = Deployment::on(&store, &db, &[])?;
+    let b = Deployment::on(&store, &db, &[])?;
+    a.deploy(guests::HELLO, "hello", &[])?;
+    wait_for_body(&b, "hello.localhost", V1).await?;
+
+    let v2 = a.deploy(guests::HELLO_V2, "hello", &[])?;
+    // B compiles at the lowest priority; a debug build takes a while.
+    let log = b.server.wait_for_log_within(
+        "prepared a new deployment before its first request",
+        Duration::from_secs(120),
+    )?;
+    assert!(log.contains(&v2.digest), "{log}");
+    assert_eq!(b.body_at("hello.localhost").await?, V2);
+    // The request found v2 loaded: B loaded it once, in the background,
+    // with the compiler of the code it keeps.
+    let log = b.server.log();
+    let loads: Vec<_> = log
+        .lines()
+        .filter(|line| line.contains("component ready") && line.contains(&v2.digest))
+        .collect();
+    assert_eq!(loads.len(), 1, "{log}");
+    assert!(loads[0].contains("compiler=cranelift"), "{log}");
+    Ok(())
+}
+
 /// With room for one compiled component, two apps still both serve: the
 /// least recently used is dropped and loaded again when asked for.
 #[tokio::test]

@@ -89,7 +89,8 @@ type Entries = HashMap<BlobKey, Arc<Entry>>;
 /// [`Runtime::compile_quickly`]) is compiled again in the background, one
 /// at a time, and swapped in when ready: new requests take the new code and
 /// requests already running finish on the old. Code compiled here is
-/// published to the shared store.
+/// published to the shared store. [`prefetch`](Self::prefetch) loads a
+/// component before any request asks for it.
 pub struct ComponentCache {
     inner: Arc<Inner>,
 }
@@ -107,11 +108,11 @@ struct Inner {
     /// nearest load.
     clock: AtomicU64,
     failures: Mutex<HashMap<BlobKey, (Instant, Arc<FetchError>)>>,
-    /// Background recompiles take turns, so a burst of new components does
-    /// not take every core from the requests.
-    recompile_turns: Semaphore,
-    /// How many background recompiles are queued or running.
-    recompiling: watch::Sender<usize>,
+    /// Background recompiles and prefetches take turns, so a burst of new
+    /// components does not take every core from the requests.
+    background_turns: Semaphore,
+    /// How many background recompiles and prefetches are queued or running.
+    background_jobs: watch::Sender<usize>,
     counts: Counts,
 }
 
@@ -143,8 +144,8 @@ impl ComponentCache {
                 writing: Mutex::default(),
                 clock: AtomicU64::new(0),
                 failures: Mutex::default(),
-                recompile_turns: Semaphore::new(1),
-                recompiling: watch::Sender::new(0),
+                background_turns: Semaphore::new(1),
+                background_jobs: watch::Sender::new(0),
                 counts: Counts::default(),
             }),
         }
@@ -173,9 +174,10 @@ impl ComponentCache {
         self.inner.counts.switches.load(Ordering::Relaxed)
     }
 
-    /// Waits until no background recompile is queued or running.
-    pub async fn recompiles_done(&self) {
-        let mut pending = self.inner.recompiling.subscribe();
+    /// Waits until no background recompile or prefetch is queued or
+    /// running.
+    pub async fn background_done(&self) {
+        let mut pending = self.inner.background_jobs.subscribe();
         let _ = pending.wait_for(|&n| n == 0).await;
     }
 
@@ -200,7 +202,7 @@ impl ComponentCache {
                 if let Some(error) = inner.recent_failure(key) {
                     return Err(error);
                 }
-                let compiled = inner.load(key).await.map_err(Arc::new)?;
+                let compiled = inner.load(key, Urgency::Request).await.map_err(Arc::new)?;
                 loaded_now = true;
                 Ok::<_, Arc<FetchError>>(compiled)
             })
@@ -231,16 +233,64 @@ impl ComponentCache {
     /// Adds a component compiled elsewhere (at deploy time, say), so the
     /// first request for it is served warm, and shares its code.
     pub fn insert(&self, key: BlobKey, compiled: CompiledComponent) {
-        let inner = &self.inner;
-        inner.failures.lock().expect("failure lock").remove(&key);
-        // Already compiled: keep the one in use.
-        let _ = inner.entry(&key).cell.set(compiled.clone());
-        inner.evict(&key);
-        inner.publish_later(compiled, false);
+        self.inner.keep(key, compiled.clone());
+        self.inner.publish_later(compiled, false);
+    }
+
+    /// Whether the component under `key` is compiled and in memory.
+    pub fn is_loaded(&self, key: &BlobKey) -> bool {
+        self.inner
+            .entries
+            .load()
+            .get(key)
+            .is_some_and(|entry| entry.cell.initialized())
+    }
+
+    /// Loads `key` in the background, before any request asks for it: from
+    /// the disk cache or the shared store, or by compiling the code to keep
+    /// at the lowest CPU priority, taking turns with the background
+    /// recompiles. A request that arrives first loads it itself, as usual.
+    pub fn prefetch(&self, key: BlobKey) {
+        if self.inner.entries.load().contains_key(&key) {
+            return;
+        }
+        let inner = self.inner.clone();
+        inner.background_jobs.send_modify(|n| *n += 1);
+        tokio::spawn(async move {
+            let turn = inner.background_turns.acquire().await;
+            if !inner.entries.load().contains_key(&key) {
+                match inner.load(&key, Urgency::Background).await {
+                    Ok(compiled) => {
+                        inner.keep(key, compiled);
+                        tracing::info!(%key, "prepared a new deployment before its first request");
+                    }
+                    Err(e) => tracing::warn!(%key, "cannot prepare a new deployment: {e}"),
+                }
+            }
+            drop(turn);
+            inner.background_jobs.send_modify(|n| *n -= 1);
+        });
     }
 }
 
+/// Whether a request is waiting on a load.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Urgency {
+    /// Compile quickly, at normal priority.
+    Request,
+    /// Compile the code to keep, at the lowest priority.
+    Background,
+}
+
 impl Inner {
+    /// Puts `compiled` in the cache under `key`, unless a component is
+    /// already there (the one in use is kept).
+    fn keep(&self, key: BlobKey, compiled: CompiledComponent) {
+        self.failures.lock().expect("failure lock").remove(&key);
+        let _ = self.entry(&key).cell.set(compiled);
+        self.evict(&key);
+    }
+
     /// The entry for `key`, added (and the clock advanced) if there is
     /// none, marked as just used.
     fn entry(&self, key: &BlobKey) -> Arc<Entry> {
@@ -268,7 +318,11 @@ impl Inner {
     }
 
     /// Loads `key`: from the disk cache, the shared store, or by compiling.
-    async fn load(self: &Arc<Self>, key: &BlobKey) -> Result<CompiledComponent, FetchError> {
+    async fn load(
+        self: &Arc<Self>,
+        key: &BlobKey,
+        urgency: Urgency,
+    ) -> Result<CompiledComponent, FetchError> {
         self.counts.loads.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let digest = key.digest;
@@ -306,8 +360,15 @@ impl Inner {
         let bytes = self.store.get(key).await?;
         let runtime = self.runtime.clone();
         let source = bytes.clone();
-        self.counts.compiles.fetch_add(1, Ordering::Relaxed);
-        let compiled = blocking(move || runtime.compile_quickly(&source)).await??;
+        let compiled = match urgency {
+            Urgency::Request => {
+                self.counts.compiles.fetch_add(1, Ordering::Relaxed);
+                blocking(move || runtime.compile_quickly(&source)).await??
+            }
+            Urgency::Background => {
+                blocking(move || runtime.compile_in_background(&source)).await??
+            }
+        };
         tracing::info!(%key, elapsed = ?started.elapsed(), compiler = %compiled.compiler(), "component ready");
         if compiled.is_provisional() {
             self.recompile_later(*key, bytes, replace_shared);
@@ -320,10 +381,10 @@ impl Inner {
     /// Compiles `key` again into the code to keep, in the background, and
     /// swaps it in for the provisional code.
     fn recompile_later(self: &Arc<Self>, key: BlobKey, bytes: Bytes, replace_shared: bool) {
-        self.recompiling.send_modify(|n| *n += 1);
+        self.background_jobs.send_modify(|n| *n += 1);
         let inner = self.clone();
         tokio::spawn(async move {
-            let turn = inner.recompile_turns.acquire().await;
+            let turn = inner.background_turns.acquire().await;
             let started = Instant::now();
             let runtime = inner.runtime.clone();
             let compiled = blocking(move || runtime.compile_in_background(&bytes)).await;
@@ -338,7 +399,7 @@ impl Inner {
                     tracing::warn!(%key, "recompiling failed, so the provisional code stays in use: {e}")
                 }
             }
-            inner.recompiling.send_modify(|n| *n -= 1);
+            inner.background_jobs.send_modify(|n| *n -= 1);
         });
     }
 
@@ -576,7 +637,7 @@ mod tests {
             in_flight.push(start_echo(&runtime, &quick).await);
         }
 
-        cache.recompiles_done().await;
+        cache.background_done().await;
         assert_eq!(cache.switches(), 1);
         assert_eq!(
             (cache.loads(), cache.compiles()),
@@ -610,7 +671,7 @@ mod tests {
             CacheLimits::default(),
         );
         assert!(first.get(&keys[0]).await.expect("hello").is_provisional());
-        first.recompiles_done().await;
+        first.background_done().await;
 
         let restarted = ComponentCache::new(
             runtime(CompilerMode::Auto, Some(dir.path())),

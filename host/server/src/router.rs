@@ -102,9 +102,25 @@ impl AppRouter {
         // A slower concurrent reload must not replace a newer table.
         if routes.seq > self.routes.load().seq {
             tracing::info!(seq = routes.seq, "routes reloaded");
-            self.routes.store(Arc::new(routes));
+            let previous = self.routes.swap(Arc::new(routes));
+            self.prepare_redeploys(&previous, &self.routes.load());
         }
         Ok(true)
+    }
+
+    /// Starts loading the new live deployment of each app whose previous
+    /// one this server has in memory, so that after a deploy (or rollback)
+    /// taken by any server, the app's next request here is warm too. Apps
+    /// this server has not served are left to load on first request.
+    fn prepare_redeploys(&self, previous: &Routes, current: &Routes) {
+        for (app, key) in current.live() {
+            if let Some(old) = previous.live_key(app)
+                && old != key
+                && self.components.is_loaded(old)
+            {
+                self.components.prefetch(*key);
+            }
+        }
     }
 
     /// Follows the change feed: reloads on every notification (Postgres),

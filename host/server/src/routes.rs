@@ -173,6 +173,18 @@ impl Routes {
             .cloned()
     }
 
+    /// Every app's live deployment, by app.
+    pub fn live(&self) -> impl Iterator<Item = (&AppName, &BlobKey)> {
+        self.apps
+            .iter()
+            .filter_map(|(app, route)| Some((app, &route.as_ref()?.key)))
+    }
+
+    /// The blob `app`'s live deployment serves, if it has one.
+    pub fn live_key(&self, app: &AppName) -> Option<&BlobKey> {
+        self.apps.get(app)?.as_ref().map(|route| &route.key)
+    }
+
     /// Whether `app` exists, and what it serves if it has a live deployment.
     pub fn app(&self, app: &AppName) -> Option<Option<Route>> {
         self.apps.get(app).cloned()
