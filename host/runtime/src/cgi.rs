@@ -79,7 +79,7 @@ impl Runtime {
             AsyncStdoutStream::new(PIPE_BYTES, stdout_writer),
         );
         let (mut store, memory_hit) = self.new_store(component, state);
-        let digest = component.digest;
+        let digest = component.digest();
         let (outcome_tx, outcome_rx) = oneshot::channel();
         tokio::spawn(async move {
             let _slot = slot;

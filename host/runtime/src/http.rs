@@ -48,7 +48,7 @@ impl Runtime {
             .map_err(|_| InvokeError::Overloaded {
                 max_instances: config.max_instances,
             })?;
-        let pre = match &component.entry {
+        let pre = match &component.0.entry {
             Entry::Http(pre) => pre.clone(),
             Entry::Command(pre) => {
                 let pre = pre.clone();
@@ -80,7 +80,7 @@ impl Runtime {
         // The guest runs in its own task so it can keep writing the body
         // after the response head has been returned. The task logs how the
         // guest failed, if it did, since nobody may be waiting on it.
-        let digest = component.digest;
+        let digest = component.digest();
         let config = config.clone();
         let task = tokio::spawn(async move {
             let _slot = permit;
@@ -134,7 +134,7 @@ impl Runtime {
         component: &CompiledComponent,
         state: HostState,
     ) -> (Store<HostState>, Arc<AtomicBool>) {
-        let mut store = Store::new(&component.engine, state);
+        let mut store = Store::new(&component.0.engine, state);
         store.limiter(|state| &mut state.limiter);
         let memory_hit = store.data().limiter.hit_flag();
         let deadline_at = Instant::now() + self.config.request_deadline;

@@ -60,7 +60,8 @@ pub struct Runtime {
     /// Winch, for the first compile of a component under
     /// [`CompilerMode::Auto`].
     quick: Option<Backend>,
-    config: RuntimeConfig,
+    /// Shared with each request's guest task, which reports its limits.
+    config: Arc<RuntimeConfig>,
     instance_slots: Arc<Semaphore>,
     artifacts: Option<artifacts::ArtifactCache>,
     engine_tag: String,
@@ -115,32 +116,35 @@ impl Backend {
                     .map_err(LoadError::Link)?,
             ),
         };
-        Ok(CompiledComponent {
+        Ok(CompiledComponent(Arc::new(Compiled {
             digest,
             entry,
             component,
             engine: self.engine.clone(),
             compiler: self.compiler,
             provisional,
-            interfaces: Arc::new(interfaces),
+            interfaces,
             code_bytes,
             digest_header: ::http::HeaderValue::from_str(&digest.to_string())
                 .expect("a digest is always a valid header value"),
-        })
+        })))
     }
 }
 
 /// A component compiled and linked against the host, ready to be
-/// instantiated once per request. Cheap to clone.
+/// instantiated once per request. A clone is one reference count.
 #[derive(Clone)]
-pub struct CompiledComponent {
+pub struct CompiledComponent(Arc<Compiled>);
+
+/// What a [`CompiledComponent`] shares between its clones.
+struct Compiled {
     digest: Digest,
     entry: Entry,
     component: Component,
     engine: Engine,
     compiler: Compiler,
     provisional: bool,
-    interfaces: Arc<Interfaces>,
+    interfaces: Interfaces,
     code_bytes: usize,
     digest_header: ::http::HeaderValue,
 }
@@ -155,27 +159,27 @@ enum Entry {
 impl CompiledComponent {
     /// The SHA-256 of the component's bytes.
     pub fn digest(&self) -> Digest {
-        self.digest
+        self.0.digest
     }
 
     /// The digest as a response header value, made once.
     pub fn digest_header(&self) -> &::http::HeaderValue {
-        &self.digest_header
+        &self.0.digest_header
     }
 
     /// What the component imports and exports.
     pub fn interfaces(&self) -> &Interfaces {
-        &self.interfaces
+        &self.0.interfaces
     }
 
     /// The size of its compiled code in bytes: what it costs to keep it.
     pub fn code_bytes(&self) -> usize {
-        self.code_bytes
+        self.0.code_bytes
     }
 
     /// Whether it is served as an HTTP handler or CGI-style.
     pub fn kind(&self) -> AppKind {
-        match self.entry {
+        match self.0.entry {
             Entry::Http(_) => AppKind::Http,
             Entry::Command(_) => AppKind::Command,
         }
@@ -183,19 +187,19 @@ impl CompiledComponent {
 
     /// Which compiler made its code.
     pub fn compiler(&self) -> Compiler {
-        self.compiler
+        self.0.compiler
     }
 
     /// Whether this is quick code to serve with until
     /// [`Runtime::compile`] has made the code to keep.
     pub fn is_provisional(&self) -> bool {
-        self.provisional
+        self.0.provisional
     }
 
     /// Its machine code in wasmtime's precompiled format, for
     /// [`wharf_store::SharedArtifacts`].
     pub fn serialize(&self) -> Result<Vec<u8>, LoadError> {
-        self.component.serialize().map_err(LoadError::Compile)
+        self.0.component.serialize().map_err(LoadError::Compile)
     }
 }
 
@@ -226,7 +230,7 @@ impl Runtime {
         Ok(Self {
             main,
             quick,
-            config,
+            config: Arc::new(config),
             instance_slots,
             artifacts,
             engine_tag,
@@ -271,9 +275,9 @@ impl Runtime {
     /// caller has looked there already, and in the shared store). Under
     /// [`CompilerMode::Auto`] the compile is Winch's and the result [is
     /// provisional]: the caller should compile it again with
-    /// [`compile_in_background`](Self::compile_in_background) and switch. A component that uses what Winch
-    /// cannot compile (tail calls, exceptions, GC) goes straight to
-    /// Cranelift.
+    /// [`compile_in_background`](Self::compile_in_background) and switch.
+    /// A component that uses what Winch cannot compile (tail calls,
+    /// exceptions, GC) goes straight to Cranelift.
     ///
     /// [is provisional]: CompiledComponent::is_provisional
     pub fn compile_quickly(&self, bytes: &[u8]) -> Result<CompiledComponent, LoadError> {

@@ -254,21 +254,17 @@ impl ComponentCache {
         if self.inner.entries.load().contains_key(&key) {
             return;
         }
-        let inner = self.inner.clone();
-        inner.background_jobs.send_modify(|n| *n += 1);
-        tokio::spawn(async move {
-            let turn = inner.background_turns.acquire().await;
-            if !inner.entries.load().contains_key(&key) {
-                match inner.load(&key, Urgency::Background).await {
-                    Ok(compiled) => {
-                        inner.keep(key, compiled);
-                        tracing::info!(%key, "prepared a new deployment before its first request");
-                    }
-                    Err(e) => tracing::warn!(%key, "cannot prepare a new deployment: {e}"),
-                }
+        self.inner.in_background(move |inner| async move {
+            if inner.entries.load().contains_key(&key) {
+                return;
             }
-            drop(turn);
-            inner.background_jobs.send_modify(|n| *n -= 1);
+            match inner.load(&key, Urgency::Background).await {
+                Ok(compiled) => {
+                    inner.keep(key, compiled);
+                    tracing::info!(%key, "prepared a new deployment before its first request");
+                }
+                Err(e) => tracing::warn!(%key, "cannot prepare a new deployment: {e}"),
+            }
         });
     }
 }
@@ -381,14 +377,10 @@ impl Inner {
     /// Compiles `key` again into the code to keep, in the background, and
     /// swaps it in for the provisional code.
     fn recompile_later(self: &Arc<Self>, key: BlobKey, bytes: Bytes, replace_shared: bool) {
-        self.background_jobs.send_modify(|n| *n += 1);
-        let inner = self.clone();
-        tokio::spawn(async move {
-            let turn = inner.background_turns.acquire().await;
+        self.in_background(move |inner| async move {
             let started = Instant::now();
             let runtime = inner.runtime.clone();
             let compiled = blocking(move || runtime.compile_in_background(&bytes)).await;
-            drop(turn);
             match compiled.and_then(|compiled| Ok(compiled?)) {
                 Ok(compiled) => {
                     inner.switch(&key, compiled.clone());
@@ -399,6 +391,21 @@ impl Inner {
                     tracing::warn!(%key, "recompiling failed, so the provisional code stays in use: {e}")
                 }
             }
+        });
+    }
+
+    /// Runs `job` on its own task, in turn with the other background
+    /// recompiles and prefetches, and counts it until it ends.
+    fn in_background<F>(self: &Arc<Self>, job: impl FnOnce(Arc<Self>) -> F + Send + 'static)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.background_jobs.send_modify(|n| *n += 1);
+        let inner = self.clone();
+        tokio::spawn(async move {
+            let turn = inner.background_turns.acquire().await;
+            job(inner.clone()).await;
+            drop(turn);
             inner.background_jobs.send_modify(|n| *n -= 1);
         });
     }

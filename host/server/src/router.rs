@@ -102,8 +102,9 @@ impl AppRouter {
         // A slower concurrent reload must not replace a newer table.
         if routes.seq > self.routes.load().seq {
             tracing::info!(seq = routes.seq, "routes reloaded");
-            let previous = self.routes.swap(Arc::new(routes));
-            self.prepare_redeploys(&previous, &self.routes.load());
+            let routes = Arc::new(routes);
+            let previous = self.routes.swap(routes.clone());
+            self.prepare_redeploys(&previous, &routes);
         }
         Ok(true)
     }
