@@ -505,6 +505,56 @@ class Bench:
         self.target("first request after a deploy, on the node that took it", "warm: no compile",
                     f"{after * 1e3:.2f} ms small, {after_js * 1e3:.2f} ms JS", after < 0.025 and after_js < 0.1)
 
+    def python_cold(self):
+        """Never-seen first answers for the Python component (CPython built
+        by componentize-py, about 20 MB) under `wharf run`, `wharf serve`
+        and `wasmtime serve`, each from process start (or, for a serve node,
+        from its first request) to the first response head."""
+        component = TARGET / "guests/python-http.wasm"
+        size = component.stat().st_size
+        ws_cold = self.start_to_first_byte(lambda: wasmtime_serve(component))
+        cache_dir = self.data_dir("python-run-cache")
+        run = lambda: Server([self.wharf_bin, "run", component, "--listen", "127.0.0.1:0",
+                              "--cache-dir", cache_dir], r"listening on http://(\S+)")
+        # Never seen: an empty cache directory. The server is kept until
+        # its background compile has saved the code to keep.
+        began = time.perf_counter()
+        server = run()
+        while get(server.addresses[0])[0] != 200:
+            time.sleep(0.001)
+        run_cold = time.perf_counter() - began
+        while not any(cache_dir.glob("*.cwasm")):
+            time.sleep(0.01)
+        run_switch = time.perf_counter() - began
+        server.stop()
+        run_cached = self.start_to_first_byte(run)
+        # wharf serve: a node that did not take the deploy, on the same
+        # registry and store, answers its first request for the app.
+        a_dir = self.data_dir("python-a")
+        a = Wharf(self.wharf_bin, a_dir)
+        a.deploy(component, "app")
+        node = Wharf(self.wharf_bin, self.data_dir("python-b"),
+                     ["--db", f"sqlite://{a_dir}/registry.db", "--store", f"{a_dir}/blobs",
+                      "--poll-interval", "20ms"])
+        serve_cold = first_request(node)
+        node.stop()
+        a.stop()
+        self.section(
+            "Python cold starts",
+            f"`guests/python-http` ({size / 1e6:.1f} MB), built with componentize-py. One sample each.\n\n"
+            "- *wharf run, never seen*: `wharf run` with an empty `--cache-dir`, process start to the "
+            "first response head (a Winch compile); *optimized after* is when Cranelift's code was saved, "
+            "from process start.\n"
+            "- *wharf run, cached*: the same again, with the code saved by the first run.\n"
+            "- *wharf serve, never seen*: the first request on a node that did not take the deploy.\n"
+            "- *wasmtime serve*: process start to the first response head, compile cache off.\n\n"
+            "| wharf run never seen ms | wharf run optimized after s | wharf run cached ms "
+            "| wharf serve never seen ms | wasmtime serve ms | wharf run / wasmtime serve |\n"
+            "|---|---|---|---|---|---|\n"
+            f"| {run_cold * 1e3:.0f} | {run_switch:.2f} | {run_cached * 1e3:.0f} | {serve_cold * 1e3:.0f} "
+            f"| {ws_cold * 1e3:.0f} | {run_cold / ws_cold:.2f} |",
+        )
+
     def start_to_first_byte(self, start):
         began = time.perf_counter()
         server = start()
@@ -707,7 +757,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="short runs on debug builds")
     parser.add_argument("--out", type=pathlib.Path, help="where to write the report [bench/RESULTS.md]")
-    parser.add_argument("--only", choices=["throughput", "echo-cpu", "cold", "background-compile", "many-apps", "memory"],
+    parser.add_argument("--only", choices=["throughput", "echo-cpu", "cold", "python", "background-compile",
+                                           "many-apps", "memory"],
                         help="run one workload (the report then holds only it; it goes to --out, "
                              "or target/bench/only-WORKLOAD.md)")
     args = parser.parse_args()
@@ -731,6 +782,8 @@ def main():
             bench.echo_and_cpu()
         if wanted("cold"):
             bench.cold_starts()
+        if wanted("python"):
+            bench.python_cold()
         if wanted("background-compile"):
             bench.warm_during_compile()
         if wanted("many-apps"):

@@ -11,7 +11,8 @@
 #
 # Each guests/zig-*/main.zig is built with Zig (the `ziglang` package from
 # PyPI) for wasm32-wasi and adapted into a component with wasm-tools; see
-# build_zig_command and build_zig_http below.
+# build_zig_command and build_zig_http below. Each guests/python-*/app.py
+# is built with componentize-py (PyPI).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -67,11 +68,13 @@ zig_build() {
 }
 
 # zig-cgi: a plain command (a core module), adapted with the command
-# adapter into a wasi:cli/run component.
+# adapter into a wasi:cli/run component. The core module itself is kept
+# too, as <name>-core.wasm, since wharf also takes core modules as they are.
 build_zig_command() {
     local name=$1 work=$build_dir/zig/$1
     mkdir -p "$work"
     (cd "$work" && zig_build "$root/guests/$name/main.zig" -femit-bin="$work/core.wasm")
+    cp "$work/core.wasm" "$out/$name-core.wasm"
     wasm-tools component new "$work/core.wasm" \
         --adapt wasi_snapshot_preview1="$adapters/wasi_snapshot_preview1.command.wasm" \
         -o "$out/$name.wasm"
@@ -93,6 +96,22 @@ build_zig_http() {
         --adapt wasi_snapshot_preview1="$adapters/wasi_snapshot_preview1.reactor.wasm" \
         -o "$out/$name.wasm"
 }
+
+# python-*: a wasi:http handler in Python, built with componentize-py
+# against the standard wasi:http/proxy world, as app authors build one.
+componentize_py=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/componentize-py
+if [ ! -x "$componentize_py" ]; then
+    echo "build-guests: componentize-py is missing; run scripts/setup.sh" >&2
+    exit 1
+fi
+build_python_http() {
+    local name=$1
+    "$componentize_py" -d "$root/wit" -w wasi:http/proxy@0.2.12 \
+        componentize -p "$root/guests/$name" app -o "$out/$name.wasm" >/dev/null
+}
+for dir in "$root"/guests/python-*/; do
+    build_python_http "$(basename "$dir")"
+done
 
 for dir in "$root"/guests/zig-*/; do
     name=$(basename "$dir")

@@ -28,6 +28,12 @@ if ! python3 -m ziglang version >/dev/null 2>&1; then
     python3 -m pip install --quiet ziglang==0.17.0
 fi
 
+# componentize-py, for the Python guest.
+scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+if [ "$("$scripts_dir/componentize-py" --version 2>/dev/null)" != "componentize-py 0.25.1" ]; then
+    python3 -m pip install --quiet componentize-py==0.25.1
+fi
+
 # wasm-tools and wit-bindgen, for the Zig guests: C bindings for the
 # world, then embedding and adapting into components.
 if [ ! -x "$tools/bin/wasm-tools" ]; then

@@ -17,7 +17,7 @@ pub fn main(init: std.process.Init) !void {
     const query = env.get("QUERY_STRING") orelse "";
 
     var in_buf: [4096]u8 = undefined;
-    var stdin = std.Io.File.stdin().readerStreaming(io, &in_buf);
+    var stdin = std.Io.File.stdin().reader(io, &in_buf);
     var total: usize = 0;
     var chunk: [4096]u8 = undefined;
     while (true) {
@@ -27,7 +27,7 @@ pub fn main(init: std.process.Init) !void {
     }
 
     var out_buf: [4096]u8 = undefined;
-    var stdout = std.Io.File.stdout().writerStreaming(io, &out_buf);
+    var stdout = std.Io.File.stdout().writer(io, &out_buf);
     const out = &stdout.interface;
     try out.print("Content-Type: text/plain\r\nX-Guest: zig\r\n\r\n", .{});
     try out.print("zig cgi: method={s} path={s} query={s} body_bytes={d}\n", .{ method, path, query, total });

@@ -20,12 +20,18 @@ pub struct Wharf {
 
 impl Wharf {
     /// Runs `wharf run COMPONENT --listen 127.0.0.1:0 ARGS...` and waits until
-    /// it prints the address it bound.
+    /// it prints the address it bound. Compiled code is kept between runs in
+    /// one directory for the whole suite, not in the user's cache, unless
+    /// `ARGS` name another `--cache-dir`.
     pub fn run(component: &str, args: &[&str]) -> Result<Self> {
         let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
         command
             .args(["run", component, "--listen", "127.0.0.1:0"])
-            .args(args);
+            .args(args)
+            .env(
+                "WHARF_CACHE_DIR",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("run-cache"),
+            );
         Self::start(command, false)
     }
 
@@ -302,4 +308,17 @@ impl Drop for Upstream {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// A component that exports the HTTP handler's name but imports
+/// `acme:clock/tower@1.0.0`, an interface wharf does not provide. Written
+/// in the component text format, since no toolchain would build one on
+/// purpose.
+pub fn component_importing_unknown_interface() -> Result<Vec<u8>> {
+    Ok(wat::parse_str(
+        r#"(component
+            (import "acme:clock/tower@1.0.0" (instance))
+            (instance $handler)
+            (export "wasi:http/incoming-handler@0.2.12" (instance $handler)))"#,
+    )?)
 }

@@ -5,3 +5,4 @@ mod harness;
 mod new;
 mod run;
 mod serve;
+mod toolchains;

@@ -4,6 +4,7 @@
 //! `foreach_guest!` check below fails the build when one is missing.
 
 use crate::harness::{Upstream, Wharf, client, sha256_hex, wharf_cli};
+use crate::toolchains;
 use anyhow::Result;
 use std::time::{Duration, Instant};
 use wharf_test_artifacts as guests;
@@ -149,7 +150,8 @@ async fn cgi() -> Result<()> {
 }
 
 /// A Zig program built for wasm32-wasi, adapted at build time into a
-/// wasi:cli/run component, is served CGI-style.
+/// wasi:cli/run component, is served CGI-style, and reads stdin with Zig's
+/// default reader to the end, whatever the body's size and framing.
 #[tokio::test]
 async fn zig_cgi() -> Result<()> {
     let bytes = std::fs::read(guests::ZIG_CGI)?;
@@ -165,6 +167,85 @@ async fn zig_cgi() -> Result<()> {
     assert_eq!(
         response.text().await?,
         "zig cgi: method=POST path=/x/y query=q=1 body_bytes=9\n"
+    );
+    toolchains::zig_reads_whole_bodies(&server.url("/x"), None).await
+}
+
+/// `wharf run` compiles a component it has not run before quickly, serves,
+/// switches to optimized code in the background, and keeps that code in its
+/// cache directory, where the next run finds it.
+#[tokio::test]
+async fn run_keeps_optimized_code_for_the_next_run() -> Result<()> {
+    let cache = tempfile::tempdir()?;
+    let cache_dir = cache.path().to_str().expect("utf-8");
+    let args = ["--cache-dir", cache_dir];
+    let server = Wharf::run(guests::HELLO_V2, &args)?;
+    let log = server.wait_for_log("compiled quickly")?;
+    assert!(log.contains("compiler=winch"), "log: {log}");
+    let response = client().get(server.url("/")).send().await?;
+    assert_eq!(response.text().await?, "Hello from wharf, v2!\n");
+    server.wait_for_log_within("switched to recompiled code", Duration::from_secs(120))?;
+    drop(server);
+    let kept = std::fs::read_dir(cache.path())?
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.path().extension().is_some_and(|e| e == "cwasm"))
+        .count();
+    assert_eq!(kept, 1, "one component's code is kept");
+
+    let server = Wharf::run(guests::HELLO_V2, &args)?;
+    let log = server.wait_for_log("loaded its compiled code from the cache")?;
+    assert!(log.contains("compiler=cranelift"), "log: {log}");
+    let response = client().get(server.url("/")).send().await?;
+    assert_eq!(response.text().await?, "Hello from wharf, v2!\n");
+    Ok(())
+}
+
+/// The same Zig program as the core module Zig builds, which wharf adapts.
+#[tokio::test]
+async fn zig_cgi_core() -> Result<()> {
+    let bytes = std::fs::read(guests::ZIG_CGI_CORE)?;
+    assert_eq!(&bytes[4..8], [1, 0, 0, 0], "the artifact is a core module");
+    let server = Wharf::run(guests::ZIG_CGI_CORE, &[])?;
+    toolchains::zig_reads_whole_bodies(&server.url("/x"), None).await?;
+    let log = server.wait_for_log("adapted=true")?;
+    assert!(log.contains("adapted=true"), "log: {log}");
+    Ok(())
+}
+
+/// A Python wasi:http handler built with componentize-py serves as it is,
+/// although CPython imports wasi:sockets.
+#[tokio::test]
+async fn python_http() -> Result<()> {
+    let server = Wharf::run(guests::PYTHON_HTTP, &[])?;
+    toolchains::python_serves(|path| server.url(path), None).await
+}
+
+/// A Python app's sockets reach a loopback listener only when a rule names
+/// that address and port; a catch-all does not open loopback.
+#[tokio::test]
+async fn python_sockets_reach_only_what_the_rules_allow() -> Result<()> {
+    let listener = toolchains::Listener::start().await?;
+    let port = listener.port;
+    let other_port = format!("http://127.0.0.1:{}", port.wrapping_add(1).max(1));
+    // Each refusal is logged with its reason.
+    for (refusing, logged) in [
+        (vec![], "denied"),
+        (vec!["--allow-outbound", "*"], "denied"),
+        (vec!["--allow-outbound", &other_port], "denied socket"),
+    ] {
+        let server = Wharf::run(guests::PYTHON_HTTP, &refusing)?;
+        let answer = toolchains::python_connects(&server.url(""), None, port).await?;
+        assert!(answer.starts_with("refused"), "{refusing:?}: {answer}");
+        assert_eq!(listener.next_message().await?, None, "{refusing:?}");
+        server.wait_for_log(logged)?;
+    }
+    let rule = format!("http://127.0.0.1:{port}");
+    let server = Wharf::run(guests::PYTHON_HTTP, &["--allow-outbound", &rule])?;
+    let answer = toolchains::python_connects(&server.url(""), None, port).await?;
+    assert_eq!(answer, "connected\n");
+    assert_eq!(
+        listener.next_message().await?.as_deref(),
+        Some("hello from python\n")
     );
     Ok(())
 }
@@ -589,10 +670,52 @@ fn refused(component: &str) -> Result<String> {
     Ok(stderr)
 }
 
+/// A Rust app's `TcpStream::connect` by name: refused without a rule, and
+/// with a rule for another host; allowed to the host and port a rule names,
+/// through wharf's own name lookup.
 #[tokio::test]
 async fn uses_sockets() -> Result<()> {
-    let stderr = refused(guests::USES_SOCKETS)?;
-    assert!(stderr.contains("wasi:sockets/tcp@"), "stderr: {stderr}");
+    let listener = toolchains::Listener::start().await?;
+    let port = listener.port;
+    let connect = |server: &Wharf| {
+        client()
+            .get(server.url(&format!("/?to=localhost:{port}")))
+            .send()
+    };
+    let other_host = format!("http://example.com:{port}");
+    for refusing in [vec![], vec!["--allow-outbound", &other_host]] {
+        let server = Wharf::run(guests::USES_SOCKETS, &refusing)?;
+        let answer = connect(&server).await?.text().await?;
+        assert!(answer.starts_with("refused"), "{refusing:?}: {answer}");
+        assert_eq!(listener.next_message().await?, None, "{refusing:?}");
+        server.wait_for_log("denied name lookup")?;
+    }
+    let rule = format!("http://localhost:{port}");
+    let server = Wharf::run(guests::USES_SOCKETS, &["--allow-outbound", &rule])?;
+    let answer = connect(&server).await?.text().await?;
+    assert_eq!(answer, "connected\n");
+    assert_eq!(
+        listener.next_message().await?.as_deref(),
+        Some("hello from rust\n")
+    );
+    Ok(())
+}
+
+/// A component importing an interface wharf does not provide is refused
+/// before it is compiled, and the error names the import.
+#[tokio::test]
+async fn unknown_imports_are_refused_before_serving() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("imports-unknown.wasm");
+    std::fs::write(
+        &path,
+        crate::harness::component_importing_unknown_interface()?,
+    )?;
+    let stderr = refused(path.to_str().expect("utf-8"))?;
+    assert!(
+        stderr.contains("acme:clock/tower@1.0.0"),
+        "stderr: {stderr}"
+    );
     assert!(
         stderr.contains("which wharf does not provide to apps"),
         "stderr: {stderr}"

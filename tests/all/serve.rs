@@ -15,15 +15,15 @@ const V1: &str = "Hello from wharf!\n";
 const V2: &str = "Hello from wharf, v2!\n";
 
 /// A server and the CLI environment that reaches its admin API.
-struct Deployment {
-    server: Wharf,
+pub(crate) struct Deployment {
+    pub(crate) server: Wharf,
     env: Vec<(&'static str, String)>,
     _data_dir: tempfile::TempDir,
 }
 
 impl Deployment {
     /// `wharf serve` with no state flags: SQLite and blobs in the data dir.
-    fn embedded(args: &[&str]) -> Result<Self> {
+    pub(crate) fn embedded(args: &[&str]) -> Result<Self> {
         let data_dir = tempfile::tempdir()?;
         Self::embedded_in(data_dir, args)
     }
@@ -82,7 +82,7 @@ impl Deployment {
     }
 
     /// Runs `wharf ARGS... --json` against this server and decodes stdout.
-    fn cli<T: DeserializeOwned>(&self, args: &[&str]) -> Result<T> {
+    pub(crate) fn cli<T: DeserializeOwned>(&self, args: &[&str]) -> Result<T> {
         let mut args = args.to_vec();
         args.push("--json");
         let (status, stdout, stderr) = wharf_cli_env(&args, &self.env)?;
@@ -97,7 +97,7 @@ impl Deployment {
         Ok(stderr)
     }
 
-    fn deploy(&self, file: &str, app: &str, extra: &[&str]) -> Result<DeployResult> {
+    pub(crate) fn deploy(&self, file: &str, app: &str, extra: &[&str]) -> Result<DeployResult> {
         let mut args = vec!["deploy", file, "--app", app];
         args.extend_from_slice(extra);
         self.cli(&args)
@@ -324,8 +324,14 @@ async fn garbage_and_unsupported_components_get_422() -> Result<()> {
     assert!(stderr.contains("not a WebAssembly file"), "{stderr}");
     assert!(stderr.contains("422"), "{stderr}");
 
-    let stderr = d.cli_fails(&["deploy", guests::USES_SOCKETS, "--app", "sockets"])?;
-    assert!(stderr.contains("wasi:sockets/tcp@"), "{stderr}");
+    let unknown = dir.path().join("imports-unknown.wasm");
+    std::fs::write(
+        &unknown,
+        crate::harness::component_importing_unknown_interface()?,
+    )?;
+    let unknown = unknown.to_str().expect("utf-8");
+    let stderr = d.cli_fails(&["deploy", unknown, "--app", "unknown"])?;
+    assert!(stderr.contains("acme:clock/tower@1.0.0"), "{stderr}");
     assert!(stderr.contains("422"), "{stderr}");
 
     // Nothing was recorded.

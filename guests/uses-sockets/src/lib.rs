@@ -1,17 +1,22 @@
-//! Opens a raw TCP socket, which imports wasi:sockets. wharf does not give
-//! apps sockets, so it must refuse this component before serving it.
+//! Opens a raw TCP connection with Rust's std (which imports wasi:sockets)
+//! to `?to=HOST:PORT`, writes one line, and says whether it could. wharf
+//! refuses the connection unless the app's outbound rules name that host
+//! and port.
 
 use std::io::Write;
-use wasi::exports::http::incoming_handler::Guest;
-use wasi::http::types::{IncomingRequest, ResponseOutparam};
+use wharf_sdk::{Error, Request, Response, Result, handler};
 
-struct UsesSockets;
-
-wasi::http::proxy::export!(UsesSockets);
-
-impl Guest for UsesSockets {
-    fn handle(_request: IncomingRequest, _response_out: ResponseOutparam) {
-        let mut stream = std::net::TcpStream::connect("10.0.0.1:80").expect("connect");
-        stream.write_all(b"GET / HTTP/1.0\r\n\r\n").expect("write");
-    }
+#[handler]
+fn uses_sockets(request: Request) -> Result<Response> {
+    let to = request
+        .query_param("to")
+        .ok_or_else(|| Error::bad_request("say where to connect: /?to=HOST:PORT"))?;
+    let answer = match std::net::TcpStream::connect(to.as_str()) {
+        Ok(mut stream) => match stream.write_all(b"hello from rust\n") {
+            Ok(()) => "connected\n".to_owned(),
+            Err(error) => format!("write failed: {error}\n"),
+        },
+        Err(error) => format!("refused: {error}\n"),
+    };
+    Ok(Response::text(answer))
 }

@@ -24,6 +24,9 @@ pub(crate) fn engine_tag(engine: &Engine) -> String {
     }
     let mut hasher = Sha256Hasher(Sha256::new());
     engine.precompile_compatibility_hash().hash(&mut hasher);
+    // Code compiled from components wharf corrected differently must not
+    // be loaded either.
+    hasher.write(crate::preview1::CORRECTION_TAG.as_bytes());
     hex::encode(&hasher.0.finalize()[..8])
 }
 

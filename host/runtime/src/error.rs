@@ -21,14 +21,18 @@ pub enum LoadError {
          `--target wasm32-wasip2`, or with `cargo component build`"
     )]
     Adapt(String),
+    /// The component's sections are malformed.
+    #[error("the component is malformed: {0}; build it again")]
+    Malformed(wasmparser::BinaryReaderError),
     /// wasmtime rejected the component while compiling it.
     #[error("the component failed to compile: {0:#}")]
     Compile(wasmtime::Error),
     /// The component imports interfaces wharf does not provide.
     #[error(
         "the component imports {}, which wharf does not provide to apps; \
-         apps may import wasi:http/proxy@0.2.x plus the wasi:cli, wasi:filesystem \
-         and wasi:random interfaces that language runtimes need (see wit/world.wit)",
+         apps may import wasi:http/proxy@0.2.x, wasi:sockets@0.2.x, and the wasi:cli, \
+         wasi:filesystem and wasi:random interfaces that language runtimes need \
+         (see wit/world.wit)",
         imports.join(", ")
     )]
     UnsupportedImports {

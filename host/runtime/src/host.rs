@@ -1,12 +1,13 @@
 //! The per-request host state: one [`HostState`] lives in each `Store`.
 
 use crate::guest_log::GuestLog;
+use crate::sockets::SocketAccess;
 use crate::{AppContext, OutboundPolicy, RequestId, RuntimeConfig};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::cli::{AsyncStdinStream, AsyncStdoutStream};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 /// Everything a guest instance can reach, for the length of one request.
@@ -14,6 +15,8 @@ pub(crate) struct HostState {
     pub(crate) table: ResourceTable,
     /// The app the request is for.
     pub(crate) app: Arc<AppContext>,
+    /// What its sockets may reach.
+    pub(crate) socket_access: Arc<SocketAccess>,
     wasi: WasiCtx,
     http: WasiHttpCtx,
     outbound: OutboundHttp,
@@ -22,13 +25,12 @@ pub(crate) struct HostState {
 
 impl HostState {
     /// State for one request: empty environment, no arguments, no preopened
-    /// directories, no network; stdout and stderr go to the log.
+    /// directories, sockets only as the app's outbound rules allow; stdout
+    /// and stderr go to the log.
     pub(crate) fn new(config: &RuntimeConfig, request_id: RequestId, app: Arc<AppContext>) -> Self {
         let log = GuestLog::new(request_id, config.max_guest_log_bytes);
-        let wasi = WasiCtx::builder()
-            .stdout(log.stdout())
-            .stderr(log.stderr())
-            .build();
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(log.stdout()).stderr(log.stderr());
         Self::with_wasi(config, request_id, app, wasi)
     }
 
@@ -43,12 +45,11 @@ impl HostState {
         stdout: AsyncStdoutStream,
     ) -> Self {
         let log = GuestLog::new(request_id, config.max_guest_log_bytes);
-        let wasi = WasiCtx::builder()
-            .envs(env)
+        let mut wasi = WasiCtx::builder();
+        wasi.envs(env)
             .stdin(stdin)
             .stdout(stdout)
-            .stderr(log.stderr())
-            .build();
+            .stderr(log.stderr());
         Self::with_wasi(config, request_id, app, wasi)
     }
 
@@ -56,11 +57,16 @@ impl HostState {
         config: &RuntimeConfig,
         request_id: RequestId,
         app: Arc<AppContext>,
-        wasi: WasiCtx,
+        mut wasi: WasiCtxBuilder,
     ) -> Self {
+        let socket_access = SocketAccess::new(app.outbound.clone(), request_id);
+        wasi.allow_tcp(true)
+            .allow_udp(false)
+            .socket_addr_check(socket_access.address_check());
         Self {
             table: ResourceTable::new(),
-            wasi,
+            socket_access,
+            wasi: wasi.build(),
             http: WasiHttpCtx::new(),
             outbound: OutboundHttp {
                 request_id,

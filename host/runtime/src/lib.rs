@@ -14,10 +14,10 @@
 //! 4. [`prepare`] passes components through and [`adapt_core_module`] wraps a WASI preview1 core module into a
 //!    component with the preview1 adapter, for deploys of older builds.
 
-mod adapt;
 mod app;
 mod artifacts;
 mod background;
+mod binary;
 mod cgi;
 mod config;
 mod engine;
@@ -27,10 +27,11 @@ mod host;
 mod http;
 mod keyvalue;
 mod outbound;
+mod preview1;
 mod request_id;
+mod sockets;
 mod world;
 
-pub use adapt::{Adapter, Prepared, adapt_core_module, prepare};
 pub use app::{AppContext, DeploymentFacts};
 pub use config::{CompilerMode, RuntimeConfig};
 pub use engine::Compiler;
@@ -38,10 +39,11 @@ pub use error::{EngineError, InvokeError, LoadError};
 pub use http::GuestBody;
 pub use keyvalue::{KeyValueError, KeyValueFuture, KeyValueLimits, KeyValueStore, MemoryKeyValue};
 pub use outbound::{OriginRule, OriginRuleError, OutboundPolicy};
+pub use preview1::{Adapter, Prepared, adapt_core_module, correct_adapter, prepare};
 pub use request_id::RequestId;
 pub use world::{
     AppKind, CAPABILITIES, CLI_RUN_EXPORT, HTTP_HANDLER_EXPORT, Interfaces, PROVIDED_IMPORTS,
-    capabilities,
+    capabilities, check_bytes,
 };
 
 use host::HostState;
@@ -285,7 +287,7 @@ impl Runtime {
         let Some(quick) = &self.quick else {
             return self.compile_to_keep(digest, bytes);
         };
-        match Component::new(&quick.engine, bytes) {
+        match Component::new(&quick.engine, compilable(bytes)) {
             Ok(component) => quick.link(digest, component, true),
             Err(e) => {
                 tracing::info!(%digest, "Winch cannot compile this component, so Cranelift will: {e:#}");
@@ -300,7 +302,8 @@ impl Runtime {
         digest: Digest,
         bytes: &[u8],
     ) -> Result<CompiledComponent, LoadError> {
-        let component = Component::new(&self.main.engine, bytes).map_err(LoadError::Compile)?;
+        let component =
+            Component::new(&self.main.engine, compilable(bytes)).map_err(LoadError::Compile)?;
         if let Some(cache) = &self.artifacts {
             cache.store(&digest, &component);
         }
@@ -353,7 +356,17 @@ impl Runtime {
     }
 }
 
-/// Checks that `bytes` are a component and returns their digest.
+/// What is compiled for the component `bytes`: the bytes themselves, or a
+/// copy with its preview1 adapter corrected ([`correct_adapter`]).
+fn compilable(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    match correct_adapter(bytes) {
+        Some(corrected) => std::borrow::Cow::Owned(corrected),
+        None => std::borrow::Cow::Borrowed(bytes),
+    }
+}
+
+/// Checks that `bytes` are a component that fits the world, before any
+/// compile, and returns their digest.
 fn check_is_component(bytes: &[u8]) -> Result<Digest, LoadError> {
     if wasmparser::Parser::is_core_wasm(bytes) {
         return Err(LoadError::CoreModule);
@@ -361,6 +374,7 @@ fn check_is_component(bytes: &[u8]) -> Result<Digest, LoadError> {
     if !wasmparser::Parser::is_component(bytes) {
         return Err(LoadError::NotWasm);
     }
+    check_bytes(bytes)?;
     Ok(Digest::of(bytes))
 }
 
@@ -388,7 +402,21 @@ fn add_host_interfaces(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     filesystem::preopens::add_to_linker::<_, WasiFilesystem>(l, HostState::filesystem)?;
     random::insecure::add_to_linker::<_, WasiRandom>(l, HostState::random)?;
     random::insecure_seed::add_to_linker::<_, WasiRandom>(l, HostState::random)?;
+    // Sockets: wasmtime-wasi's, checked by the app's outbound rules
+    // (`sockets.rs`), with wharf's own name lookup below.
+    {
+        use wasmtime_wasi::p2::bindings::sockets;
+        use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView};
+        let options = sockets::network::LinkOptions::default();
+        sockets::network::add_to_linker::<_, WasiSockets>(l, &options, HostState::sockets)?;
+        sockets::instance_network::add_to_linker::<_, WasiSockets>(l, HostState::sockets)?;
+        sockets::tcp::add_to_linker::<_, WasiSockets>(l, HostState::sockets)?;
+        sockets::tcp_create_socket::add_to_linker::<_, WasiSockets>(l, HostState::sockets)?;
+        sockets::udp::add_to_linker::<_, WasiSockets>(l, HostState::sockets)?;
+        sockets::udp_create_socket::add_to_linker::<_, WasiSockets>(l, HostState::sockets)?;
+    }
     // wharf's own: config, key-value and deployment facts.
+    use crate::world::generated::wasi::sockets::ip_name_lookup;
     use crate::world::generated::{wasi::config, wasi::keyvalue, wharf::app::deployment};
     use wasmtime::component::HasSelf;
     config::store::add_to_linker::<_, HasSelf<HostState>>(l, |state| state)?;
@@ -396,5 +424,6 @@ fn add_host_interfaces(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     keyvalue::atomics::add_to_linker::<_, HasSelf<HostState>>(l, |state| state)?;
     keyvalue::batch::add_to_linker::<_, HasSelf<HostState>>(l, |state| state)?;
     deployment::add_to_linker::<_, HasSelf<HostState>>(l, |state| state)?;
+    ip_name_lookup::add_to_linker::<_, HasSelf<HostState>>(l, |state| state)?;
     Ok(())
 }

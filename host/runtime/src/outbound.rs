@@ -172,7 +172,13 @@ impl OriginRule {
             PortPattern::Exact(allowed) => allowed == port,
             PortPattern::Default => port == default_port(scheme),
         };
-        let host_matches = match &self.host {
+        port_matches && self.matches_host(host)
+    }
+
+    /// Whether this rule covers `host` (lower case, an IP address written
+    /// canonically), on some port.
+    fn matches_host(&self, host: &str) -> bool {
+        match &self.host {
             HostPattern::Any => true,
             HostPattern::Exact(allowed) => allowed == host,
             HostPattern::Subdomains(domain) => {
@@ -180,13 +186,12 @@ impl OriginRule {
                     && host.ends_with(domain.as_str())
                     && host.len() > domain.len()
             }
-        };
-        port_matches && host_matches
+        }
     }
 
     /// Whether this rule lets every host through, so that it must not
     /// open the way to private addresses.
-    fn is_catch_all(&self) -> bool {
+    pub(crate) fn is_catch_all(&self) -> bool {
         self.host == HostPattern::Any
     }
 }
@@ -216,6 +221,15 @@ impl Default for OutboundPolicy {
             between_bytes_timeout: Duration::from_secs(30),
         }
     }
+}
+
+/// How a name that may be resolved is covered by the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NameRule {
+    /// A rule names it (or its domain): whatever it resolves to is allowed.
+    Named,
+    /// Only a catch-all covers it: only public addresses are allowed.
+    CatchAll,
 }
 
 /// Why an outbound request was refused before anything was sent.
@@ -265,6 +279,36 @@ impl OutboundPolicy {
             return Some(first);
         }
         Some(matching.find(|rule| !rule.is_catch_all()).unwrap_or(first))
+    }
+
+    /// The rule that lets a socket connect to `host:port`, if any: a rule
+    /// of either scheme that allows that host and port. Rules naming a host
+    /// are preferred to catch-alls, as in [`rule_for`](Self::rule_for).
+    pub(crate) fn socket_rule(&self, host: &str, port: u16) -> Option<&OriginRule> {
+        let found = [
+            self.rule_for(&Scheme::HTTP, host, port),
+            self.rule_for(&Scheme::HTTPS, host, port),
+        ];
+        let mut found = found.into_iter().flatten();
+        let first = found.next()?;
+        Some(if first.is_catch_all() {
+            found.next().unwrap_or(first)
+        } else {
+            first
+        })
+    }
+
+    /// Whether a name may be resolved: some rule covers it, on some port.
+    /// `Some(true)` when only catch-alls do, so that only public addresses
+    /// may be handed out for it.
+    pub(crate) fn name_rule(&self, host: &str) -> Option<NameRule> {
+        let mut covering = self.rules.iter().filter(|rule| rule.matches_host(host));
+        let first = covering.next()?;
+        if !first.is_catch_all() || covering.any(|rule| !rule.is_catch_all()) {
+            Some(NameRule::Named)
+        } else {
+            Some(NameRule::CatchAll)
+        }
     }
 
     /// Checks `uri` against the rules, resolves its host and keeps the
@@ -554,7 +598,7 @@ fn split_host_port(text: &str) -> Option<(&str, Option<&str>)> {
     }
 }
 
-fn parse_ip(host: &str) -> Option<IpAddr> {
+pub(crate) fn parse_ip(host: &str) -> Option<IpAddr> {
     host.trim_start_matches('[')
         .trim_end_matches(']')
         .parse()

@@ -7,17 +7,33 @@ use wasmtime::component::Component;
 
 /// Host bindings for the `wharf:app` world. The WASI 0.2 imports are
 /// implemented by wasmtime-wasi and wasmtime-wasi-http; wharf implements
-/// `wasi:config`, `wasi:keyvalue` and `wharf:app/deployment` itself (in
-/// `app.rs` and `keyvalue.rs`).
+/// `wasi:config`, `wasi:keyvalue`, `wharf:app/deployment` and
+/// `wasi:sockets/ip-name-lookup` itself (in `app.rs`, `keyvalue.rs` and
+/// `sockets.rs`).
 pub(crate) mod generated {
     wasmtime::component::bindgen!({
         path: "../../wit",
         world: "wharf:app/app",
         exports: { default: async },
-        imports: { "wasi:keyvalue": async },
+        imports: {
+            "wasi:keyvalue": async,
+            "wasi:sockets/ip-name-lookup": trappable,
+        },
+        trappable_error_type: {
+            "wasi:sockets/network.error-code" => wasmtime_wasi::p2::SocketError,
+        },
         require_store_data_send: true,
         with: {
             "wasi:keyvalue/store.bucket": crate::keyvalue::Bucket,
+            // wharf resolves names itself, by the app's outbound rules;
+            // wasmtime-wasi implements the rest of wasi:sockets.
+            "wasi:sockets/ip-name-lookup.resolve-address-stream": crate::sockets::ResolveAddressStream,
+            "wasi:sockets/network": wasmtime_wasi::p2::bindings::sockets::network,
+            "wasi:sockets/instance-network": wasmtime_wasi::p2::bindings::sockets::instance_network,
+            "wasi:sockets/tcp": wasmtime_wasi::p2::bindings::sockets::tcp,
+            "wasi:sockets/tcp-create-socket": wasmtime_wasi::p2::bindings::sockets::tcp_create_socket,
+            "wasi:sockets/udp": wasmtime_wasi::p2::bindings::sockets::udp,
+            "wasi:sockets/udp-create-socket": wasmtime_wasi::p2::bindings::sockets::udp_create_socket,
             "wasi:http": wasmtime_wasi_http::p2::bindings::http,
             "wasi:io": wasmtime_wasi::p2::bindings::io,
             "wasi:cli": wasmtime_wasi::p2::bindings::cli,
@@ -64,14 +80,24 @@ pub const PROVIDED_IMPORTS: &[&str] = &[
     "wasi:filesystem/preopens",
     "wasi:random/insecure",
     "wasi:random/insecure-seed",
+    // sockets, which reach only what the app's outbound rules allow
+    "wasi:sockets/network",
+    "wasi:sockets/instance-network",
+    "wasi:sockets/ip-name-lookup",
+    "wasi:sockets/tcp",
+    "wasi:sockets/tcp-create-socket",
+    "wasi:sockets/udp",
+    "wasi:sockets/udp-create-socket",
 ];
 
-/// The imports that reach beyond the request itself: outbound HTTP, the
-/// app's configuration, its key-value data and its deployment facts. A
-/// deploy lists those its component imports, and names any the live
-/// deployment did not.
+/// The imports that reach beyond the request itself: outbound HTTP,
+/// sockets, the app's configuration, its key-value data and its deployment
+/// facts. A deploy lists those its component imports, and names any the
+/// live deployment did not. `wasi:sockets` stands for every interface of
+/// that package.
 pub const CAPABILITIES: &[&str] = &[
     "wasi:http/outgoing-handler",
+    "wasi:sockets",
     "wasi:config/store",
     "wasi:keyvalue/store",
     "wasi:keyvalue/atomics",
@@ -85,9 +111,13 @@ pub fn capabilities<S: AsRef<str>>(imports: &[S]) -> Vec<String> {
     CAPABILITIES
         .iter()
         .filter(|capability| {
-            imports
-                .iter()
-                .any(|import| split_version(import.as_ref()).0 == **capability)
+            imports.iter().any(|import| {
+                let base = split_version(import.as_ref()).0;
+                base == **capability
+                    || base
+                        .strip_prefix(**capability)
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
         })
         .map(|capability| (*capability).to_owned())
         .collect()
@@ -164,11 +194,56 @@ pub(crate) fn check(
     component: &Component,
 ) -> Result<(Interfaces, AppKind), LoadError> {
     let ty = component.component_type();
-    let imports: Vec<String> = ty
+    let imports = ty
         .imports(engine)
         .map(|(name, _)| name.to_owned())
         .collect();
-    let unsupported: Vec<String> = imports
+    let exports = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    classify(Interfaces { imports, exports })
+}
+
+/// [`check`] on the component's bytes, before anything is compiled: reads
+/// the names it imports and exports at its top level, so a component that
+/// wharf cannot serve is refused in milliseconds however large it is.
+pub fn check_bytes(bytes: &[u8]) -> Result<(Interfaces, AppKind), LoadError> {
+    use wasmparser::{BinaryReader, ComponentExportSectionReader, ComponentImportSectionReader};
+    const IMPORT_SECTION: u8 = 10;
+    const EXPORT_SECTION: u8 = 11;
+    let sections = crate::binary::sections(bytes).ok_or(LoadError::NotWasm)?;
+    let mut interfaces = Interfaces::default();
+    for section in sections {
+        let reader = BinaryReader::new(section.contents, 0);
+        match section.id {
+            IMPORT_SECTION => {
+                for import in
+                    ComponentImportSectionReader::new(reader).map_err(LoadError::Malformed)?
+                {
+                    let import = import.map_err(LoadError::Malformed)?;
+                    interfaces.imports.push(import.name.name.to_owned());
+                }
+            }
+            EXPORT_SECTION => {
+                for export in
+                    ComponentExportSectionReader::new(reader).map_err(LoadError::Malformed)?
+                {
+                    let export = export.map_err(LoadError::Malformed)?;
+                    interfaces.exports.push(export.name.name.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    classify(interfaces)
+}
+
+/// Refuses imports wharf does not provide, and finds how the component is
+/// served from its exports.
+fn classify(interfaces: Interfaces) -> Result<(Interfaces, AppKind), LoadError> {
+    let unsupported: Vec<String> = interfaces
+        .imports
         .iter()
         .filter(|name| !is_provided(name))
         .cloned()
@@ -178,12 +253,8 @@ pub(crate) fn check(
             imports: unsupported,
         });
     }
-    let exports: Vec<String> = ty
-        .exports(engine)
-        .map(|(name, _)| name.to_owned())
-        .collect();
     let exports_one = |wanted: &str| {
-        exports.iter().any(|name| {
+        interfaces.exports.iter().any(|name| {
             let (base, version) = split_version(name);
             base == wanted && in_series(version)
         })
@@ -193,9 +264,11 @@ pub(crate) fn check(
     } else if exports_one(CLI_RUN_EXPORT) {
         AppKind::Command
     } else {
-        return Err(LoadError::MissingHandler { exports });
+        return Err(LoadError::MissingHandler {
+            exports: interfaces.exports,
+        });
     };
-    Ok((Interfaces { imports, exports }, kind))
+    Ok((interfaces, kind))
 }
 
 #[cfg(test)]
@@ -210,7 +283,8 @@ mod tests {
         assert!(!is_provided("wasi:http/types@0.3.0-rc-2025-09-16"));
         assert!(!is_provided("wasi:http/types@0.20.0"));
         assert!(!is_provided("wasi:http/types"));
-        assert!(!is_provided("wasi:sockets/tcp@0.2.0"));
+        assert!(is_provided("wasi:sockets/tcp@0.2.0"));
+        assert!(!is_provided("wasi:sockets/tcp@0.3.0-rc-2025-09-16"));
         assert!(is_provided("wasi:keyvalue/atomics@0.2.0-draft"));
         assert!(!is_provided("wasi:keyvalue/atomics@0.2.0-draft2"));
         assert!(is_provided("wasi:config/store@0.2.0-rc.1"));
@@ -230,6 +304,10 @@ mod tests {
             ["wasi:http/outgoing-handler", "wasi:keyvalue/atomics"]
         );
         assert!(capabilities::<&str>(&[]).is_empty());
+        // Every interface of wasi:sockets counts as the one capability.
+        let imports = ["wasi:sockets/tcp@0.2.9", "wasi:sockets/network@0.2.9"];
+        assert_eq!(capabilities(&imports), ["wasi:sockets"]);
+        assert!(capabilities(&["wasi:socketsfoo/x@0.2.0"]).is_empty());
     }
 
     /// The provided list must match the world the guests build against.

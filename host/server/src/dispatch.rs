@@ -1,11 +1,13 @@
 //! Deciding which component answers a request, and answering it.
 
-use crate::error_response::error_response;
+use crate::ComponentCache;
+use crate::error_response::{error_response, text_response};
 use crate::{DIGEST_HEADER, REQUEST_ID_HEADER};
-use http::{HeaderValue, Request, Response};
+use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use std::sync::Arc;
 use wharf_runtime::{AppContext, CompiledComponent, GuestBody, RequestId, Runtime};
+use wharf_store::BlobKey;
 
 /// Turns one request into one response. Implemented by the server's routers.
 pub trait Dispatch: Send + Sync + 'static {
@@ -19,16 +21,26 @@ pub trait Dispatch: Send + Sync + 'static {
 /// Serves every request with one component: the dispatch of `wharf run`.
 pub struct SingleApp {
     runtime: Arc<Runtime>,
-    component: CompiledComponent,
+    components: ComponentCache,
+    key: BlobKey,
     app: Arc<AppContext>,
 }
 
 impl SingleApp {
-    /// Serves `component` on `runtime`, as the app `app` describes.
-    pub fn new(runtime: Arc<Runtime>, component: CompiledComponent, app: Arc<AppContext>) -> Self {
+    /// Serves the component stored under `key`, loaded through
+    /// `components` like any app of `wharf serve` (so provisional code is
+    /// replaced by the optimized code when that is ready), on `runtime`, as
+    /// the app `app` describes.
+    pub fn new(
+        runtime: Arc<Runtime>,
+        components: ComponentCache,
+        key: BlobKey,
+        app: Arc<AppContext>,
+    ) -> Self {
         Self {
             runtime,
-            component,
+            components,
+            key,
             app,
         }
     }
@@ -37,14 +49,18 @@ impl SingleApp {
 impl Dispatch for SingleApp {
     async fn dispatch(&self, request: Request<Incoming>) -> Response<GuestBody> {
         let request_id = RequestId::new();
-        let mut response = serve_component(
-            &self.runtime,
-            &self.component,
-            &self.app,
-            request,
-            request_id,
-        )
-        .await;
+        let mut response = match self.components.get(&self.key).await {
+            Ok(component) => {
+                serve_component(&self.runtime, &component, &self.app, request, request_id).await
+            }
+            Err(e) => {
+                tracing::error!(%request_id, "cannot load the component: {e}");
+                text_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("the component does not load (request id {request_id})\n"),
+                )
+            }
+        };
         stamp_request_id(&mut response, request_id);
         response
     }

@@ -5,9 +5,10 @@ use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wharf_runtime::{AppContext, DeploymentFacts, MemoryKeyValue, Runtime};
-use wharf_server::{Listener, SingleApp, shutdown_signal};
+use wharf_server::{CacheLimits, ComponentCache, Listener, SingleApp, shutdown_signal};
+use wharf_store::{BlobStore, StoreOptions};
 
 /// Serve one wasi:http component from a file, answering every request with a
 /// fresh instance of it.
@@ -38,25 +39,73 @@ pub struct RunCommand {
     #[arg(long)]
     app: Option<String>,
 
+    /// Where compiled code is kept between runs, so that running the same
+    /// component again maps its code from disk instead of compiling it
+    /// [default: $XDG_CACHE_HOME/wharf/compiled, or ~/.cache/wharf/compiled].
+    #[arg(long, env = "WHARF_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+
     #[command(flatten)]
     runtime: RuntimeArgs,
 }
 
 impl RunCommand {
     pub fn execute(self) -> anyhow::Result<()> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(self.serve())?;
+        // Guests cut at the end of the grace period, and a background
+        // recompile still running, are abandoned, not awaited.
+        rt.shutdown_timeout(Duration::from_millis(100));
+        Ok(())
+    }
+
+    /// Loads the component through the same chain as `wharf serve` (the
+    /// disk cache, else a quick compile with Cranelift following in the
+    /// background), then serves it until a shutdown signal.
+    async fn serve(self) -> anyhow::Result<()> {
         let bytes = std::fs::read(&self.file)
             .with_context(|| format!("cannot read {}", self.file.display()))?;
-        let runtime = Runtime::new(self.runtime.config()?)?;
         let cannot_serve = || format!("cannot serve {}", self.file.display());
         let prepared = wharf_runtime::prepare(bytes).with_context(cannot_serve)?;
-        let component = runtime
-            .compile(&prepared.bytes)
+        // Refuse what wharf cannot serve before spending seconds compiling it.
+        wharf_runtime::check_bytes(&prepared.bytes).with_context(cannot_serve)?;
+
+        let mut config = self.runtime.config()?;
+        config.artifact_dir = Some(self.cache_dir.clone().unwrap_or_else(default_cache_dir));
+        let runtime = Arc::new(Runtime::new(config)?);
+        let store = Arc::new(BlobStore::open("memory://", &StoreOptions::default())?);
+        let size = prepared.bytes.len();
+        let key = store.put(prepared.bytes.into()).await?.key;
+        let components = ComponentCache::new(runtime.clone(), store, None, CacheLimits::default());
+        if size >= LARGE_COMPONENT {
+            eprintln!(
+                "loading {} ({:.1} MB): compiled code from the cache, or a quick compile",
+                self.file.display(),
+                size as f64 / 1e6
+            );
+        }
+        let started = Instant::now();
+        let component = components
+            .get(&key)
+            .await
+            .map_err(anyhow::Error::new)
             .with_context(cannot_serve)?;
+        let how = if component.is_provisional() {
+            "compiled quickly; optimized code follows from the background, at low priority"
+        } else if components.compiles() == 0 {
+            "loaded its compiled code from the cache"
+        } else {
+            "compiled"
+        };
         tracing::info!(
             digest = %component.digest(),
             file = %self.file.display(),
             adapted = prepared.adapted,
-            "compiled"
+            compiler = %component.compiler(),
+            elapsed = ?started.elapsed(),
+            "{how}"
         );
         let app = AppContext {
             facts: DeploymentFacts::new(
@@ -76,23 +125,36 @@ impl RunCommand {
             keyvalue: Arc::new(MemoryKeyValue::default()),
             keyvalue_limits: self.runtime.keyvalue_limits(),
         };
-        let dispatch = Arc::new(SingleApp::new(Arc::new(runtime), component, Arc::new(app)));
+        let dispatch = Arc::new(SingleApp::new(runtime, components, key, Arc::new(app)));
 
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?;
-        rt.block_on(async {
-            let listener = Listener::bind(self.listen)
-                .await
-                .with_context(|| format!("cannot listen on {}", self.listen))?;
-            eprintln!("listening on http://{}", listener.local_addr()?);
-            listener
-                .serve(dispatch, shutdown_signal(), self.grace_period)
-                .await;
-            anyhow::Ok(())
-        })?;
-        // Guests cut at the end of the grace period are abandoned, not awaited.
-        rt.shutdown_timeout(Duration::from_millis(100));
+        let listener = Listener::bind(self.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", self.listen))?;
+        eprintln!("listening on http://{}", listener.local_addr()?);
+        listener
+            .serve(dispatch, shutdown_signal(), self.grace_period)
+            .await;
         Ok(())
+    }
+}
+
+/// Components at least this large get a line saying that they load, since
+/// compiling one can take a second or more.
+const LARGE_COMPONENT: usize = 4 << 20;
+
+/// `$XDG_CACHE_HOME/wharf/compiled`, else `~/.cache/wharf/compiled`, else
+/// `./.wharf/compiled`.
+fn default_cache_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|home| !home.is_empty())
+                .map(|home| PathBuf::from(home).join(".cache"))
+        });
+    match base {
+        Some(base) => base.join("wharf/compiled"),
+        None => PathBuf::from(".wharf/compiled"),
     }
 }

@@ -60,8 +60,7 @@ pub struct RuntimeArgs {
 
     /// How components are compiled. `auto` compiles a component not seen
     /// before with Winch, to answer its first request soon, then with
-    /// Cranelift in the background, and switches new requests to that code
-    /// (`wharf run`, which compiles before it listens, uses Cranelift).
+    /// Cranelift in the background, and switches new requests to that code.
     /// `cranelift` compiles optimized code only; `winch` quick code only.
     #[arg(long, env = "WHARF_COMPILER", default_value_t = CompilerMode::Auto, value_name = "auto|cranelift|winch")]
     compiler: CompilerMode,

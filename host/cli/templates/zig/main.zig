@@ -8,9 +8,9 @@ pub fn main(init: std.process.Init) !void {
     const method = init.environ_map.get("REQUEST_METHOD") orelse "GET";
     const path = init.environ_map.get("PATH_INFO") orelse "/";
 
-    // Stream stdin and stdout: positional reads of stdin fail under WASI.
+    // Read the whole body; stdin ends where the request body ends.
     var in_buf: [4096]u8 = undefined;
-    var stdin = std.Io.File.stdin().readerStreaming(io, &in_buf);
+    var stdin = std.Io.File.stdin().reader(io, &in_buf);
     var body_bytes: usize = 0;
     var chunk: [4096]u8 = undefined;
     while (true) {
@@ -20,7 +20,7 @@ pub fn main(init: std.process.Init) !void {
     }
 
     var out_buf: [4096]u8 = undefined;
-    var stdout = std.Io.File.stdout().writerStreaming(io, &out_buf);
+    var stdout = std.Io.File.stdout().writer(io, &out_buf);
     const out = &stdout.interface;
     try out.print("Content-Type: text/plain; charset=utf-8\r\n\r\n", .{});
     try out.print("Hello from {{name}}! ({s} {s}, {d} body bytes)\n", .{ method, path, body_bytes });

@@ -1,0 +1,424 @@
+//! `wasi:sockets` for apps, denied unless the app's outbound rules allow.
+//!
+//! Language runtimes import `wasi:sockets` whether or not the app opens a
+//! socket (CPython built by componentize-py does), so wharf provides it,
+//! and decides every use by the same [`OutboundPolicy`] as outbound HTTP:
+//!
+//! - **Names.** `resolve-addresses` answers only for a name some rule
+//!   covers, on any port and either scheme, and only with the addresses
+//!   that rule allows: under a catch-all (`*`), public addresses only. wharf
+//!   resolves the name itself; wasmtime-wasi's resolver is not linked.
+//! - **TCP connections.** A connection to `IP:PORT` is allowed when a rule
+//!   allows that address and port itself (`http://127.0.0.1:9000`), or
+//!   allows a name that this same request resolved to that address. Under a
+//!   catch-all, only public addresses. The guest connects to the address it
+//!   was given, so a DNS answer that changes later redirects nothing.
+//! - **Refused always.** UDP, listening, accepting, and binding to a chosen
+//!   address (the implicit bind of a connect, to the wildcard address with
+//!   port 0, is allowed).
+//!
+//! A request may resolve names and open connections at most
+//! `max_requests` times each, like its outbound HTTP requests. Every
+//! refusal is logged with the request id.
+
+use crate::host::HostState;
+use crate::outbound::{NameRule, is_public, parse_ip};
+use crate::world::generated::wasi::sockets::ip_name_lookup;
+use crate::{OutboundPolicy, RequestId};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::vec;
+use tokio::sync::oneshot;
+use wasmtime::component::Resource;
+use wasmtime_wasi::p2::bindings::sockets::network::{self, ErrorCode, IpAddress, Network};
+use wasmtime_wasi::p2::{DynPollable, Pollable, SocketError, subscribe};
+use wasmtime_wasi::sockets::{SocketAddrUse, WasiSocketsView};
+
+/// What one request's sockets may reach: the app's rules, and the names
+/// this request resolved, by address.
+pub(crate) struct SocketAccess {
+    policy: Arc<OutboundPolicy>,
+    request_id: RequestId,
+    /// For each address handed out by a lookup, the names it came from.
+    resolved: Mutex<HashMap<IpAddr, Vec<String>>>,
+    lookups: AtomicU32,
+    connections: AtomicU32,
+}
+
+impl SocketAccess {
+    pub(crate) fn new(policy: Arc<OutboundPolicy>, request_id: RequestId) -> Arc<Self> {
+        Arc::new(Self {
+            policy,
+            request_id,
+            resolved: Mutex::default(),
+            lookups: AtomicU32::new(0),
+            connections: AtomicU32::new(0),
+        })
+    }
+
+    /// The check wasmtime-wasi calls before each bind, listen, accept,
+    /// connect and datagram.
+    pub(crate) fn address_check(
+        self: &Arc<Self>,
+    ) -> impl Fn(SocketAddr, SocketAddrUse) -> Pin<Box<dyn Future<Output = bool> + Send + Sync>>
+    + Send
+    + Sync
+    + 'static {
+        let access = self.clone();
+        move |address, use_| {
+            let allowed = access.allows(address, use_);
+            Box::pin(async move { allowed })
+        }
+    }
+
+    fn allows(&self, address: SocketAddr, use_: SocketAddrUse) -> bool {
+        let denial = match use_ {
+            // What wasmtime-wasi checks for the implicit bind of a connect.
+            SocketAddrUse::TcpBind if address.ip().is_unspecified() && address.port() == 0 => {
+                return true;
+            }
+            SocketAddrUse::TcpConnect => match self.connect_denial(address) {
+                None => return true,
+                Some(denial) => denial,
+            },
+            SocketAddrUse::TcpBind => "apps may not bind sockets to an address",
+            SocketAddrUse::TcpListen | SocketAddrUse::TcpAccept => "apps may not listen",
+            _ => "apps may not use UDP",
+        };
+        tracing::warn!(
+            request_id = %self.request_id,
+            %address,
+            use_ = ?use_,
+            reason = denial,
+            "denied socket"
+        );
+        false
+    }
+
+    /// Why a TCP connection to `address` is refused, if it is.
+    fn connect_denial(&self, address: SocketAddr) -> Option<&'static str> {
+        let ip = address.ip().to_canonical();
+        let names = self
+            .resolved
+            .lock()
+            .expect("resolved names lock")
+            .get(&ip)
+            .cloned()
+            .unwrap_or_default();
+        let allowed = std::iter::once(ip.to_string())
+            .chain(names)
+            .filter_map(|host| self.policy.socket_rule(&host, address.port()))
+            .any(|rule| !rule.is_catch_all() || is_public(ip));
+        if !allowed {
+            return Some("no outbound rule allows this address and port");
+        }
+        if self.connections.fetch_add(1, Ordering::Relaxed) >= self.policy.max_requests {
+            return Some("the request opened too many connections");
+        }
+        None
+    }
+
+    /// Starts resolving `name`, if the rules cover it.
+    fn resolve(self: &Arc<Self>, name: String) -> Result<ResolveAddressStream, ErrorCode> {
+        let host = match url::Host::parse(&name) {
+            Ok(url::Host::Domain(domain)) => domain,
+            Ok(url::Host::Ipv4(ip)) => ip.to_string(),
+            Ok(url::Host::Ipv6(ip)) => ip.to_string(),
+            Err(_) => match parse_ip(&name) {
+                Some(ip) => ip.to_canonical().to_string(),
+                None => return Err(ErrorCode::InvalidArgument),
+            },
+        };
+        let Some(rule) = self.policy.name_rule(&host) else {
+            tracing::warn!(request_id = %self.request_id, %name, "denied name lookup: no outbound rule covers this name");
+            return Err(ErrorCode::AccessDenied);
+        };
+        if self.lookups.fetch_add(1, Ordering::Relaxed) >= self.policy.max_requests {
+            tracing::warn!(request_id = %self.request_id, %name, "denied name lookup: the request made too many");
+            return Err(ErrorCode::AccessDenied);
+        }
+        let (answer, answered) = oneshot::channel();
+        let access = self.clone();
+        let timeout = self.policy.connect_timeout;
+        tokio::spawn(async move {
+            let addresses = match parse_ip(&host) {
+                Some(ip) => Ok(vec![ip]),
+                None => {
+                    match tokio::time::timeout(timeout, tokio::net::lookup_host((host.as_str(), 0)))
+                        .await
+                    {
+                        Ok(Ok(addresses)) => Ok(addresses.map(|a| a.ip().to_canonical()).collect()),
+                        Ok(Err(_)) => Err(ErrorCode::NameUnresolvable),
+                        Err(_) => Err(ErrorCode::TemporaryResolverFailure),
+                    }
+                }
+            };
+            let _ = answer.send(addresses.map(|addresses| access.hand_out(&host, rule, addresses)));
+        });
+        Ok(ResolveAddressStream::Pending(answered))
+    }
+
+    /// The addresses of `host` the rule allows, remembered as `host`'s for
+    /// the connection checks that follow.
+    fn hand_out(&self, host: &str, rule: NameRule, addresses: Vec<IpAddr>) -> Vec<IpAddr> {
+        let (allowed, refused): (Vec<IpAddr>, Vec<IpAddr>) = addresses
+            .into_iter()
+            .partition(|ip| rule == NameRule::Named || is_public(*ip));
+        if !refused.is_empty() {
+            tracing::warn!(request_id = %self.request_id, name = host, ?refused, "denied addresses from a name lookup: they are not public, and only a rule naming the host allows those");
+        }
+        let mut resolved = self.resolved.lock().expect("resolved names lock");
+        for ip in &allowed {
+            let names = resolved.entry(*ip).or_default();
+            if !names.iter().any(|name| name == host) {
+                names.push(host.to_owned());
+            }
+        }
+        allowed
+    }
+}
+
+/// The answer to one `resolve-addresses` call, as the guest reads it.
+pub enum ResolveAddressStream {
+    /// The lookup is running.
+    Pending(oneshot::Receiver<Result<Vec<IpAddr>, ErrorCode>>),
+    /// The addresses not read yet, or why there are none.
+    Done(Result<vec::IntoIter<IpAddr>, ErrorCode>),
+}
+
+impl ResolveAddressStream {
+    /// Keeps the lookup's answer; `None` when the lookup ended without one.
+    fn settle(&mut self, answer: Option<Result<Vec<IpAddr>, ErrorCode>>) {
+        let answer = answer.unwrap_or(Err(ErrorCode::TemporaryResolverFailure));
+        *self = ResolveAddressStream::Done(answer.map(Vec::into_iter));
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for ResolveAddressStream {
+    async fn ready(&mut self) {
+        if let ResolveAddressStream::Pending(answered) = self {
+            let answer = answered.await.ok();
+            self.settle(answer);
+        }
+    }
+}
+
+impl ip_name_lookup::Host for HostState {
+    fn resolve_addresses(
+        &mut self,
+        network: Resource<Network>,
+        name: String,
+    ) -> Result<Resource<ResolveAddressStream>, SocketError> {
+        // The network resource is the capability to look names up.
+        self.table.get(&network)?;
+        let stream = self.socket_access.resolve(name)?;
+        Ok(self.table.push(stream)?)
+    }
+}
+
+/// The network interface's own functions, which the name lookup's error
+/// conversion needs, as wasmtime-wasi implements them.
+impl network::Host for HostState {
+    fn convert_error_code(&mut self, error: SocketError) -> wasmtime::Result<ErrorCode> {
+        WasiSocketsView::sockets(self).convert_error_code(error)
+    }
+
+    fn network_error_code(
+        &mut self,
+        error: Resource<wasmtime::Error>,
+    ) -> wasmtime::Result<Option<ErrorCode>> {
+        WasiSocketsView::sockets(self).network_error_code(error)
+    }
+}
+
+impl network::HostNetwork for HostState {
+    fn drop(&mut self, network: Resource<Network>) -> wasmtime::Result<()> {
+        network::HostNetwork::drop(&mut WasiSocketsView::sockets(self), network)
+    }
+}
+
+impl ip_name_lookup::HostResolveAddressStream for HostState {
+    fn resolve_next_address(
+        &mut self,
+        stream: Resource<ResolveAddressStream>,
+    ) -> Result<Option<IpAddress>, SocketError> {
+        let stream = self.table.get_mut(&stream)?;
+        if let ResolveAddressStream::Pending(answered) = stream {
+            match answered.try_recv() {
+                Err(oneshot::error::TryRecvError::Empty) => {
+                    return Err(ErrorCode::WouldBlock.into());
+                }
+                Ok(answer) => stream.settle(Some(answer)),
+                Err(oneshot::error::TryRecvError::Closed) => stream.settle(None),
+            }
+        }
+        match stream {
+            ResolveAddressStream::Done(Ok(addresses)) => Ok(addresses.next().map(IpAddress::from)),
+            ResolveAddressStream::Done(Err(error)) => Err((*error).into()),
+            ResolveAddressStream::Pending(_) => Err(ErrorCode::WouldBlock.into()),
+        }
+    }
+
+    fn subscribe(
+        &mut self,
+        stream: Resource<ResolveAddressStream>,
+    ) -> wasmtime::Result<Resource<DynPollable>> {
+        subscribe(&mut self.table, stream)
+    }
+
+    fn drop(&mut self, stream: Resource<ResolveAddressStream>) -> wasmtime::Result<()> {
+        self.table.delete(stream)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access(rules: &[&str]) -> Arc<SocketAccess> {
+        let policy = OutboundPolicy {
+            rules: rules
+                .iter()
+                .map(|rule| rule.parse().expect("valid rule"))
+                .collect(),
+            max_requests: 3,
+            ..OutboundPolicy::default()
+        };
+        SocketAccess::new(Arc::new(policy), RequestId::new())
+    }
+
+    fn connects(access: &SocketAccess, address: &str) -> bool {
+        let address = address.parse().expect("socket address");
+        access.allows(address, SocketAddrUse::TcpConnect)
+    }
+
+    #[test]
+    fn an_address_rule_allows_that_address_and_port_only() {
+        let access = access(&["http://127.0.0.1:9000"]);
+        assert!(connects(&access, "127.0.0.1:9000"));
+        assert!(!connects(&access, "127.0.0.1:9001"));
+        assert!(!connects(&access, "127.0.0.2:9000"));
+        // An IPv4-mapped IPv6 address is the same address.
+        assert!(connects(&access, "[::ffff:127.0.0.1]:9000"));
+    }
+
+    #[test]
+    fn only_the_implicit_bind_of_a_connect_is_allowed() {
+        let access = access(&["*"]);
+        let check = |address: &str, use_| access.allows(address.parse().expect("address"), use_);
+        assert!(check("0.0.0.0:0", SocketAddrUse::TcpBind));
+        assert!(check("[::]:0", SocketAddrUse::TcpBind));
+        assert!(!check("0.0.0.0:8080", SocketAddrUse::TcpBind));
+        assert!(!check("127.0.0.1:0", SocketAddrUse::TcpBind));
+        assert!(!check("0.0.0.0:0", SocketAddrUse::TcpListen));
+        assert!(!check("93.184.216.34:443", SocketAddrUse::TcpAccept));
+        assert!(!check("0.0.0.0:0", SocketAddrUse::UdpBind));
+        assert!(!check("93.184.216.34:53", SocketAddrUse::UdpSend));
+    }
+
+    #[test]
+    fn a_catch_all_reaches_public_addresses_only() {
+        let access = access(&["*"]);
+        assert!(connects(&access, "93.184.216.34:443"));
+        assert!(connects(&access, "93.184.216.34:25"));
+        for private in [
+            "127.0.0.1:80",
+            "10.0.0.1:80",
+            "169.254.169.254:80",
+            "[::1]:80",
+        ] {
+            assert!(!connects(&access, private), "{private}");
+        }
+    }
+
+    #[test]
+    fn a_name_rule_allows_what_this_request_resolved_it_to() {
+        let access = access(&["https://api.example.com", "http://*.internal:8080"]);
+        assert_eq!(
+            access.policy.name_rule("api.example.com"),
+            Some(NameRule::Named)
+        );
+        assert_eq!(
+            access.policy.name_rule("db.internal"),
+            Some(NameRule::Named)
+        );
+        assert_eq!(access.policy.name_rule("example.com"), None);
+        assert!(!connects(&access, "10.1.2.3:443"), "before any lookup");
+        let handed = access.hand_out(
+            "api.example.com",
+            NameRule::Named,
+            vec!["10.1.2.3".parse().expect("ip")],
+        );
+        assert_eq!(
+            handed.len(),
+            1,
+            "a named host may resolve to a private address"
+        );
+        assert!(connects(&access, "10.1.2.3:443"));
+        assert!(!connects(&access, "10.1.2.3:80"), "the rule's port only");
+        access.hand_out(
+            "db.internal",
+            NameRule::Named,
+            vec!["10.9.9.9".parse().expect("ip")],
+        );
+        assert!(connects(&access, "10.9.9.9:8080"));
+        assert!(!connects(&access, "10.9.9.9:443"));
+    }
+
+    #[test]
+    fn under_a_catch_all_lookups_hand_out_public_addresses_only() {
+        let access = access(&["*"]);
+        assert_eq!(
+            access.policy.name_rule("anything.example"),
+            Some(NameRule::CatchAll)
+        );
+        let handed = access.hand_out(
+            "anything.example",
+            NameRule::CatchAll,
+            vec![
+                "127.0.0.1".parse().expect("ip"),
+                "93.184.216.34".parse().expect("ip"),
+            ],
+        );
+        assert_eq!(handed, ["93.184.216.34".parse::<IpAddr>().expect("ip")]);
+        assert!(!connects(&access, "127.0.0.1:80"));
+    }
+
+    #[test]
+    fn connections_per_request_are_capped() {
+        let access = access(&["http://127.0.0.1:9000"]);
+        for _ in 0..3 {
+            assert!(connects(&access, "127.0.0.1:9000"));
+        }
+        assert!(!connects(&access, "127.0.0.1:9000"));
+    }
+
+    #[tokio::test]
+    async fn names_no_rule_covers_are_not_looked_up() {
+        let access = access(&["http://127.0.0.1:9000"]);
+        assert!(matches!(
+            access.resolve("example.com".into()),
+            Err(ErrorCode::AccessDenied)
+        ));
+        assert!(matches!(
+            access.resolve("not a name!".into()),
+            Err(ErrorCode::InvalidArgument)
+        ));
+        let mut stream = access.resolve("127.0.0.1".into()).expect("a rule names it");
+        stream.ready().await;
+        match stream {
+            ResolveAddressStream::Done(Ok(addresses)) => {
+                assert_eq!(
+                    addresses.collect::<Vec<_>>(),
+                    ["127.0.0.1".parse::<IpAddr>().expect("ip")]
+                );
+            }
+            _ => panic!("the lookup did not finish"),
+        }
+    }
+}
