@@ -12,6 +12,10 @@ standard wasi:http/proxy world and served by wharf unchanged.
 import asyncio
 import socket
 
+# socket.getaddrinfo encodes host names with the idna codec, and
+# componentize-py bundles only the modules an app imports.
+import encodings.idna  # noqa: F401
+
 from componentize_py_types import Ok
 from poll_loop import PollLoop, Sink, Stream
 from wit_world import exports

@@ -8,7 +8,8 @@ use wasmtime::component::Component;
 use wharf_store::Digest;
 
 /// Names an engine's configuration: 16 hex digits of a SHA-256 over
-/// [`Engine::precompile_compatibility_hash`]. SHA-256 rather than std's
+/// [`Engine::precompile_compatibility_hash`] and the version of the
+/// preview1 adapter correction (`CORRECTION_TAG`). SHA-256 rather than std's
 /// hasher, whose output may change between Rust releases, because servers
 /// compare tags when they share code.
 pub(crate) fn engine_tag(engine: &Engine) -> String {

@@ -12,7 +12,12 @@
 //!    instead of the HTTP handler is served CGI-style ([`AppKind::Command`]). Guest stdout and stderr go to the log, tagged
 //!    with the [`RequestId`].
 //! 4. [`prepare`] passes components through and [`adapt_core_module`] wraps a WASI preview1 core module into a
-//!    component with the preview1 adapter, for deploys of older builds.
+//!    component with the preview1 adapter, for deploys of older builds. Before
+//!    any compile, [`check_bytes`] refuses what wharf cannot serve, and
+//!    [`correct_adapter`] makes a preview1 adapter inside the component
+//!    answer a positional read of stdin as a pipe does.
+//! 5. Guests reach the network only as their app's [`OutboundPolicy`]
+//!    allows: outbound HTTP, and `wasi:sockets` (`sockets.rs`).
 
 mod app;
 mod artifacts;
@@ -247,8 +252,9 @@ impl Runtime {
 
     /// Names the main engine's configuration: code compiled by an engine
     /// with another tag must not be loaded here. It is 16 hex digits of a
-    /// SHA-256 over [`Engine::precompile_compatibility_hash`], so servers
-    /// of one build and configuration agree on it.
+    /// SHA-256 over [`Engine::precompile_compatibility_hash`] and the
+    /// version of the preview1 adapter correction, so
+    /// servers of one build and configuration agree on it.
     pub fn engine_tag(&self) -> &str {
         &self.engine_tag
     }

@@ -16,4 +16,5 @@ mod adapt;
 mod pread;
 
 pub use adapt::{Adapter, Prepared, adapt_core_module, prepare};
-pub use pread::{CORRECTION_TAG, correct_adapter};
+pub(crate) use pread::CORRECTION_TAG;
+pub use pread::correct_adapter;

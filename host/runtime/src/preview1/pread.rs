@@ -27,7 +27,7 @@ use wasmparser::{
 
 /// Names this correction. It is part of the engine tag, so code compiled
 /// before it (or under another version of it) is never loaded from disk.
-pub const CORRECTION_TAG: &str = "preview1-pread-espipe-1";
+pub(crate) const CORRECTION_TAG: &str = "preview1-pread-espipe-1";
 
 /// A custom section that marks an adapter as corrected.
 const MARKER: &str = "wharf:preview1-pread-espipe";
