@@ -421,7 +421,7 @@ fn add_host_interfaces(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         sockets::udp::add_to_linker::<_, WasiSockets>(l, HostState::sockets)?;
         sockets::udp_create_socket::add_to_linker::<_, WasiSockets>(l, HostState::sockets)?;
     }
-    // wharf's own: config, key-value and deployment facts.
+    // wharf's own: config, key-value, deployment facts and name lookups.
     use crate::world::generated::wasi::sockets::ip_name_lookup;
     use crate::world::generated::{wasi::config, wasi::keyvalue, wharf::app::deployment};
     use wasmtime::component::HasSelf;
