@@ -105,9 +105,12 @@ if [ ! -x "$componentize_py" ]; then
     exit 1
 fi
 build_python_http() {
-    local name=$1
+    # From a copy, since componentize-py writes __pycache__ beside the app.
+    local name=$1 work=$build_dir/python/$1
+    rm -rf "$work" && mkdir -p "$work"
+    cp "$root/guests/$name"/*.py "$work/"
     "$componentize_py" -d "$root/wit" -w wasi:http/proxy@0.2.12 \
-        componentize -p "$root/guests/$name" app -o "$out/$name.wasm" >/dev/null
+        componentize -p "$work" app -o "$out/$name.wasm" >/dev/null
 }
 for dir in "$root"/guests/python-*/; do
     build_python_http "$(basename "$dir")"
