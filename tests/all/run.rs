@@ -207,7 +207,7 @@ async fn zig_cgi_core() -> Result<()> {
     assert_eq!(&bytes[4..8], [1, 0, 0, 0], "the artifact is a core module");
     let server = Wharf::run(guests::ZIG_CGI_CORE, &[])?;
     toolchains::zig_reads_whole_bodies(&server.url("/x"), None).await?;
-    let log = server.wait_for_log("adapted=true")?;
+    let log = server.wait_for_log("adapted=")?;
     assert!(log.contains("adapted=true"), "log: {log}");
     Ok(())
 }
@@ -229,9 +229,12 @@ async fn python_sockets_reach_only_what_the_rules_allow() -> Result<()> {
     let other_port = format!("http://127.0.0.1:{}", port.wrapping_add(1).max(1));
     // Each refusal is logged with its reason.
     for (refusing, logged) in [
-        (vec![], "denied"),
-        (vec!["--allow-outbound", "*"], "denied"),
-        (vec!["--allow-outbound", &other_port], "denied socket"),
+        (vec![], "the app has no outbound rules"),
+        (vec!["--allow-outbound", "*"], "it is a non-public address"),
+        (
+            vec!["--allow-outbound", &other_port],
+            "no outbound rule allows this host and port",
+        ),
     ] {
         let server = Wharf::run(guests::PYTHON_HTTP, &refusing)?;
         let answer = toolchains::python_connects(&server.url(""), None, port).await?;
@@ -689,6 +692,8 @@ async fn uses_sockets() -> Result<()> {
         assert!(answer.starts_with("refused"), "{refusing:?}: {answer}");
         assert_eq!(listener.next_message().await?, None, "{refusing:?}");
         server.wait_for_log("denied name lookup")?;
+        // Nothing else was tried: the refused lookup ended it.
+        assert!(!server.log().contains("denied socket"), "{}", server.log());
     }
     let rule = format!("http://localhost:{port}");
     let server = Wharf::run(guests::USES_SOCKETS, &["--allow-outbound", &rule])?;

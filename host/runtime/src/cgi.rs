@@ -74,6 +74,7 @@ impl Runtime {
             &config,
             request_id,
             app.clone(),
+            component.uses_sockets(),
             &env,
             AsyncStdinStream::new(stdin_reader),
             AsyncStdoutStream::new(PIPE_BYTES, stdout_writer),

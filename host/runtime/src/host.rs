@@ -15,8 +15,9 @@ pub(crate) struct HostState {
     pub(crate) table: ResourceTable,
     /// The app the request is for.
     pub(crate) app: Arc<AppContext>,
-    /// What its sockets may reach.
-    pub(crate) socket_access: Arc<SocketAccess>,
+    /// What its sockets may reach; `None` when the component imports no
+    /// part of `wasi:sockets`.
+    pub(crate) socket_access: Option<Arc<SocketAccess>>,
     wasi: WasiCtx,
     http: WasiHttpCtx,
     outbound: OutboundHttp,
@@ -27,11 +28,16 @@ impl HostState {
     /// State for one request: empty environment, no arguments, no preopened
     /// directories, sockets only as the app's outbound rules allow; stdout
     /// and stderr go to the log.
-    pub(crate) fn new(config: &RuntimeConfig, request_id: RequestId, app: Arc<AppContext>) -> Self {
+    pub(crate) fn new(
+        config: &RuntimeConfig,
+        request_id: RequestId,
+        app: Arc<AppContext>,
+        uses_sockets: bool,
+    ) -> Self {
         let log = GuestLog::new(request_id, config.max_guest_log_bytes);
         let mut wasi = WasiCtx::builder();
         wasi.stdout(log.stdout()).stderr(log.stderr());
-        Self::with_wasi(config, request_id, app, wasi)
+        Self::with_wasi(config, request_id, app, uses_sockets, wasi)
     }
 
     /// State for one CGI-style run of a command: `env` as its environment,
@@ -40,6 +46,7 @@ impl HostState {
         config: &RuntimeConfig,
         request_id: RequestId,
         app: Arc<AppContext>,
+        uses_sockets: bool,
         env: &[(String, String)],
         stdin: AsyncStdinStream,
         stdout: AsyncStdoutStream,
@@ -50,19 +57,25 @@ impl HostState {
             .stdin(stdin)
             .stdout(stdout)
             .stderr(log.stderr());
-        Self::with_wasi(config, request_id, app, wasi)
+        Self::with_wasi(config, request_id, app, uses_sockets, wasi)
     }
 
+    /// Builds the WASI context. wasmtime-wasi refuses every socket by
+    /// default; a component that imports sockets gets the checks of
+    /// `sockets.rs`, and TCP if its app has outbound rules at all.
     fn with_wasi(
         config: &RuntimeConfig,
         request_id: RequestId,
         app: Arc<AppContext>,
+        uses_sockets: bool,
         mut wasi: WasiCtxBuilder,
     ) -> Self {
-        let socket_access = SocketAccess::new(app.outbound.clone(), request_id);
-        wasi.allow_tcp(true)
-            .allow_udp(false)
-            .socket_addr_check(socket_access.address_check());
+        let socket_access = uses_sockets.then(|| {
+            let access = SocketAccess::new(app.outbound.clone(), request_id);
+            wasi.allow_tcp(!app.outbound.rules.is_empty())
+                .socket_addr_check(access.address_check());
+            access
+        });
         Self {
             table: ResourceTable::new(),
             socket_access,

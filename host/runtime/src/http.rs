@@ -60,8 +60,10 @@ impl Runtime {
         let body_too_large = Arc::new(AtomicBool::new(false));
         let request = request.map(|body| limit_body(body, limit, body_too_large.clone()));
 
-        let (mut store, memory_hit) =
-            self.new_store(component, HostState::new(config, request_id, app.clone()));
+        let (mut store, memory_hit) = self.new_store(
+            component,
+            HostState::new(config, request_id, app.clone(), component.uses_sockets()),
+        );
         let deadline = config.request_deadline;
 
         let (sender, receiver) = oneshot::channel();

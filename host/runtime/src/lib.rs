@@ -110,6 +110,10 @@ impl Backend {
         let image = component.image_range();
         let code_bytes = image.end.addr().saturating_sub(image.start.addr());
         let (interfaces, kind) = world::check(&self.engine, &component)?;
+        let uses_sockets = interfaces
+            .imports
+            .iter()
+            .any(|import| import.starts_with("wasi:sockets/"));
         let instance_pre = self
             .linker
             .instantiate_pre(&component)
@@ -131,6 +135,7 @@ impl Backend {
             compiler: self.compiler,
             provisional,
             interfaces,
+            uses_sockets,
             code_bytes,
             digest_header: ::http::HeaderValue::from_str(&digest.to_string())
                 .expect("a digest is always a valid header value"),
@@ -152,6 +157,9 @@ struct Compiled {
     compiler: Compiler,
     provisional: bool,
     interfaces: Interfaces,
+    /// Whether it imports any of `wasi:sockets`, so that its requests need
+    /// socket access set up.
+    uses_sockets: bool,
     code_bytes: usize,
     digest_header: ::http::HeaderValue,
 }
@@ -177,6 +185,11 @@ impl CompiledComponent {
     /// What the component imports and exports.
     pub fn interfaces(&self) -> &Interfaces {
         &self.0.interfaces
+    }
+
+    /// Whether it imports any of `wasi:sockets`.
+    pub(crate) fn uses_sockets(&self) -> bool {
+        self.0.uses_sockets
     }
 
     /// The size of its compiled code in bytes: what it costs to keep it.
@@ -409,7 +422,8 @@ fn add_host_interfaces(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     random::insecure::add_to_linker::<_, WasiRandom>(l, HostState::random)?;
     random::insecure_seed::add_to_linker::<_, WasiRandom>(l, HostState::random)?;
     // Sockets: wasmtime-wasi's, checked by the app's outbound rules
-    // (`sockets.rs`), with wharf's own name lookup below.
+    // (`sockets.rs`), with wharf's own name lookup and socket creation
+    // below.
     {
         use wasmtime_wasi::p2::bindings::sockets;
         use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView};
@@ -417,12 +431,11 @@ fn add_host_interfaces(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         sockets::network::add_to_linker::<_, WasiSockets>(l, &options, HostState::sockets)?;
         sockets::instance_network::add_to_linker::<_, WasiSockets>(l, HostState::sockets)?;
         sockets::tcp::add_to_linker::<_, WasiSockets>(l, HostState::sockets)?;
-        sockets::tcp_create_socket::add_to_linker::<_, WasiSockets>(l, HostState::sockets)?;
         sockets::udp::add_to_linker::<_, WasiSockets>(l, HostState::sockets)?;
         sockets::udp_create_socket::add_to_linker::<_, WasiSockets>(l, HostState::sockets)?;
     }
     // wharf's own: config, key-value, deployment facts and name lookups.
-    use crate::world::generated::wasi::sockets::ip_name_lookup;
+    use crate::world::generated::wasi::sockets::{ip_name_lookup, tcp_create_socket};
     use crate::world::generated::{wasi::config, wasi::keyvalue, wharf::app::deployment};
     use wasmtime::component::HasSelf;
     config::store::add_to_linker::<_, HasSelf<HostState>>(l, |state| state)?;
@@ -431,5 +444,6 @@ fn add_host_interfaces(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     keyvalue::batch::add_to_linker::<_, HasSelf<HostState>>(l, |state| state)?;
     deployment::add_to_linker::<_, HasSelf<HostState>>(l, |state| state)?;
     ip_name_lookup::add_to_linker::<_, HasSelf<HostState>>(l, |state| state)?;
+    tcp_create_socket::add_to_linker::<_, HasSelf<HostState>>(l, |state| state)?;
     Ok(())
 }

@@ -4,26 +4,31 @@
 //! socket (CPython built by componentize-py does), so wharf provides it,
 //! and decides every use by the same [`OutboundPolicy`] as outbound HTTP:
 //!
+//! - **Sockets.** An app with no outbound rules cannot create a socket at
+//!   all. Otherwise a request may create at most `max_requests` TCP
+//!   sockets, so it cannot exhaust the server's file descriptors.
 //! - **Names.** `resolve-addresses` answers only for a name some rule
 //!   covers, on any port and either scheme, and only with the addresses
 //!   that rule allows: under a catch-all (`*`), public addresses only. wharf
-//!   resolves the name itself; wasmtime-wasi's resolver is not linked.
+//!   resolves the name itself; wasmtime-wasi's resolver is not linked. An IP
+//!   address written as a name is answered at once, as itself.
 //! - **TCP connections.** A connection to `IP:PORT` is allowed when a rule
 //!   allows that address and port itself (`http://127.0.0.1:9000`), or
 //!   allows a name that this same request resolved to that address. Under a
 //!   catch-all, only public addresses. The guest connects to the address it
 //!   was given, so a DNS answer that changes later redirects nothing.
-//! - **Refused always.** UDP, listening, accepting, and binding to a chosen
-//!   address (the implicit bind of a connect, to the wildcard address with
-//!   port 0, is allowed).
+//! - **Refused always.** UDP (no UDP socket can be created), listening,
+//!   accepting, and binding to a chosen address. Binding to the wildcard
+//!   address with port 0 passes, since wasmtime-wasi checks the implicit
+//!   bind of every connect that way; it only takes an ephemeral port.
 //!
-//! A request may resolve names and open connections at most
-//! `max_requests` times each, like its outbound HTTP requests. Every
-//! refusal is logged with the request id.
+//! A request may also look names up at most `max_requests` times. Each
+//! refusal is logged with the request id, up to `max_requests` lines per
+//! request and kind; past that, one line says the rest go unlogged.
 
 use crate::host::HostState;
 use crate::outbound::{NameRule, is_public, parse_ip};
-use crate::world::generated::wasi::sockets::ip_name_lookup;
+use crate::world::generated::wasi::sockets::{ip_name_lookup, tcp_create_socket};
 use crate::{OutboundPolicy, RequestId};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -33,7 +38,10 @@ use std::sync::{Arc, Mutex};
 use std::vec;
 use tokio::sync::oneshot;
 use wasmtime::component::Resource;
-use wasmtime_wasi::p2::bindings::sockets::network::{self, ErrorCode, IpAddress, Network};
+use wasmtime_wasi::p2::bindings::sockets::network::{
+    self, ErrorCode, IpAddress, IpAddressFamily, Network,
+};
+use wasmtime_wasi::p2::bindings::sockets::tcp::TcpSocket;
 use wasmtime_wasi::p2::{DynPollable, Pollable, SocketError, subscribe};
 use wasmtime_wasi::sockets::{SocketAddrUse, WasiSocketsView};
 
@@ -44,8 +52,48 @@ pub(crate) struct SocketAccess {
     request_id: RequestId,
     /// For each address handed out by a lookup, the names it came from.
     resolved: Mutex<HashMap<IpAddr, Vec<String>>>,
-    lookups: AtomicU32,
-    connections: AtomicU32,
+    sockets: Counter,
+    lookups: Counter,
+    connections: Counter,
+}
+
+/// How many times a request did one thing, allowed or not.
+#[derive(Default)]
+struct Counter(AtomicU32);
+
+impl Counter {
+    /// Counts one more, and says whether it is within `max`.
+    fn within(&self, max: u32) -> bool {
+        self.0.fetch_add(1, Ordering::Relaxed) < max
+    }
+}
+
+/// Why a use of a socket was refused, for the log.
+#[derive(Clone, Copy)]
+enum Denial {
+    NoRules,
+    NotCovered,
+    NonPublic,
+    TooMany,
+    Bind,
+    Listen,
+    Udp,
+}
+
+impl Denial {
+    fn reason(self) -> &'static str {
+        match self {
+            Denial::NoRules => "the app has no outbound rules",
+            Denial::NotCovered => "no outbound rule allows this host and port",
+            Denial::NonPublic => {
+                "it is a non-public address, which only a rule naming it (or a name resolved to it) allows"
+            }
+            Denial::TooMany => "the request did this too many times",
+            Denial::Bind => "apps may not bind sockets to an address",
+            Denial::Listen => "apps may not listen",
+            Denial::Udp => "apps may not use UDP",
+        }
+    }
 }
 
 impl SocketAccess {
@@ -54,13 +102,47 @@ impl SocketAccess {
             policy,
             request_id,
             resolved: Mutex::default(),
-            lookups: AtomicU32::new(0),
-            connections: AtomicU32::new(0),
+            sockets: Counter::default(),
+            lookups: Counter::default(),
+            connections: Counter::default(),
         })
     }
 
-    /// The check wasmtime-wasi calls before each bind, listen, accept,
-    /// connect and datagram.
+    /// Logs a refusal of `what`, unless the request has been refused more
+    /// than `max_requests` times already for it (the first past that says
+    /// so).
+    fn refuse(
+        &self,
+        counter: &Counter,
+        what: &str,
+        target: &dyn std::fmt::Display,
+        denial: Denial,
+    ) {
+        let max = self.policy.max_requests;
+        let seen = counter.0.load(Ordering::Relaxed);
+        if seen <= max {
+            tracing::warn!(request_id = %self.request_id, %target, reason = denial.reason(), "denied {what}");
+        } else if seen == max + 1 {
+            tracing::warn!(request_id = %self.request_id, "denied {what}s: the request keeps trying; further refusals are not logged");
+        }
+    }
+
+    /// Whether this request may create another TCP socket.
+    fn admit_socket(&self, family: IpAddressFamily) -> Result<(), ErrorCode> {
+        let within = self.sockets.within(self.policy.max_requests);
+        let denial = if self.policy.rules.is_empty() {
+            Denial::NoRules
+        } else if !within {
+            Denial::TooMany
+        } else {
+            return Ok(());
+        };
+        self.refuse(&self.sockets, "socket", &format_args!("{family:?}"), denial);
+        Err(ErrorCode::AccessDenied)
+    }
+
+    /// The check wasmtime-wasi calls before each bind, listen, accept and
+    /// connect.
     pub(crate) fn address_check(
         self: &Arc<Self>,
     ) -> impl Fn(SocketAddr, SocketAddrUse) -> Pin<Box<dyn Future<Output = bool> + Send + Sync>>
@@ -84,22 +166,24 @@ impl SocketAccess {
                 None => return true,
                 Some(denial) => denial,
             },
-            SocketAddrUse::TcpBind => "apps may not bind sockets to an address",
-            SocketAddrUse::TcpListen | SocketAddrUse::TcpAccept => "apps may not listen",
-            _ => "apps may not use UDP",
+            other => {
+                // Counted like connections, so that retries are not logged
+                // without end.
+                self.connections.within(self.policy.max_requests);
+                match other {
+                    SocketAddrUse::TcpBind => Denial::Bind,
+                    SocketAddrUse::TcpListen | SocketAddrUse::TcpAccept => Denial::Listen,
+                    _ => Denial::Udp,
+                }
+            }
         };
-        tracing::warn!(
-            request_id = %self.request_id,
-            %address,
-            use_ = ?use_,
-            reason = denial,
-            "denied socket"
-        );
+        self.refuse(&self.connections, "socket", &address, denial);
         false
     }
 
     /// Why a TCP connection to `address` is refused, if it is.
-    fn connect_denial(&self, address: SocketAddr) -> Option<&'static str> {
+    fn connect_denial(&self, address: SocketAddr) -> Option<Denial> {
+        let within = self.connections.within(self.policy.max_requests);
         let ip = address.ip().to_canonical();
         let names = self
             .resolved
@@ -108,53 +192,61 @@ impl SocketAccess {
             .get(&ip)
             .cloned()
             .unwrap_or_default();
-        let allowed = std::iter::once(ip.to_string())
+        let rules: Vec<bool> = std::iter::once(ip.to_string())
             .chain(names)
             .filter_map(|host| self.policy.socket_rule(&host, address.port()))
-            .any(|rule| !rule.is_catch_all() || is_public(ip));
-        if !allowed {
-            return Some("no outbound rule allows this address and port");
+            .map(|rule| rule.is_catch_all())
+            .collect();
+        if rules.is_empty() {
+            Some(Denial::NotCovered)
+        } else if rules.iter().all(|&catch_all| catch_all) && !is_public(ip) {
+            Some(Denial::NonPublic)
+        } else if !within {
+            Some(Denial::TooMany)
+        } else {
+            None
         }
-        if self.connections.fetch_add(1, Ordering::Relaxed) >= self.policy.max_requests {
-            return Some("the request opened too many connections");
-        }
-        None
     }
 
-    /// Starts resolving `name`, if the rules cover it.
+    /// Starts resolving `name`, if the rules cover it. An IP address is its
+    /// own answer, at once.
     fn resolve(self: &Arc<Self>, name: String) -> Result<ResolveAddressStream, ErrorCode> {
-        let host = match url::Host::parse(&name) {
-            Ok(url::Host::Domain(domain)) => domain,
-            Ok(url::Host::Ipv4(ip)) => ip.to_string(),
-            Ok(url::Host::Ipv6(ip)) => ip.to_string(),
+        let (host, literal) = match url::Host::parse(&name) {
+            Ok(url::Host::Domain(domain)) => (domain, None),
+            Ok(url::Host::Ipv4(ip)) => (ip.to_string(), Some(IpAddr::V4(ip))),
+            Ok(url::Host::Ipv6(ip)) => (ip.to_string(), Some(IpAddr::V6(ip))),
             Err(_) => match parse_ip(&name) {
-                Some(ip) => ip.to_canonical().to_string(),
+                Some(ip) => (ip.to_canonical().to_string(), Some(ip.to_canonical())),
                 None => return Err(ErrorCode::InvalidArgument),
             },
         };
         let Some(rule) = self.policy.name_rule(&host) else {
-            tracing::warn!(request_id = %self.request_id, %name, "denied name lookup: no outbound rule covers this name");
+            self.lookups.within(self.policy.max_requests);
+            let denial = if self.policy.rules.is_empty() {
+                Denial::NoRules
+            } else {
+                Denial::NotCovered
+            };
+            self.refuse(&self.lookups, "name lookup", &name, denial);
             return Err(ErrorCode::AccessDenied);
         };
-        if self.lookups.fetch_add(1, Ordering::Relaxed) >= self.policy.max_requests {
-            tracing::warn!(request_id = %self.request_id, %name, "denied name lookup: the request made too many");
+        if let Some(ip) = literal {
+            let addresses = self.hand_out(&host, rule, vec![ip]);
+            return Ok(ResolveAddressStream::Done(Ok(addresses.into_iter())));
+        }
+        if !self.lookups.within(self.policy.max_requests) {
+            self.refuse(&self.lookups, "name lookup", &name, Denial::TooMany);
             return Err(ErrorCode::AccessDenied);
         }
         let (answer, answered) = oneshot::channel();
         let access = self.clone();
         let timeout = self.policy.connect_timeout;
         tokio::spawn(async move {
-            let addresses = match parse_ip(&host) {
-                Some(ip) => Ok(vec![ip]),
-                None => {
-                    match tokio::time::timeout(timeout, tokio::net::lookup_host((host.as_str(), 0)))
-                        .await
-                    {
-                        Ok(Ok(addresses)) => Ok(addresses.map(|a| a.ip().to_canonical()).collect()),
-                        Ok(Err(_)) => Err(ErrorCode::NameUnresolvable),
-                        Err(_) => Err(ErrorCode::TemporaryResolverFailure),
-                    }
-                }
+            let lookup = tokio::net::lookup_host((host.as_str(), 0));
+            let addresses = match tokio::time::timeout(timeout, lookup).await {
+                Ok(Ok(addresses)) => Ok(addresses.map(|a| a.ip().to_canonical()).collect()),
+                Ok(Err(_)) => Err(ErrorCode::NameUnresolvable),
+                Err(_) => Err(ErrorCode::TemporaryResolverFailure),
             };
             let _ = answer.send(addresses.map(|addresses| access.hand_out(&host, rule, addresses)));
         });
@@ -168,7 +260,14 @@ impl SocketAccess {
             .into_iter()
             .partition(|ip| rule == NameRule::Named || is_public(*ip));
         if !refused.is_empty() {
-            tracing::warn!(request_id = %self.request_id, name = host, ?refused, "denied addresses from a name lookup: they are not public, and only a rule naming the host allows those");
+            self.lookups.within(self.policy.max_requests);
+            let what = format!("{host} -> {refused:?}");
+            self.refuse(
+                &self.lookups,
+                "addresses from a name lookup",
+                &what,
+                Denial::NonPublic,
+            );
         }
         let mut resolved = self.resolved.lock().expect("resolved names lock");
         for ip in &allowed {
@@ -215,8 +314,29 @@ impl ip_name_lookup::Host for HostState {
     ) -> Result<Resource<ResolveAddressStream>, SocketError> {
         // The network resource is the capability to look names up.
         self.table.get(&network)?;
-        let stream = self.socket_access.resolve(name)?;
+        let stream = self.socket_access()?.resolve(name)?;
         Ok(self.table.push(stream)?)
+    }
+}
+
+impl tcp_create_socket::Host for HostState {
+    fn create_tcp_socket(
+        &mut self,
+        family: IpAddressFamily,
+    ) -> Result<Resource<TcpSocket>, SocketError> {
+        self.socket_access()?.admit_socket(family)?;
+        use wasmtime_wasi::p2::bindings::sockets::tcp_create_socket::Host as _;
+        WasiSocketsView::sockets(self).create_tcp_socket(family)
+    }
+}
+
+impl HostState {
+    /// The request's socket access, which exists whenever the component
+    /// imports sockets (and so can call here).
+    fn socket_access(&self) -> Result<Arc<SocketAccess>, SocketError> {
+        self.socket_access
+            .clone()
+            .ok_or_else(|| ErrorCode::AccessDenied.into())
     }
 }
 
@@ -280,13 +400,18 @@ impl ip_name_lookup::HostResolveAddressStream for HostState {
 mod tests {
     use super::*;
 
+    /// Access under `rules`, with the default cap of 16 per request.
     fn access(rules: &[&str]) -> Arc<SocketAccess> {
+        access_capped(rules, OutboundPolicy::default().max_requests)
+    }
+
+    fn access_capped(rules: &[&str], max_requests: u32) -> Arc<SocketAccess> {
         let policy = OutboundPolicy {
             rules: rules
                 .iter()
                 .map(|rule| rule.parse().expect("valid rule"))
                 .collect(),
-            max_requests: 3,
+            max_requests,
             ..OutboundPolicy::default()
         };
         SocketAccess::new(Arc::new(policy), RequestId::new())
@@ -390,8 +515,19 @@ mod tests {
     }
 
     #[test]
+    fn sockets_need_rules_and_are_capped_per_request() {
+        let none = access(&[]);
+        assert!(none.admit_socket(IpAddressFamily::Ipv4).is_err());
+        let some = access_capped(&["http://127.0.0.1:9000"], 3);
+        for _ in 0..3 {
+            assert!(some.admit_socket(IpAddressFamily::Ipv4).is_ok());
+        }
+        assert!(some.admit_socket(IpAddressFamily::Ipv6).is_err());
+    }
+
+    #[test]
     fn connections_per_request_are_capped() {
-        let access = access(&["http://127.0.0.1:9000"]);
+        let access = access_capped(&["http://127.0.0.1:9000"], 3);
         for _ in 0..3 {
             assert!(connects(&access, "127.0.0.1:9000"));
         }

@@ -7,9 +7,9 @@ use wasmtime::component::Component;
 
 /// Host bindings for the `wharf:app` world. The WASI 0.2 imports are
 /// implemented by wasmtime-wasi and wasmtime-wasi-http; wharf implements
-/// `wasi:config`, `wasi:keyvalue`, `wharf:app/deployment` and
-/// `wasi:sockets/ip-name-lookup` itself (in `app.rs`, `keyvalue.rs` and
-/// `sockets.rs`).
+/// `wasi:config`, `wasi:keyvalue`, `wharf:app/deployment`,
+/// `wasi:sockets/ip-name-lookup` and `wasi:sockets/tcp-create-socket`
+/// itself (in `app.rs`, `keyvalue.rs` and `sockets.rs`).
 pub(crate) mod generated {
     wasmtime::component::bindgen!({
         path: "../../wit",
@@ -18,6 +18,7 @@ pub(crate) mod generated {
         imports: {
             "wasi:keyvalue": async,
             "wasi:sockets/ip-name-lookup": trappable,
+            "wasi:sockets/tcp-create-socket": trappable,
         },
         trappable_error_type: {
             "wasi:sockets/network.error-code" => wasmtime_wasi::p2::SocketError,
@@ -25,13 +26,13 @@ pub(crate) mod generated {
         require_store_data_send: true,
         with: {
             "wasi:keyvalue/store.bucket": crate::keyvalue::Bucket,
-            // wharf resolves names itself, by the app's outbound rules;
-            // wasmtime-wasi implements the rest of wasi:sockets.
+            // wharf resolves names and creates sockets itself, by the
+            // app's outbound rules; wasmtime-wasi implements the rest of
+            // wasi:sockets.
             "wasi:sockets/ip-name-lookup.resolve-address-stream": crate::sockets::ResolveAddressStream,
             "wasi:sockets/network": wasmtime_wasi::p2::bindings::sockets::network,
             "wasi:sockets/instance-network": wasmtime_wasi::p2::bindings::sockets::instance_network,
             "wasi:sockets/tcp": wasmtime_wasi::p2::bindings::sockets::tcp,
-            "wasi:sockets/tcp-create-socket": wasmtime_wasi::p2::bindings::sockets::tcp_create_socket,
             "wasi:sockets/udp": wasmtime_wasi::p2::bindings::sockets::udp,
             "wasi:sockets/udp-create-socket": wasmtime_wasi::p2::bindings::sockets::udp_create_socket,
             "wasi:http": wasmtime_wasi_http::p2::bindings::http,

@@ -49,16 +49,24 @@ const MODULE_CODE_SECTION: u8 = 10;
 /// corrected, or `None` when it has no adapter to correct. A binary that
 /// does not parse is left for the compiler to report.
 pub fn correct_adapter(component: &[u8]) -> Option<Vec<u8>> {
-    correct_component(component)
+    correct_component(component, 0)
 }
 
-fn correct_component(component: &[u8]) -> Option<Vec<u8>> {
+/// How deep nested components are searched for an adapter. Toolchains nest
+/// a level or two; deeper binaries are left as they are, so a crafted one
+/// cannot exhaust the stack before the compiler has validated it.
+const MAX_NESTING: usize = 16;
+
+fn correct_component(component: &[u8], depth: usize) -> Option<Vec<u8>> {
+    if depth > MAX_NESTING {
+        return None;
+    }
     let sections = sections(component)?;
     let replaced: Vec<Option<Vec<u8>>> = sections
         .iter()
         .map(|section| match section.id {
             COMPONENT_CORE_MODULE_SECTION => correct_module(section.contents),
-            COMPONENT_COMPONENT_SECTION => correct_component(section.contents),
+            COMPONENT_COMPONENT_SECTION => correct_component(section.contents, depth + 1),
             _ => None,
         })
         .collect();
@@ -167,6 +175,10 @@ fn correct_module(module: &[u8]) -> Option<Vec<u8>> {
     {
         return None;
     }
+    let has = |id| sections.iter().any(|s| s.id == id);
+    if !has(MODULE_FUNCTION_SECTION) || !has(MODULE_CODE_SECTION) {
+        return None;
+    }
     let facts = facts(&sections)?;
     let pread = facts.pread.filter(|_| facts.imports_wasi)?;
     let pread_type = *facts.function_types.get(usize::try_from(pread).ok()?)?;
@@ -260,23 +272,77 @@ mod tests {
     use super::*;
     use wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER;
 
-    /// A core module that imports `fd_pread` from the adapter and exports
-    /// `_start`, reporting what it answered for stdin.
+    /// A core module that reads stdin positionally (`fd_pread(0, ...)`),
+    /// as Zig's default reader does first, and writes the errno it got to
+    /// stdout as two decimal digits.
     fn reads_stdin_positionally() -> Vec<u8> {
         wat::parse_str(
             r#"(module
                 (import "wasi_snapshot_preview1" "fd_pread"
                     (func $pread (param i32 i32 i32 i64 i32) (result i32)))
-                (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+                (import "wasi_snapshot_preview1" "fd_write"
+                    (func $write (param i32 i32 i32 i32) (result i32)))
                 (memory (export "memory") 1)
-                (func (export "_start")
+                (func (export "_start") (local $errno i32)
                     ;; one iovec at 16: 8 bytes at 64
                     (i32.store (i32.const 16) (i32.const 64))
                     (i32.store (i32.const 20) (i32.const 8))
-                    (call $exit (call $pread (i32.const 0) (i32.const 16) (i32.const 1)
-                        (i64.const 0) (i32.const 32)))))"#,
+                    (local.set $errno (call $pread (i32.const 0) (i32.const 16) (i32.const 1)
+                        (i64.const 0) (i32.const 32)))
+                    (i32.store8 (i32.const 128)
+                        (i32.add (i32.const 48) (i32.div_u (local.get $errno) (i32.const 10))))
+                    (i32.store8 (i32.const 129)
+                        (i32.add (i32.const 48) (i32.rem_u (local.get $errno) (i32.const 10))))
+                    ;; one ciovec at 0: the two digits
+                    (i32.store (i32.const 0) (i32.const 128))
+                    (i32.store (i32.const 4) (i32.const 2))
+                    (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 40)))))"#,
         )
         .expect("valid text")
+    }
+
+    /// Runs `component` as a command with `stdin` as its standard input,
+    /// under plain wasmtime-wasi, and returns what it wrote to stdout.
+    async fn stdout_of(component: &[u8], stdin: &'static [u8]) -> String {
+        use wasmtime::component::{Component, Linker, ResourceTable};
+        use wasmtime_wasi::p2::bindings::Command;
+        use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+        use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+        struct State(WasiCtx, ResourceTable);
+        impl WasiView for State {
+            fn ctx(&mut self) -> WasiCtxView<'_> {
+                WasiCtxView {
+                    ctx: &mut self.0,
+                    table: &mut self.1,
+                }
+            }
+        }
+        let engine = wasmtime::Engine::default();
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).expect("link WASI");
+        let stdout = MemoryOutputPipe::new(64);
+        let wasi = WasiCtx::builder()
+            .stdin(MemoryInputPipe::new(stdin))
+            .stdout(stdout.clone())
+            .build();
+        let mut store = wasmtime::Store::new(&engine, State(wasi, ResourceTable::new()));
+        let component = Component::new(&engine, component).expect("compiles");
+        let command = Command::instantiate_async(&mut store, &component, &linker)
+            .await
+            .expect("instantiates");
+        let _ = command.wasi_cli_run().call_run(&mut store).await;
+        String::from_utf8(stdout.contents().to_vec()).expect("digits")
+    }
+
+    /// The behaviour itself: through the upstream adapter a positional read
+    /// of stdin answers EINVAL (28); corrected, ESPIPE (70), as a pipe.
+    #[tokio::test]
+    async fn a_positional_read_of_stdin_answers_espipe_once_corrected() {
+        let component = crate::adapt_core_module(&reads_stdin_positionally()).expect("adapts");
+        assert_eq!(stdout_of(&component, b"body").await, "28");
+        let corrected = correct_adapter(&component).expect("it carries the adapter");
+        assert_eq!(stdout_of(&corrected, b"body").await, "70");
     }
 
     #[test]
