@@ -1,7 +1,7 @@
 //! The per-request host state: one [`HostState`] lives in each `Store`.
 
 use crate::guest_log::GuestLog;
-use crate::sockets::SocketAccess;
+use crate::outbound::SocketAccess;
 use crate::{AppContext, OutboundPolicy, RequestId, RuntimeConfig};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -17,7 +17,7 @@
 //!    [`correct_adapter`] makes a preview1 adapter inside the component
 //!    answer a positional read of stdin as a pipe does.
 //! 5. Guests reach the network only as their app's [`OutboundPolicy`]
-//!    allows: outbound HTTP, and `wasi:sockets` (`sockets.rs`).
+//!    allows: outbound HTTP, and `wasi:sockets` (`outbound/`).
 
 mod app;
 mod artifacts;
@@ -34,7 +34,6 @@ mod keyvalue;
 mod outbound;
 mod preview1;
 mod request_id;
-mod sockets;
 mod world;
 
 pub use app::{AppContext, DeploymentFacts};
@@ -422,7 +421,7 @@ fn add_host_interfaces(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     random::insecure::add_to_linker::<_, WasiRandom>(l, HostState::random)?;
     random::insecure_seed::add_to_linker::<_, WasiRandom>(l, HostState::random)?;
     // Sockets: wasmtime-wasi's, checked by the app's outbound rules
-    // (`sockets.rs`), with wharf's own name lookup and socket creation
+    // (`outbound/sockets.rs`), with wharf's own name lookup and socket creation
     // below.
     {
         use wasmtime_wasi::p2::bindings::sockets;

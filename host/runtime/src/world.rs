@@ -9,7 +9,7 @@ use wasmtime::component::Component;
 /// implemented by wasmtime-wasi and wasmtime-wasi-http; wharf implements
 /// `wasi:config`, `wasi:keyvalue`, `wharf:app/deployment`,
 /// `wasi:sockets/ip-name-lookup` and `wasi:sockets/tcp-create-socket`
-/// itself (in `app.rs`, `keyvalue.rs` and `sockets.rs`).
+/// itself (in `app.rs`, `keyvalue.rs` and `outbound/sockets.rs`).
 pub(crate) mod generated {
     wasmtime::component::bindgen!({
         path: "../../wit",
@@ -29,7 +29,7 @@ pub(crate) mod generated {
             // wharf resolves names and creates sockets itself, by the
             // app's outbound rules; wasmtime-wasi implements the rest of
             // wasi:sockets.
-            "wasi:sockets/ip-name-lookup.resolve-address-stream": crate::sockets::ResolveAddressStream,
+            "wasi:sockets/ip-name-lookup.resolve-address-stream": crate::outbound::ResolveAddressStream,
             "wasi:sockets/network": wasmtime_wasi::p2::bindings::sockets::network,
             "wasi:sockets/instance-network": wasmtime_wasi::p2::bindings::sockets::instance_network,
             "wasi:sockets/tcp": wasmtime_wasi::p2::bindings::sockets::tcp,

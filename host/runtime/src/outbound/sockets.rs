@@ -26,8 +26,8 @@
 //! refusal is logged with the request id, up to `max_requests` lines per
 //! request and kind; past that, one line says the rest go unlogged.
 
+use super::{NameRule, is_public, parse_ip};
 use crate::host::HostState;
-use crate::outbound::{NameRule, is_public, parse_ip};
 use crate::world::generated::wasi::sockets::{ip_name_lookup, tcp_create_socket};
 use crate::{OutboundPolicy, RequestId};
 use std::collections::HashMap;
