@@ -72,7 +72,14 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 [ -n "$node_id" ] || { cat "$dir/garage/log" >&2; echo "with-test-services: Garage did not start" >&2; exit 1; }
-g layout assign -z dc1 -c 1G "$node_id" >/dev/null
+# `node id` reads the key from disk, so it can answer before the server
+# listens; the first call over RPC waits until it does.
+assigned=
+for _ in $(seq 100); do
+    g layout assign -z dc1 -c 1G "$node_id" >/dev/null 2>&1 && assigned=1 && break
+    sleep 0.1
+done
+[ -n "$assigned" ] || { cat "$dir/garage/log" >&2; echo "with-test-services: Garage did not answer over RPC" >&2; exit 1; }
 g layout apply --version 1 >/dev/null
 g bucket create wasm >/dev/null
 g key create wharf-test >/dev/null
