@@ -29,8 +29,8 @@ pub struct DeployResult {
     pub imports: Vec<String>,
     /// The interfaces the component exports.
     pub exports: Vec<String>,
-    /// The imports that reach beyond the request (outbound HTTP, config,
-    /// key-value data, deployment facts), without versions.
+    /// The imports that reach beyond the request (outbound HTTP, sockets,
+    /// config, key-value data, deployment facts), without versions.
     pub capabilities: Vec<String>,
     /// Capabilities the app's previously live deployment did not import.
     pub added_capabilities: Vec<String>,

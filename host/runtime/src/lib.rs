@@ -109,10 +109,9 @@ impl Backend {
         let image = component.image_range();
         let code_bytes = image.end.addr().saturating_sub(image.start.addr());
         let (interfaces, kind) = world::check(&self.engine, &component)?;
-        let uses_sockets = interfaces
-            .imports
+        let uses_sockets = capabilities(&interfaces.imports)
             .iter()
-            .any(|import| import.starts_with("wasi:sockets/"));
+            .any(|capability| capability == "wasi:sockets");
         let instance_pre = self
             .linker
             .instantiate_pre(&component)
