@@ -20,9 +20,10 @@ pub enum FetchError {
     /// The bytes did not compile or link.
     #[error("the stored component does not load: {0}")]
     Load(#[from] LoadError),
-    /// The compiler itself failed.
-    #[error("compiling the stored component failed: {0}")]
-    Compiler(String),
+    /// The blocking task that loaded or compiled the component panicked or
+    /// was cancelled, so it produced no answer.
+    #[error("the task loading the stored component stopped: {0}")]
+    TaskStopped(#[source] tokio::task::JoinError),
 }
 
 /// How long a failure to load a blob is answered from memory before the
@@ -493,7 +494,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, FetchError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| FetchError::Compiler(e.to_string()))
+        .map_err(FetchError::TaskStopped)
 }
 
 #[cfg(test)]

@@ -246,7 +246,9 @@ impl AppRouter {
                         "its stored component is missing"
                     }
                     FetchError::Store(_) => "the component store is unavailable",
-                    FetchError::Load(_) | FetchError::Compiler(_) => "its component does not load",
+                    FetchError::Load(_) | FetchError::TaskStopped(_) => {
+                        "its component does not load"
+                    }
                 };
                 (status, format!("app `{app}` is unavailable: {detail}"))
             }
