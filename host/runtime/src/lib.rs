@@ -280,7 +280,7 @@ impl Runtime {
         if let Some(compiled) = self.load_cached(&digest) {
             return compiled;
         }
-        self.compile_to_keep(digest, bytes)
+        self.compile_to_keep(digest, &compilable(bytes))
     }
 
     /// [`compile`](Self::compile) on threads at the lowest CPU priority,
@@ -301,26 +301,23 @@ impl Runtime {
     /// [is provisional]: CompiledComponent::is_provisional
     pub fn compile_quickly(&self, bytes: &[u8]) -> Result<CompiledComponent, LoadError> {
         let digest = check_is_component(bytes)?;
+        let code = compilable(bytes);
         let Some(quick) = &self.quick else {
-            return self.compile_to_keep(digest, bytes);
+            return self.compile_to_keep(digest, &code);
         };
-        match Component::new(&quick.engine, compilable(bytes)) {
+        match Component::new(&quick.engine, &code) {
             Ok(component) => quick.link(digest, component, true),
             Err(e) => {
                 tracing::info!(%digest, "Winch cannot compile this component, so Cranelift will: {e:#}");
-                self.compile_to_keep(digest, bytes)
+                self.compile_to_keep(digest, &code)
             }
         }
     }
 
-    /// Compiles `bytes` with the main engine and saves the code on disk.
-    fn compile_to_keep(
-        &self,
-        digest: Digest,
-        bytes: &[u8],
-    ) -> Result<CompiledComponent, LoadError> {
-        let component =
-            Component::new(&self.main.engine, compilable(bytes)).map_err(LoadError::Compile)?;
+    /// Compiles `code` (the component with `digest`, as [`compilable`]
+    /// made it) with the main engine and saves the code on disk.
+    fn compile_to_keep(&self, digest: Digest, code: &[u8]) -> Result<CompiledComponent, LoadError> {
+        let component = Component::new(&self.main.engine, code).map_err(LoadError::Compile)?;
         if let Some(cache) = &self.artifacts {
             cache.store(&digest, &component);
         }
