@@ -9,7 +9,8 @@ use http::StatusCode;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use wharf_registry::{Action, AppName, NewDeployment};
-use wharf_store::DigestWriter;
+use wharf_server::FetchError;
+use wharf_store::{BlobKey, DigestWriter};
 
 /// The longest deploy message accepted.
 pub const MAX_MESSAGE_LEN: usize = 1000;
@@ -81,6 +82,12 @@ pub(crate) fn check_origin(origin: &str) -> Result<(), ApiError> {
         .map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
+/// Logs why a deploy to `app` was refused, and says it to the deployer.
+fn refused(app: &AppName, e: FetchError) -> ApiError {
+    tracing::info!(%app, "deploy refused: {e}");
+    ApiError::from(e)
+}
+
 /// Reads the upload, hashing it as it arrives and refusing it with 413 as
 /// soon as it passes `limit` bytes.
 async fn read_upload(
@@ -140,21 +147,22 @@ impl Admin {
         let (upload, upload_digest) = read_upload(body, declared, self.max_deploy_bytes).await?;
         tracing::info!(%app, size = upload.len(), digest = %upload_digest, "deploy received");
 
-        let runtime = self.runtime.clone();
-        let (prepared, compiled) = tokio::task::spawn_blocking(move || {
-            let prepared = wharf_runtime::prepare(upload)?;
-            let compiled = runtime.compile(&prepared.bytes)?;
-            Ok::<_, wharf_runtime::LoadError>((prepared, compiled))
-        })
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| {
-            tracing::info!(%app, "deploy refused: {e}");
-            ApiError::from(e)
-        })?;
+        let prepared = tokio::task::spawn_blocking(move || wharf_runtime::prepare(upload))
+            .await
+            .map_err(ApiError::task_stopped)?
+            .map_err(|e| refused(&app, e.into()))?;
         let bytes = Bytes::from(prepared.bytes);
+        let key = BlobKey::of(&bytes);
+        // The same chain a request's load takes: the compiled code is kept
+        // on disk, in memory for the first request, and sealed for the
+        // cluster.
+        let compiled = self
+            .router
+            .components()
+            .load_upload(key, bytes.clone())
+            .await
+            .map_err(|e| refused(&app, e))?;
         let outcome = self.store.put(bytes.clone()).await?;
-        let key = outcome.key;
 
         let interfaces = compiled.interfaces();
         let new = NewDeployment {
@@ -207,8 +215,6 @@ impl Admin {
             adapted = prepared.adapted,
             "deployed"
         );
-        self.router.components().insert(key, compiled);
-        self.refresh_routes().await;
 
         Ok(DeployResult {
             app: app.to_string(),

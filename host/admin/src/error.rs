@@ -3,6 +3,7 @@
 use http::StatusCode;
 use wharf_registry::{NameError, RegistryError};
 use wharf_runtime::LoadError;
+use wharf_server::FetchError;
 use wharf_store::StoreError;
 
 /// An error answer: a status code and a message saying what to do.
@@ -26,6 +27,12 @@ impl ApiError {
     /// 400 Bad Request.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 500: a task the request waited on panicked or was cancelled.
+    pub fn task_stopped(e: tokio::task::JoinError) -> Self {
+        tracing::error!("a task of an admin request stopped: {e}");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
     }
 }
 
@@ -64,6 +71,16 @@ impl From<NameError> for ApiError {
 impl From<LoadError> for ApiError {
     fn from(e: LoadError) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+    }
+}
+
+impl From<FetchError> for ApiError {
+    fn from(e: FetchError) -> Self {
+        match e {
+            FetchError::Load(e) => e.into(),
+            FetchError::Store(e) => e.into(),
+            FetchError::TaskStopped(e) => Self::task_stopped(e),
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use std::time::Duration;
 use wharf_registry::{AppName, AppSettings, Hostname, Registry};
-use wharf_runtime::{GuestBody, Runtime};
+use wharf_runtime::GuestBody;
 use wharf_server::{AppRouter, Dispatch, json_response};
 use wharf_store::{BlobStore, Digest};
 
@@ -38,7 +38,6 @@ pub struct Admin {
     pub(crate) token: AdminToken,
     pub(crate) registry: Registry,
     pub(crate) store: Arc<BlobStore>,
-    pub(crate) runtime: Arc<Runtime>,
     pub(crate) router: Arc<AppRouter>,
     pub(crate) urls: PublicUrls,
     pub(crate) max_deploy_bytes: u64,
@@ -50,25 +49,15 @@ impl Admin {
         config: AdminConfig,
         registry: Registry,
         store: Arc<BlobStore>,
-        runtime: Arc<Runtime>,
         router: Arc<AppRouter>,
     ) -> Self {
         Self {
             token: config.token,
             registry,
             store,
-            runtime,
             router,
             urls: config.urls,
             max_deploy_bytes: config.max_deploy_bytes,
-        }
-    }
-
-    /// Makes this process's router serve a change at once; other processes
-    /// see it at their next poll of the change feed.
-    pub(crate) async fn refresh_routes(&self) {
-        if let Err(e) = self.router.refresh().await {
-            tracing::warn!("routes not refreshed after a change, the next poll will: {e}");
         }
     }
 
@@ -101,7 +90,6 @@ impl Admin {
                     change.delete_app(&app).await?;
                     change.commit().await?;
                     tracing::info!(%app, "app deleted");
-                    self.refresh_routes().await;
                     return Ok(json_response(StatusCode::NO_CONTENT, Vec::new()));
                 }
                 ok(
@@ -154,7 +142,6 @@ impl Admin {
                     .await?;
                 change.commit().await?;
                 tracing::info!(%app, digest = %release.deployment.key.digest, "rolled back");
-                self.refresh_routes().await;
                 ok(
                     StatusCode::OK,
                     &self.urls.release(&release, Some(release.deployment.id)),
@@ -169,7 +156,6 @@ impl Admin {
                 let release = change.promote(&app, &digest, self.token.name()).await?;
                 change.commit().await?;
                 tracing::info!(%app, %digest, "promoted");
-                self.refresh_routes().await;
                 ok(
                     StatusCode::OK,
                     &self.urls.release(&release, Some(release.deployment.id)),
@@ -184,7 +170,6 @@ impl Admin {
                 change.set_hostnames(&app, &hostnames).await?;
                 change.commit().await?;
                 tracing::info!(%app, ?hostnames, "hostnames set");
-                self.refresh_routes().await;
                 ok(
                     StatusCode::OK,
                     &self.urls.app_info(&self.registry.app(&app).await?),
@@ -206,7 +191,6 @@ impl Admin {
                     change.set_settings(&app, &settings).await?;
                     change.commit().await?;
                     tracing::info!(%app, outbound = ?settings.outbound, kv_quota = ?settings.kv_quota, "settings set");
-                    self.refresh_routes().await;
                 }
                 let settings = self.registry.settings(&app).await?;
                 ok(
@@ -242,7 +226,6 @@ impl Admin {
                     // The value is never logged, secret or not.
                     tracing::info!(%app, key, secret = body.secret, "config set");
                 }
-                self.refresh_routes().await;
                 self.config_list(&app).await
             }
             ["v1", "gc"] => {

@@ -1,13 +1,15 @@
 //! Writing to the registry: one serialized transaction per change.
 
 use crate::RegistryError;
+use crate::feed::{self, LocalFeed};
 use crate::model::{Action, AppSettings, Deployment, NewDeployment, Release};
 use crate::names::{AppName, Hostname};
-use crate::registry::{
-    Backend, DEPLOYMENT_COLUMNS, FEED_CHANNEL, Registry, deployment_from_row, now_millis, parse_key,
+use crate::rows::{
+    DEPLOYMENT_COLUMNS, deployment_from_row, from_millis, now_millis, parse_key, settings_of,
 };
 use sqlx::{Any, Row, Transaction};
 use std::collections::HashSet;
+use std::sync::Arc;
 use wharf_store::BlobKey;
 use wharf_store::Digest;
 
@@ -19,21 +21,17 @@ use wharf_store::Digest;
 pub struct Change {
     tx: Transaction<'static, Any>,
     seq: i64,
-    backend: Backend,
+    feed: Arc<LocalFeed>,
 }
 
 impl Change {
-    pub(crate) async fn begin(registry: &Registry) -> Result<Self, RegistryError> {
-        let mut tx = registry.pool().begin().await?;
-        let row = sqlx::query("UPDATE feed SET seq = seq + 1 WHERE id = 1 RETURNING seq")
-            .fetch_one(&mut *tx)
-            .await?;
-        let seq = row.try_get("seq")?;
-        Ok(Self {
-            tx,
-            seq,
-            backend: registry.backend(),
-        })
+    /// Starts a change in `tx` by taking the next feed position.
+    pub(crate) async fn begin(
+        mut tx: Transaction<'static, Any>,
+        feed: Arc<LocalFeed>,
+    ) -> Result<Self, RegistryError> {
+        let seq = feed::advance(&mut tx).await?;
+        Ok(Self { tx, seq, feed })
     }
 
     /// The feed position this change will have once committed.
@@ -41,17 +39,10 @@ impl Change {
         self.seq
     }
 
-    /// Makes the change visible. Returns its feed position.
-    pub async fn commit(mut self) -> Result<i64, RegistryError> {
-        if self.backend == Backend::Postgres {
-            // Delivered to listeners when, and only if, the change commits.
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(FEED_CHANNEL)
-                .bind(self.seq.to_string())
-                .execute(&mut *self.tx)
-                .await?;
-        }
-        self.tx.commit().await?;
+    /// Makes the change visible, and known through the feed. Returns its
+    /// feed position once this process's followers serve it.
+    pub async fn commit(self) -> Result<i64, RegistryError> {
+        feed::commit(self.tx, self.seq, &self.feed).await?;
         Ok(self.seq)
     }
 
@@ -166,7 +157,7 @@ impl Change {
             seq: self.seq,
             action,
             token_name: token_name.to_owned(),
-            created_at: crate::registry::from_millis(now),
+            created_at: from_millis(now),
             deployment: deployment.clone(),
         })
     }
@@ -395,33 +386,4 @@ impl Change {
     pub async fn settings(&mut self, app: &AppName) -> Result<AppSettings, RegistryError> {
         settings_of(&mut *self.tx, app).await
     }
-}
-
-/// `app`'s settings row, read through `db` (a pool or a transaction); the
-/// defaults when it has none.
-pub(crate) async fn settings_of<'e>(
-    db: impl sqlx::Executor<'e, Database = Any>,
-    app: &AppName,
-) -> Result<AppSettings, RegistryError> {
-    let row = sqlx::query("SELECT outbound, kv_quota FROM app_settings WHERE app = $1")
-        .bind(app.as_str())
-        .fetch_optional(db)
-        .await?;
-    row.as_ref()
-        .map_or(Ok(AppSettings::default()), settings_from_row)
-}
-
-/// Settings from an `app_settings` row.
-pub(crate) fn settings_from_row(row: &sqlx::any::AnyRow) -> Result<AppSettings, RegistryError> {
-    use sqlx::Row;
-    let outbound: String = row.try_get("outbound")?;
-    let quota: Option<i64> = row.try_get("kv_quota")?;
-    Ok(AppSettings {
-        outbound: outbound
-            .lines()
-            .filter(|line| !line.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        kv_quota: quota.map(|quota| u64::try_from(quota).unwrap_or(0)),
-    })
 }

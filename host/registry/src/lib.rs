@@ -5,25 +5,29 @@
 //!   (the default), Postgres for several. Migrations run on open.
 //! - Deployments and releases (pointer moves) are append-only; only deleting
 //!   a whole app removes rows.
-//! - Every change is a [`Change`]: one transaction that first bumps the
-//!   change feed's counter. That serializes writers across processes, keeps
-//!   the counter in commit order, and lets servers notice changes by polling
-//!   [`Registry::feed_position`]. On Postgres each commit also notifies
-//!   ([`Registry::notifications`]), so other servers hear of it at once.
+//! - Every change is a [`Change`]: one transaction that first takes the
+//!   change feed's next position (`feed.rs`). That serializes writers across
+//!   processes and keeps positions in commit order. Servers follow the feed
+//!   with a [`FeedFollower`]: notifications on Postgres, a poll of
+//!   [`Registry::feed_position`], and an in-process signal for commits made
+//!   by the same process.
 
 mod change;
 mod error;
+mod feed;
 mod keyvalue;
 mod model;
 mod names;
 mod registry;
+mod rows;
 
 pub use change::Change;
 pub use error::RegistryError;
+pub use feed::{ChangeNotifications, FeedFollower, LOCAL_APPLY_WAIT};
 pub use keyvalue::{KV_ENTRY_OVERHEAD, MAX_CONFIG_VALUE_BYTES, check_config_key};
 pub use model::{
     Action, App, AppSettings, ConfigEntry, Deployment, NewDeployment, Release, RoutedDeployment,
     RoutingTable,
 };
 pub use names::{AppName, Hostname, NameError};
-pub use registry::{Backend, ChangeNotifications, Registry};
+pub use registry::{Database, Registry};

@@ -2,23 +2,26 @@
 
 use crate::RegistryError;
 use crate::change::Change;
-use crate::change::{settings_from_row, settings_of};
+use crate::feed::{ChangeNotifications, FeedFollower, LocalFeed};
 use crate::model::{
     Action, App, AppSettings, ConfigEntry, Deployment, Release, RoutedDeployment, RoutingTable,
 };
 use crate::names::{AppName, Hostname};
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use crate::rows::{
+    DEPLOYMENT_COLUMNS, deployment_from_row, from_millis, parse_app, parse_key, settings_from_row,
+    settings_of,
+};
+use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor, Row};
 use std::collections::HashSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wharf_store::BlobKey;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Which database a registry runs on.
+/// Which kind of database a registry runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
+pub enum Database {
     /// A SQLite file: one machine.
     Sqlite,
     /// Postgres: any number of machines.
@@ -30,29 +33,11 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Registry {
     pool: AnyPool,
-    backend: Backend,
+    database: Database,
     url: std::sync::Arc<str>,
+    /// The change feed's state in this process.
+    feed: std::sync::Arc<LocalFeed>,
 }
-
-/// The channel Postgres notifies on every committed change.
-pub(crate) const FEED_CHANNEL: &str = "wharf_feed";
-
-/// Notifications of committed changes, as they happen (Postgres only).
-pub struct ChangeNotifications(sqlx::postgres::PgListener);
-
-impl ChangeNotifications {
-    /// Waits for the next committed change. Reconnects by itself if the
-    /// connection drops; a change missed meanwhile is caught by polling
-    /// [`Registry::feed_position`].
-    pub async fn next(&mut self) -> Result<(), RegistryError> {
-        self.0.recv().await?;
-        Ok(())
-    }
-}
-
-/// The columns of a deployment row, aliased `d`.
-pub(crate) const DEPLOYMENT_COLUMNS: &str = "d.id, d.app, d.digest, d.size, d.created_at, \
-     d.token_name, d.message, d.imports, d.exports, d.adapted";
 
 impl Registry {
     /// Connects to `url` and brings its schema up to date.
@@ -61,10 +46,10 @@ impl Registry {
     /// - `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`.
     pub async fn open(url: &str) -> Result<Self, RegistryError> {
         sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
+        let database = if url.starts_with("sqlite:") {
+            Database::Sqlite
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
+            Database::Postgres
         } else {
             return Err(RegistryError::BadUrl {
                 url: redact(url),
@@ -75,8 +60,8 @@ impl Registry {
             url: redact(url),
             reason: e.to_string(),
         };
-        let pool = match backend {
-            Backend::Sqlite => {
+        let pool = match database {
+            Database::Sqlite => {
                 let url = if url.contains('?') || url.contains(":memory:") {
                     url.to_owned()
                 } else {
@@ -99,19 +84,20 @@ impl Registry {
                     .await
                     .map_err(bad)?
             }
-            Backend::Postgres => AnyPoolOptions::new()
+            Database::Postgres => AnyPoolOptions::new()
                 .max_connections(8)
                 .connect(url)
                 .await
                 .map_err(bad)?,
         };
-        match backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        match database {
+            Database::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Database::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
         Ok(Self {
             pool,
-            backend,
+            database,
+            feed: LocalFeed::new(database == Database::Postgres),
             url: url.into(),
         })
     }
@@ -119,27 +105,31 @@ impl Registry {
     /// A stream of change notifications, on Postgres; `None` on SQLite,
     /// where servers share a machine and polling the feed is cheap.
     pub async fn notifications(&self) -> Result<Option<ChangeNotifications>, RegistryError> {
-        if self.backend != Backend::Postgres {
+        if self.database != Database::Postgres {
             return Ok(None);
         }
-        let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
-        listener.listen(FEED_CHANNEL).await?;
-        Ok(Some(ChangeNotifications(listener)))
+        Ok(Some(ChangeNotifications::listen(&self.url).await?))
     }
 
     /// Which database this is.
-    pub fn backend(&self) -> Backend {
-        self.backend
+    pub fn database(&self) -> Database {
+        self.database
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
+    /// Follows the change feed from this process, checking the position
+    /// every `poll` in any case; see [`FeedFollower`].
+    pub fn follow(&self, poll: std::time::Duration) -> FeedFollower {
+        FeedFollower::new(self.clone(), self.feed.clone(), poll)
+    }
+
     /// Starts a change. Changes are serialized: a second one waits until
     /// this one commits or is dropped (which rolls it back).
     pub async fn begin(&self) -> Result<Change, RegistryError> {
-        Change::begin(self).await
+        Change::begin(self.pool.begin().await?, self.feed.clone()).await
     }
 
     /// The change feed's position: it increases with every committed change,
@@ -371,48 +361,6 @@ impl Registry {
             .map(|row| parse_key(&row.try_get::<String, _>("digest")?, row.try_get("size")?))
             .collect()
     }
-}
-
-pub(crate) fn deployment_from_row(row: &AnyRow) -> Result<Deployment, RegistryError> {
-    let digest: String = row.try_get("digest")?;
-    let lines = |s: String| -> Vec<String> { s.lines().map(str::to_owned).collect() };
-    Ok(Deployment {
-        id: row.try_get("id")?,
-        app: parse_app(row.try_get("app")?)?,
-        key: parse_key(&digest, row.try_get("size")?)?,
-        created_at: from_millis(row.try_get("created_at")?),
-        token_name: row.try_get("token_name")?,
-        message: row.try_get("message")?,
-        imports: lines(row.try_get("imports")?),
-        exports: lines(row.try_get("exports")?),
-        adapted: row.try_get::<i64, _>("adapted")? != 0,
-    })
-}
-
-fn parse_app(name: String) -> Result<AppName, RegistryError> {
-    name.parse()
-        .map_err(|e: crate::NameError| RegistryError::Malformed(e.to_string()))
-}
-
-pub(crate) fn parse_key(digest: &str, size: i64) -> Result<BlobKey, RegistryError> {
-    let digest = digest
-        .parse()
-        .map_err(|e: wharf_store::ParseDigestError| RegistryError::Malformed(e.to_string()))?;
-    let size = u64::try_from(size)
-        .map_err(|_| RegistryError::Malformed(format!("negative blob size {size}")))?;
-    Ok(BlobKey { digest, size })
-}
-
-/// Milliseconds since the Unix epoch, as stored.
-pub(crate) fn now_millis() -> i64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-}
-
-pub(crate) fn from_millis(ms: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
 /// `url` without its password (or, if it does not parse, without anything

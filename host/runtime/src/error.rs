@@ -50,6 +50,17 @@ pub enum LoadError {
         /// What the component does export.
         exports: Vec<String>,
     },
+    /// Precompiled code was made by an engine of another configuration,
+    /// so it must not be loaded here.
+    #[error(
+        "the precompiled code was compiled for engine {code_engine}, and this server runs {engine}"
+    )]
+    OtherEngine {
+        /// The engine tag the code was compiled for.
+        code_engine: String,
+        /// This runtime's engine tag.
+        engine: String,
+    },
     /// Linking against the host failed for a reason the checks above missed.
     #[error("the component cannot be linked against wharf's host: {0:#}")]
     Link(wasmtime::Error),

@@ -16,10 +16,6 @@ use wharf_registry::{AppName, Registry, RegistryError};
 use wharf_runtime::{GuestBody, KeyValueLimits, RequestId, Runtime};
 use wharf_store::StoreError;
 
-/// How long to wait before listening for registry notifications again after
-/// the listener failed.
-const LISTEN_RETRY: Duration = Duration::from_secs(5);
-
 /// How the router is set up.
 #[derive(Clone, Debug)]
 pub struct RouterConfig {
@@ -91,11 +87,11 @@ impl AppRouter {
     }
 
     /// Reloads the routes if the registry's change feed has moved past them.
-    /// Returns whether it reloaded.
-    pub async fn refresh(&self) -> Result<bool, RegistryError> {
+    /// Returns the feed position the routes in use are at.
+    async fn refresh(&self) -> Result<i64, RegistryError> {
         let seen = self.routes.load().seq;
         if self.registry.feed_position().await? == seen {
-            return Ok(false);
+            return Ok(seen);
         }
         let routes = Routes::new(self.registry.routing_table().await?, &self.defaults);
         let _turn = self.reloading.lock().expect("reload lock");
@@ -106,7 +102,7 @@ impl AppRouter {
             let previous = self.routes.swap(routes.clone());
             self.prepare_redeploys(&previous, &routes);
         }
-        Ok(true)
+        Ok(self.routes.load().seq)
     }
 
     /// Starts loading the new live deployment of each app whose previous
@@ -124,51 +120,23 @@ impl AppRouter {
         }
     }
 
-    /// Follows the change feed: reloads on every notification (Postgres),
-    /// and checks it every `interval` in any case, so changes made by other
-    /// processes sharing the registry are served at once, or at worst within
-    /// one interval.
+    /// Follows the registry's change feed (`wharf_registry::FeedFollower`):
+    /// reloads on every commit in this process, on every notification
+    /// (Postgres), and checks every `interval` in any case, so changes made
+    /// by other processes sharing the registry are served at once, or at
+    /// worst within one interval.
     pub fn follow_changes(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
         let router = Arc::downgrade(self);
+        let mut feed = self.registry.follow(interval);
         tokio::spawn(async move {
-            let mut notifications = None;
-            let mut next_listen = tokio::time::Instant::now();
-            let mut ticks = tokio::time::interval(interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                // (Re)connect the listener, at most every LISTEN_RETRY.
-                if notifications.is_none() && tokio::time::Instant::now() >= next_listen {
-                    let Some(router) = router.upgrade() else {
-                        return;
-                    };
-                    next_listen = tokio::time::Instant::now() + LISTEN_RETRY;
-                    match router.registry.notifications().await {
-                        Ok(listener) => notifications = listener,
-                        Err(e) => tracing::warn!(
-                            "cannot listen for registry changes, polling until it can: {e}"
-                        ),
-                    }
-                }
-                let notified = async {
-                    match notifications.as_mut() {
-                        Some(n) => n.next().await,
-                        None => std::future::pending().await,
-                    }
-                };
-                tokio::select! {
-                    _ = ticks.tick() => {}
-                    result = notified => {
-                        if let Err(e) = result {
-                            tracing::warn!("registry notifications failed, polling until they return: {e}");
-                            notifications = None;
-                        }
-                    }
-                }
+                feed.changed().await;
                 let Some(router) = router.upgrade() else {
                     return;
                 };
-                if let Err(e) = router.refresh().await {
-                    tracing::warn!("cannot read the registry's change feed: {e}");
+                match router.refresh().await {
+                    Ok(seq) => feed.applied(seq),
+                    Err(e) => tracing::warn!("cannot read the registry's change feed: {e}"),
                 }
             }
         })

@@ -72,13 +72,18 @@ impl RunCommand {
         // Refuse what wharf cannot serve before spending seconds compiling it.
         wharf_runtime::check_bytes(&prepared.bytes).with_context(cannot_serve)?;
 
-        let mut config = self.runtime.config()?;
-        config.artifact_dir = Some(self.cache_dir.clone().unwrap_or_else(default_cache_dir));
-        let runtime = Arc::new(Runtime::new(config)?);
+        let runtime = Arc::new(Runtime::new(self.runtime.config()?)?);
+        let cache_dir = self.cache_dir.clone().unwrap_or_else(default_cache_dir);
         let store = Arc::new(BlobStore::open("memory://", &StoreOptions::default())?);
         let size = prepared.bytes.len();
         let key = store.put(prepared.bytes.into()).await?.key;
-        let components = ComponentCache::new(runtime.clone(), store, None, CacheLimits::default());
+        let components = ComponentCache::new(
+            runtime.clone(),
+            store,
+            Some(&cache_dir),
+            None,
+            CacheLimits::default(),
+        );
         if size >= LARGE_COMPONENT {
             eprintln!(
                 "loading {} ({:.1} MB): compiled code from the cache, or a quick compile",

@@ -88,7 +88,6 @@ impl RuntimeArgs {
             request_deadline: self.deadline,
             max_request_body_bytes: self.max_request_body.as_u64(),
             max_guest_log_bytes: usize::try_from(self.max_guest_log.as_u64())?,
-            artifact_dir: None,
             compiler: self.compiler,
             outbound: Arc::new(OutboundPolicy {
                 rules: self.allow_outbound.clone(),

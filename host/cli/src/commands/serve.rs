@@ -113,9 +113,7 @@ impl ServeCommand {
         let data_dir = std::path::absolute(&data_dir)
             .with_context(|| format!("cannot resolve {}", data_dir.display()))?;
         anyhow::ensure!(self.max_compiled > 0, "--max-compiled must be at least 1");
-        let mut runtime_config = self.runtime.config()?;
-        runtime_config.artifact_dir = Some(data_dir.join("compiled"));
-        let runtime = Arc::new(Runtime::new(runtime_config)?);
+        let runtime = Arc::new(Runtime::new(self.runtime.config()?)?);
         let (token, source) = AdminToken::load_or_create(
             std::env::var("WHARF_ADMIN_TOKEN").ok(),
             &token_file(&data_dir),
@@ -157,7 +155,7 @@ impl ServeCommand {
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("registry.db").display()));
         let registry = Registry::open(&db_url).await?;
-        tracing::info!(store = store.url(), registry = ?registry.backend(), "state opened");
+        tracing::info!(store = store.url(), registry = ?registry.database(), "state opened");
 
         let public = Listener::bind(self.listen)
             .await
@@ -184,7 +182,14 @@ impl ServeCommand {
             }
             None => None,
         };
-        let components = ComponentCache::new(runtime.clone(), store.clone(), shared, limits);
+        let compiled_dir = data_dir.join("compiled");
+        let components = ComponentCache::new(
+            runtime.clone(),
+            store.clone(),
+            Some(&compiled_dir),
+            shared,
+            limits,
+        );
         let router_config = RouterConfig {
             domain: domain.to_string(),
             default_app: self.default_app.clone(),
@@ -205,7 +210,6 @@ impl ServeCommand {
             },
             registry,
             store,
-            runtime,
             router.clone(),
         ));
 

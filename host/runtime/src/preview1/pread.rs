@@ -18,7 +18,7 @@
 //! (including `fd_pwrite` and `fd_seek`, which answer `ESPIPE` already) is
 //! left alone.
 
-use crate::binary::{Section, push_section, reassemble, sections};
+use crate::world::binary::{Section, push_section, reassemble, sections};
 use wasm_encoder::{Encode, Function, Instruction, ValType};
 use wasmparser::{
     BinaryReader, ExportSectionReader, ExternalKind, FunctionSectionReader, ImportSectionReader,

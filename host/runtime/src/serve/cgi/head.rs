@@ -1,27 +1,11 @@
-//! Serving a command component (one that exports `wasi:cli/run`) CGI-style:
-//! the request body streams to stdin, the CGI variables of RFC 3875 are in
-//! the environment, and stdout streams back as the response.
+//! The CGI protocol itself, with no I/O: the environment a request
+//! gives the command (RFC 3875), and the header block at the start of its
+//! output that becomes the response head.
 
-use crate::AppContext;
-use crate::host::HostState;
-use crate::http::{GuestBody, classify};
-use crate::{CompiledComponent, InvokeError, RequestId, Runtime};
-use bytes::{Bytes, BytesMut};
+use crate::serve::GuestBody;
+use crate::{InvokeError, RequestId};
 use http::{HeaderName, HeaderValue, Response, StatusCode, header};
-use http_body::{Body, Frame};
-use http_body_util::BodyExt;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
-use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
-use wasmtime_wasi::I32Exit;
-use wasmtime_wasi::cli::{AsyncStdinStream, AsyncStdoutStream};
-use wasmtime_wasi::p2::bindings::CommandPre;
 
-/// How much stdin and stdout are buffered between the guest and the network.
-const PIPE_BYTES: usize = 64 * 1024;
 /// Response headers a command may not set: they describe the connection.
 const HOP_BY_HOP: &[&str] = &[
     "connection",
@@ -32,284 +16,11 @@ const HOP_BY_HOP: &[&str] = &[
     "te",
     "trailer",
 ];
-/// The longest CGI header block read before the output is taken as a plain body.
-pub const MAX_CGI_HEAD_BYTES: usize = 64 * 1024;
-
-impl Runtime {
-    /// Runs `pre` once for `request`, CGI-style, within the request deadline.
-    /// Returns as soon as the command's header block is complete; the body
-    /// streams on while it writes.
-    pub(crate) async fn run_command<B>(
-        &self,
-        component: &CompiledComponent,
-        pre: CommandPre<HostState>,
-        request: http::Request<B>,
-        request_id: RequestId,
-        app: &Arc<AppContext>,
-        slot: OwnedSemaphorePermit,
-    ) -> Result<Response<GuestBody>, InvokeError>
-    where
-        B: Body<Data = Bytes, Error = hyper::Error> + Send + 'static,
-    {
-        let config = self.config.clone();
-        let (parts, body) = request.into_parts();
-        let env = environment(&parts, request_id);
-
-        // stdin: the request body, pumped through a bounded pipe.
-        let (stdin_writer, stdin_reader) = tokio::io::duplex(PIPE_BYTES);
-        let stdin_state = Arc::new(StdinState::default());
-        let pump = tokio::spawn(pump_body(
-            body,
-            stdin_writer,
-            config.max_request_body_bytes,
-            stdin_state.clone(),
-        ));
-        let stdin_reader = StdinReader {
-            pipe: stdin_reader,
-            state: stdin_state.clone(),
-        };
-        // stdout: read by the parser below as the command writes it.
-        let (stdout_writer, stdout_reader) = tokio::io::duplex(PIPE_BYTES);
-        let state = HostState::new_command(
-            &config,
-            request_id,
-            app.clone(),
-            component.uses_sockets(),
-            &env,
-            AsyncStdinStream::new(stdin_reader),
-            AsyncStdoutStream::new(PIPE_BYTES, stdout_writer),
-        );
-        let (mut store, memory_hit) = self.new_store(component, state);
-        let digest = component.digest();
-        let (outcome_tx, outcome_rx) = oneshot::channel();
-        tokio::spawn(async move {
-            let _slot = slot;
-            let deadline = config.request_deadline;
-            let call = async {
-                let command = pre.instantiate_async(&mut store).await?;
-                command.wasi_cli_run().call_run(&mut store).await
-            };
-            let outcome = match tokio::time::timeout(deadline, call).await {
-                Err(_elapsed) => Err(InvokeError::DeadlineExceeded { deadline }),
-                Ok(Ok(Ok(()))) => Ok(()),
-                Ok(Ok(Err(()))) => Err(InvokeError::Exited(1)),
-                Ok(Err(e)) => match e.downcast_ref::<I32Exit>() {
-                    Some(I32Exit(0)) => Ok(()),
-                    Some(I32Exit(status)) => Err(InvokeError::Exited(*status)),
-                    None => Err(classify(&e, &memory_hit, &config, request_id, digest)),
-                },
-            };
-            if let Err(e) = &outcome {
-                tracing::warn!(%request_id, %digest, "command failed: {e}");
-            }
-            // Nobody reads the rest of the body now.
-            pump.abort();
-            // Closing the store closes stdout, which ends the response body.
-            drop(store);
-            let _ = outcome_tx.send(outcome);
-        });
-
-        let (head_tx, head_rx) = oneshot::channel();
-        tokio::spawn(relay_output(
-            stdout_reader,
-            outcome_rx,
-            head_tx,
-            stdin_state.clone(),
-        ));
-        let too_large = || stdin_state.too_large.load(Ordering::SeqCst);
-        match head_rx.await {
-            _ if too_large() => Err(InvokeError::BodyTooLarge {
-                limit: self.config.max_request_body_bytes,
-            }),
-            Ok(result) => result,
-            Err(_) => Err(InvokeError::Internal("the CGI relay stopped".into())),
-        }
-    }
-}
-
-/// How the request body's trip into stdin ended, when it did not end well.
-#[derive(Default)]
-struct StdinState {
-    /// The body passed the limit.
-    too_large: AtomicBool,
-    /// The client's upload broke off.
-    broken: AtomicBool,
-}
-
-/// Copies the request body into the command's stdin, stopping at `limit`
-/// bytes, at a broken upload (flagging either), or when the command stops
-/// reading.
-async fn pump_body<B>(body: B, mut stdin: DuplexStream, limit: u64, state: Arc<StdinState>)
-where
-    B: Body<Data = Bytes, Error = hyper::Error>,
-{
-    let mut body = std::pin::pin!(body);
-    let mut sent = 0u64;
-    while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else {
-            state.broken.store(true, Ordering::SeqCst);
-            return;
-        };
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        sent += data.len() as u64;
-        if sent > limit {
-            state.too_large.store(true, Ordering::SeqCst);
-            return;
-        }
-        if stdin.write_all(&data).await.is_err() {
-            return;
-        }
-    }
-    let _ = stdin.shutdown().await;
-}
-
-/// The command's stdin. A body cut short (over the limit, or broken off)
-/// ends in a read error rather than a clean end of file, so the command
-/// cannot mistake part of a body for all of it.
-struct StdinReader {
-    pipe: DuplexStream,
-    state: Arc<StdinState>,
-}
-
-impl tokio::io::AsyncRead for StdinReader {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let wanted = buf.remaining() > 0;
-        let polled = Pin::new(&mut self.pipe).poll_read(cx, buf);
-        let at_end = matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() == before;
-        let state = &self.state;
-        if wanted
-            && at_end
-            && (state.too_large.load(Ordering::SeqCst) || state.broken.load(Ordering::SeqCst))
-        {
-            return Poll::Ready(Err(std::io::Error::other("the request body was cut short")));
-        }
-        polled
-    }
-}
-
-/// Reads the command's stdout: waits for its CGI header block (or for proof
-/// there is none), sends the response head, then streams the rest as the
-/// body. A command that fails before the head is sent answers with its
-/// error; one that fails later has its body cut off.
-async fn relay_output(
-    mut stdout: DuplexStream,
-    outcome: oneshot::Receiver<Result<(), InvokeError>>,
-    head_tx: oneshot::Sender<Result<Response<GuestBody>, InvokeError>>,
-    stdin: Arc<StdinState>,
-) {
-    let stopped = || InvokeError::Internal("the command's task stopped".into());
-    let mut buffer = BytesMut::new();
-    let mut parser = HeadParser::default();
-    let mut eof = false;
-    let head = loop {
-        match parser.advance(&buffer) {
-            Head::Complete(headers, body_start) => break Some((headers, body_start)),
-            Head::None => break None,
-            Head::Partial if eof || buffer.len() > MAX_CGI_HEAD_BYTES => break None,
-            Head::Partial => {}
-        }
-        match stdout.read_buf(&mut buffer).await {
-            Ok(0) | Err(_) => eof = true,
-            Ok(_) => {}
-        }
-    };
-    let mut outcome = Some(outcome);
-    if eof {
-        // Finished before anything was sent: its output counts only if it
-        // succeeded.
-        let result = match outcome.take() {
-            Some(outcome) => outcome.await.unwrap_or_else(|_| Err(stopped())),
-            None => Err(stopped()),
-        };
-        if let Err(e) = result {
-            let _ = head_tx.send(Err(e));
-            return;
-        }
-    }
-    let (headers, body_start) = head.unwrap_or_default();
-    let rest = buffer.split_off(body_start).freeze();
-    let (frames, frames_rx) = mpsc::channel(8);
-    let response = match build_head(&headers, ChannelBody(frames_rx).boxed_unsync()) {
-        Ok(response) => response,
-        Err(e) => {
-            let _ = head_tx.send(Err(e));
-            return;
-        }
-    };
-    if head_tx.send(Ok(response)).is_err() {
-        return;
-    }
-    if !rest.is_empty() && frames.send(Ok(rest)).await.is_err() {
-        return;
-    }
-    if eof {
-        return;
-    }
-    // Exact-size chunks, so a slow client holds only what was written.
-    let mut scratch = vec![0u8; PIPE_BYTES];
-    loop {
-        match stdout.read(&mut scratch).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                // The client went away: stop reading, which stops the command.
-                if frames
-                    .send(Ok(Bytes::copy_from_slice(&scratch[..n])))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        }
-    }
-    let mut result = match outcome {
-        Some(outcome) => outcome.await.unwrap_or_else(|_| Err(stopped())),
-        None => Ok(()),
-    };
-    if stdin.too_large.load(Ordering::SeqCst) {
-        result = Err(InvokeError::Internal(
-            "the request body passed the limit after the response began".into(),
-        ));
-    }
-    if let Err(e) = result {
-        // Cut the body off so the client sees it is incomplete.
-        let _ = frames
-            .send(Err(wasmtime_wasi_http::Error::InternalError(Some(
-                e.to_string(),
-            ))))
-            .await;
-    }
-}
-
-/// A response body fed by the relay.
-struct ChannelBody(mpsc::Receiver<Result<Bytes, wasmtime_wasi_http::Error>>);
-
-impl Body for ChannelBody {
-    type Data = Bytes;
-    type Error = wasmtime_wasi_http::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        self.0
-            .poll_recv(cx)
-            .map(|item| item.map(|r| r.map(Frame::data)))
-    }
-}
-
 /// The response head a CGI header block asks for, around `body`:
 /// `Status: 404 Not Found` sets the status, `Location` alone means 302,
 /// other lines become headers, and the content type defaults to
 /// `text/plain; charset=utf-8`.
-fn build_head(
+pub(super) fn build_head(
     headers: &[(String, String)],
     body: GuestBody,
 ) -> Result<Response<GuestBody>, InvokeError> {
@@ -355,7 +66,10 @@ fn build_head(
 }
 
 /// The CGI variables for one request.
-fn environment(parts: &http::request::Parts, request_id: RequestId) -> Vec<(String, String)> {
+pub(super) fn environment(
+    parts: &http::request::Parts,
+    request_id: RequestId,
+) -> Vec<(String, String)> {
     let uri = &parts.uri;
     let mut env: Vec<(String, String)> = vec![
         ("GATEWAY_INTERFACE".into(), "CGI/1.1".into()),
@@ -423,7 +137,7 @@ fn environment(parts: &http::request::Parts, request_id: RequestId) -> Vec<(Stri
 
 /// What the start of a command's output says about a CGI header block.
 #[derive(Debug, PartialEq)]
-enum Head {
+pub(super) enum Head {
     /// Header lines, then a blank line; the body starts at the index.
     Complete(Vec<(String, String)>, usize),
     /// Only header-like lines so far.
@@ -435,7 +149,7 @@ enum Head {
 /// Finds a CGI header block at the start of the output as it arrives,
 /// scanning each byte once.
 #[derive(Default)]
-struct HeadParser {
+pub(super) struct HeadParser {
     /// Where the next unparsed line starts.
     pos: usize,
     headers: Vec<(String, String)>,
@@ -443,7 +157,7 @@ struct HeadParser {
 
 impl HeadParser {
     /// Parses the complete lines of `output` not parsed yet.
-    fn advance(&mut self, output: &[u8]) -> Head {
+    pub(super) fn advance(&mut self, output: &[u8]) -> Head {
         loop {
             let Some(end) = output[self.pos..].iter().position(|&b| b == b'\n') else {
                 return Head::Partial;
@@ -483,6 +197,7 @@ fn split_head(output: &[u8]) -> Head {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::BodyExt;
 
     fn empty() -> GuestBody {
         http_body_util::Empty::new()

@@ -23,9 +23,6 @@ pub struct RuntimeConfig {
     /// Largest amount of stdout plus stderr one request may log, in bytes.
     /// Output beyond it is dropped with one warning.
     pub max_guest_log_bytes: usize,
-    /// Where to keep precompiled components so a restart loads them instead
-    /// of compiling again. `None` compiles in memory only.
-    pub artifact_dir: Option<std::path::PathBuf>,
     /// Which origins guests may send outbound HTTP requests to, and the
     /// limits on those requests. The default allows none.
     pub outbound: std::sync::Arc<crate::OutboundPolicy>,
@@ -89,7 +86,6 @@ impl Default for RuntimeConfig {
             request_deadline: Duration::from_secs(30),
             max_request_body_bytes: 10 << 20,
             max_guest_log_bytes: 1 << 20,
-            artifact_dir: None,
             outbound: Default::default(),
             compiler: CompilerMode::default(),
         }

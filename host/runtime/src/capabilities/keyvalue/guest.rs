@@ -2,11 +2,19 @@
 //! each app kept to its own data.
 
 use super::{KeyValueError, KeyValueLimits, KeyValueStore};
-use crate::AppContext;
-use crate::host::HostState;
+use crate::capabilities::{AppContext, HostState};
 use crate::world::generated::wasi::keyvalue::{atomics, batch, store};
 use std::sync::Arc;
-use wasmtime::component::Resource;
+use wasmtime::component::{HasSelf, Linker, Resource};
+
+/// Links `wasi:keyvalue/store`, `atomics` and `batch`.
+pub(in crate::capabilities) fn add_to_linker(
+    linker: &mut Linker<HostState>,
+) -> wasmtime::Result<()> {
+    store::add_to_linker::<_, HasSelf<HostState>>(linker, |state| state)?;
+    atomics::add_to_linker::<_, HasSelf<HostState>>(linker, |state| state)?;
+    batch::add_to_linker::<_, HasSelf<HostState>>(linker, |state| state)
+}
 
 /// An open bucket: a name within the app's namespace.
 pub struct Bucket {

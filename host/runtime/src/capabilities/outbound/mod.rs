@@ -16,7 +16,8 @@
 //!   socket or a name, and the vetting of a request's destination;
 //! - `address.rs`: which addresses are public;
 //! - `client.rs`: sending a vetted request;
-//! - `sockets.rs`: `wasi:sockets` under the policy.
+//! - `sockets/`: `wasi:sockets` under the policy: what one request's
+//!   sockets may reach, and the host functions that ask.
 
 mod address;
 mod client;
@@ -32,6 +33,7 @@ pub(crate) use rule::parse_ip;
 pub use rule::{OriginRule, OriginRuleError};
 pub use sockets::ResolveAddressStream;
 pub(crate) use sockets::SocketAccess;
+pub(super) use sockets::add_to_linker;
 
 #[cfg(test)]
 mod tests {

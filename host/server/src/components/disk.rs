@@ -1,51 +1,24 @@
-//! Compiled code on disk, so a restart does not compile again.
+//! Compiled code on local disk, so a restart does not compile again.
 
-use sha2::{Digest as _, Sha256};
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use wasmtime::Engine;
-use wasmtime::component::Component;
+use wharf_runtime::{CompiledComponent, LoadError, Runtime};
 use wharf_store::Digest;
-
-/// Names an engine's configuration: 16 hex digits of a SHA-256 over
-/// [`Engine::precompile_compatibility_hash`] and the version of the
-/// preview1 adapter correction (`CORRECTION_TAG`). SHA-256 rather than std's
-/// hasher, whose output may change between Rust releases, because servers
-/// compare tags when they share code.
-pub(crate) fn engine_tag(engine: &Engine) -> String {
-    /// Feeds what `Hash` writes into SHA-256.
-    struct Sha256Hasher(Sha256);
-    impl Hasher for Sha256Hasher {
-        fn write(&mut self, bytes: &[u8]) {
-            self.0.update(bytes);
-        }
-        fn finish(&self) -> u64 {
-            unreachable!("engine_tag reads the whole digest")
-        }
-    }
-    let mut hasher = Sha256Hasher(Sha256::new());
-    engine.precompile_compatibility_hash().hash(&mut hasher);
-    // Code compiled from components wharf corrected differently must not
-    // be loaded either.
-    hasher.write(crate::preview1::CORRECTION_TAG.as_bytes());
-    hex::encode(&hasher.0.finalize()[..8])
-}
 
 /// A directory of precompiled components, one file per component digest
 /// and engine configuration: `sha256-<hex>.<engine>.cwasm`, where `<engine>`
-/// is the [`engine_tag`], so a wasmtime upgrade or a changed setting never
+/// is the runtime's [`Runtime::engine_tag`], so a wasmtime upgrade or a changed setting never
 /// loads stale code.
 ///
 /// Files are written whole to a temporary name, synced, and renamed into
-/// place. The directory must be private to wharf ([`ArtifactCache::open`]
+/// place. The directory must be private to wharf ([`DiskCache::open`]
 /// checks): loading maps the code as executable, so whoever can write here
 /// can run code in the server.
-pub(crate) struct ArtifactCache {
+pub(super) struct DiskCache {
     dir: PathBuf,
     engine_tag: String,
 }
 
-impl ArtifactCache {
+impl DiskCache {
     /// Uses `dir`, creating it (mode 0700) if needed. Refuses a directory
     /// that another user owns or that others may write to, since whoever
     /// writes there chooses the code the server runs.
@@ -78,48 +51,53 @@ impl ArtifactCache {
         self.dir.join(format!("{digest}.{}.cwasm", self.engine_tag))
     }
 
-    /// The precompiled component for `digest`, if this engine wrote one.
-    pub fn load(&self, engine: &Engine, digest: &Digest) -> Option<Component> {
+    /// The precompiled component for `digest`, if this engine wrote one,
+    /// linked by `runtime`. A file that no longer loads is removed.
+    pub fn load(
+        &self,
+        runtime: &Runtime,
+        digest: &Digest,
+    ) -> Option<Result<CompiledComponent, LoadError>> {
         let path = self.path(digest);
         if !path.exists() {
             return None;
         }
-        // SAFETY: the file was written by `store` below from
-        // `Component::serialize` on an engine with this configuration (the
-        // name carries its compatibility hash), or by `store_bytes` from a
-        // shared artifact whose seal was verified; it was renamed into place
-        // whole, in a directory only wharf writes to. wasmtime checks its
-        // header and version again before using it.
+        // SAFETY: the file was written by `save` below from
+        // `CompiledComponent::serialize` on an engine with this configuration
+        // (the name carries its tag), or by `save_bytes` from a shared
+        // artifact whose seal was verified; it was renamed into place whole,
+        // in a directory only wharf writes to (`open` checks).
         #[expect(
             unsafe_code,
             reason = "loading precompiled code is unsafe in wasmtime's API"
         )]
-        let loaded = unsafe { Component::deserialize_file(engine, &path) };
+        let loaded = unsafe { runtime.deserialize_file(*digest, &path) };
         match loaded {
-            Ok(component) => Some(component),
-            Err(e) => {
+            Err(LoadError::Compile(e)) => {
                 tracing::warn!(path = %path.display(), "dropping an unusable precompiled component: {e:#}");
                 let _ = std::fs::remove_file(&path);
                 None
             }
+            loaded => Some(loaded),
         }
     }
 
-    /// Saves `component`, compiled from the bytes with `digest`. The file is
-    /// synced before it is renamed into place, and the directory after, so a
-    /// power cut leaves either the whole file or none.
-    pub fn store(&self, digest: &Digest, component: &Component) {
-        match component.serialize() {
-            Ok(bytes) => self.store_bytes(digest, &bytes),
+    /// Saves the code of `compiled`. The file is synced before it is
+    /// renamed into place, and the directory after, so a power cut leaves
+    /// either the whole file or none.
+    pub fn save(&self, compiled: &CompiledComponent) {
+        match compiled.serialize() {
+            Ok(bytes) => self.save_bytes(&compiled.digest(), &bytes),
             Err(e) => {
+                let digest = compiled.digest();
                 tracing::warn!(%digest, "cannot serialize compiled code, it will be compiled again: {e:#}")
             }
         }
     }
 
-    /// Saves code serialized for this engine: by `store`, or by another
-    /// server and verified (see `Runtime::load_shared`).
-    pub fn store_bytes(&self, digest: &Digest, bytes: &[u8]) {
+    /// Saves code serialized for this engine: by `save`, or by another
+    /// server and verified (see `Inner::load_shared`).
+    pub fn save_bytes(&self, digest: &Digest, bytes: &[u8]) {
         use std::io::Write;
         let path = self.path(digest);
         let tmp = self

@@ -36,7 +36,7 @@ impl std::fmt::Display for Compiler {
 
 /// What an engine's code is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Purpose {
+pub enum Purpose {
     /// Code that is kept, on disk and in the shared store.
     Kept,
     /// Code compiled as fast as possible, served until the kept code is

@@ -1,62 +1,37 @@
-//! Serving one HTTP request with a fresh instance of a compiled component.
+//! Serving one request to a component that exports
+//! `wasi:http/incoming-handler`.
 
-use crate::AppContext;
-use crate::host::HostState;
-use crate::{CompiledComponent, Entry, InvokeError, RequestId, Runtime, RuntimeConfig};
+use super::{GuestBody, classify};
+use crate::capabilities::{AppContext, HostState};
+use crate::world::AppPre;
+use crate::{CompiledComponent, InvokeError, RequestId, Runtime};
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
-use tokio::sync::oneshot;
-use wasmtime::{PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
+use tokio::sync::{OwnedSemaphorePermit, oneshot};
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
-use wharf_store::Digest;
-
-/// The body of a guest's response, streamed as the guest writes it.
-pub type GuestBody = wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 impl Runtime {
-    /// Hands `request` to a fresh instance of `component` and returns the
-    /// response head as soon as the guest sends it. The body streams on while
-    /// the guest keeps writing; the guest is stopped at the request deadline.
-    pub async fn handle<B>(
+    /// Runs `pre` once for `request` in its own task, holding `permit`, and
+    /// returns the response head as soon as the guest sends it. The body
+    /// streams on while the guest keeps writing; the guest is stopped at
+    /// the request deadline.
+    pub(super) async fn serve_http<B>(
         &self,
         component: &CompiledComponent,
+        pre: AppPre<HostState>,
         request: http::Request<B>,
         request_id: RequestId,
         app: &Arc<AppContext>,
+        permit: OwnedSemaphorePermit,
     ) -> Result<http::Response<GuestBody>, InvokeError>
     where
         B: http_body::Body<Data = Bytes, Error = hyper::Error> + Send + 'static,
     {
         let config = &self.config;
-        // A body declared too large is refused before it takes a slot.
         let limit = config.max_request_body_bytes;
-        let declared = request
-            .headers()
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > limit) {
-            return Err(InvokeError::BodyTooLarge { limit });
-        }
-        let permit = self
-            .instance_slots
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| InvokeError::Overloaded {
-                max_instances: config.max_instances,
-            })?;
-        let pre = match &component.0.entry {
-            Entry::Http(pre) => pre.clone(),
-            Entry::Command(pre) => {
-                let pre = pre.clone();
-                return self
-                    .run_command(component, pre, request, request_id, app, permit)
-                    .await;
-            }
-        };
         let body_too_large = Arc::new(AtomicBool::new(false));
         let request = request.map(|body| limit_body(body, limit, body_too_large.clone()));
 
@@ -123,58 +98,6 @@ impl Runtime {
                 Err(join) => Err(InvokeError::Internal(format!("guest task failed: {join}"))),
             },
         }
-    }
-}
-
-impl Runtime {
-    /// A store for one request, with the memory limiter and the epoch
-    /// deadline set: the guest yields at every tick and is interrupted at
-    /// the request deadline. Also returns the flag that says whether the
-    /// memory limit was hit.
-    pub(crate) fn new_store(
-        &self,
-        component: &CompiledComponent,
-        state: HostState,
-    ) -> (Store<HostState>, Arc<AtomicBool>) {
-        let mut store = Store::new(&component.0.engine, state);
-        store.limiter(|state| &mut state.limiter);
-        let memory_hit = store.data().limiter.hit_flag();
-        let deadline_at = Instant::now() + self.config.request_deadline;
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            Ok(if Instant::now() >= deadline_at {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::Yield(1)
-            })
-        });
-        (store, memory_hit)
-    }
-}
-
-/// Names the limit a failed guest call hit, logging the failure.
-pub(crate) fn classify(
-    e: &wasmtime::Error,
-    memory_hit: &AtomicBool,
-    config: &RuntimeConfig,
-    request_id: RequestId,
-    digest: Digest,
-) -> InvokeError {
-    tracing::error!(%request_id, %digest, "guest failed: {e:?}");
-    if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
-        InvokeError::DeadlineExceeded {
-            deadline: config.request_deadline,
-        }
-    } else if memory_hit.load(Ordering::Relaxed) {
-        InvokeError::MemoryLimitExceeded {
-            limit: config.max_memory_bytes,
-        }
-    } else if e.is::<PoolConcurrencyLimitError>() {
-        InvokeError::Overloaded {
-            max_instances: config.max_instances,
-        }
-    } else {
-        InvokeError::Trapped
     }
 }
 

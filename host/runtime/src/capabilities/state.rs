@@ -1,8 +1,9 @@
 //! The per-request host state: one [`HostState`] lives in each `Store`.
 
-use crate::guest_log::GuestLog;
-use crate::outbound::SocketAccess;
-use crate::{AppContext, OutboundPolicy, RequestId, RuntimeConfig};
+use super::guest_log::GuestLog;
+use super::outbound::SocketAccess;
+use super::{AppContext, OutboundPolicy};
+use crate::{RequestId, RuntimeConfig};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use wasmtime::component::ResourceTable;
@@ -120,8 +121,9 @@ struct OutboundHttp {
     sent: u32,
 }
 
-type SendRequestFuture =
-    Box<dyn Future<Output = wasmtime_wasi_http::Result<crate::outbound::Sent>> + Send>;
+type SendRequestFuture = Box<
+    dyn Future<Output = wasmtime_wasi_http::Result<crate::capabilities::outbound::Sent>> + Send,
+>;
 
 impl WasiHttpHooks for OutboundHttp {
     fn send_request(
@@ -140,7 +142,7 @@ impl WasiHttpHooks for OutboundHttp {
             );
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
-        Box::new(crate::outbound::send(
+        Box::new(crate::capabilities::outbound::send(
             self.policy.clone(),
             self.request_id,
             request,

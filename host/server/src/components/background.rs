@@ -12,14 +12,14 @@ const BACKGROUND_NICE: libc::c_int = 19;
 /// of the calling thread, so a compile run here keeps every one of its
 /// threads at that priority.
 #[derive(Default)]
-pub(crate) struct BackgroundPool {
+pub(super) struct BackgroundPool {
     pool: OnceLock<Option<rayon::ThreadPool>>,
 }
 
 impl BackgroundPool {
     /// Runs `work` on the pool and waits for it. Where the pool cannot be
     /// started, `work` runs on the calling thread at its own priority.
-    pub(crate) fn run<T: Send>(&self, work: impl FnOnce() -> T + Send) -> T {
+    pub(super) fn run<T: Send>(&self, work: impl FnOnce() -> T + Send) -> T {
         let pool = self.pool.get_or_init(|| {
             rayon::ThreadPoolBuilder::new()
                 .thread_name(|i| format!("wharf-bg-compile-{i}"))

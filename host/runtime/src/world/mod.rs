@@ -1,6 +1,8 @@
 //! The `wharf:app` world from `wit/`: its host bindings, and the check that a
 //! component fits it before anything is instantiated.
 
+pub(crate) mod binary;
+
 use crate::LoadError;
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -9,7 +11,9 @@ use wasmtime::component::Component;
 /// implemented by wasmtime-wasi and wasmtime-wasi-http; wharf implements
 /// `wasi:config`, `wasi:keyvalue`, `wharf:app/deployment`,
 /// `wasi:sockets/ip-name-lookup` and `wasi:sockets/tcp-create-socket`
-/// itself (in `app.rs`, `keyvalue.rs` and `outbound/sockets.rs`).
+/// itself (in `capabilities/`). The `with:` mapping below names wharf's
+/// own resource types in `capabilities/`, which in turn implement the
+/// generated traits: that circle is how `bindgen!` works.
 pub(crate) mod generated {
     wasmtime::component::bindgen!({
         path: "../../wit",
@@ -25,11 +29,11 @@ pub(crate) mod generated {
         },
         require_store_data_send: true,
         with: {
-            "wasi:keyvalue/store.bucket": crate::keyvalue::Bucket,
+            "wasi:keyvalue/store.bucket": crate::capabilities::Bucket,
             // wharf resolves names and creates sockets itself, by the
             // app's outbound rules; wasmtime-wasi implements the rest of
             // wasi:sockets.
-            "wasi:sockets/ip-name-lookup.resolve-address-stream": crate::outbound::ResolveAddressStream,
+            "wasi:sockets/ip-name-lookup.resolve-address-stream": crate::capabilities::ResolveAddressStream,
             "wasi:sockets/network": wasmtime_wasi::p2::bindings::sockets::network,
             "wasi:sockets/instance-network": wasmtime_wasi::p2::bindings::sockets::instance_network,
             "wasi:sockets/tcp": wasmtime_wasi::p2::bindings::sockets::tcp,
@@ -213,7 +217,7 @@ pub fn check_bytes(bytes: &[u8]) -> Result<(Interfaces, AppKind), LoadError> {
     use wasmparser::{BinaryReader, ComponentExportSectionReader, ComponentImportSectionReader};
     const IMPORT_SECTION: u8 = 10;
     const EXPORT_SECTION: u8 = 11;
-    let sections = crate::binary::sections(bytes).ok_or(LoadError::NotWasm)?;
+    let sections = binary::sections(bytes).ok_or(LoadError::NotWasm)?;
     let mut interfaces = Interfaces::default();
     for section in sections {
         let reader = BinaryReader::new(section.contents, 0);
@@ -314,8 +318,8 @@ mod tests {
     /// The provided list must match the world the guests build against.
     #[test]
     fn provided_imports_match_the_world() {
-        let world = include_str!("../../../wit/world.wit");
-        let proxy = include_str!("../../../wit/deps/http.wit");
+        let world = include_str!("../../../../wit/world.wit");
+        let proxy = include_str!("../../../../wit/deps/http.wit");
         // Each world names interfaces of its own package without one.
         let qualify = |package: &'static str| {
             move |name: String| {

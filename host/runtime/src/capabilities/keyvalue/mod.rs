@@ -13,6 +13,7 @@ mod guest;
 mod memory;
 
 pub use guest::Bucket;
+pub(super) use guest::add_to_linker;
 pub use memory::MemoryKeyValue;
 
 use std::future::Future;

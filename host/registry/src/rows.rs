@@ -1,0 +1,84 @@
+//! Reading rows: the decoding and the reads that the registry and a change
+//! in progress share.
+
+use crate::RegistryError;
+use crate::model::{AppSettings, Deployment};
+use crate::names::AppName;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use wharf_store::BlobKey;
+
+/// The columns of a deployment row, aliased `d`.
+pub(crate) const DEPLOYMENT_COLUMNS: &str = "d.id, d.app, d.digest, d.size, d.created_at, \
+     d.token_name, d.message, d.imports, d.exports, d.adapted";
+
+pub(crate) fn deployment_from_row(row: &AnyRow) -> Result<Deployment, RegistryError> {
+    let digest: String = row.try_get("digest")?;
+    let lines = |s: String| -> Vec<String> { s.lines().map(str::to_owned).collect() };
+    Ok(Deployment {
+        id: row.try_get("id")?,
+        app: parse_app(row.try_get("app")?)?,
+        key: parse_key(&digest, row.try_get("size")?)?,
+        created_at: from_millis(row.try_get("created_at")?),
+        token_name: row.try_get("token_name")?,
+        message: row.try_get("message")?,
+        imports: lines(row.try_get("imports")?),
+        exports: lines(row.try_get("exports")?),
+        adapted: row.try_get::<i64, _>("adapted")? != 0,
+    })
+}
+
+pub(crate) fn parse_app(name: String) -> Result<AppName, RegistryError> {
+    name.parse()
+        .map_err(|e: crate::NameError| RegistryError::Malformed(e.to_string()))
+}
+
+pub(crate) fn parse_key(digest: &str, size: i64) -> Result<BlobKey, RegistryError> {
+    let digest = digest
+        .parse()
+        .map_err(|e: wharf_store::ParseDigestError| RegistryError::Malformed(e.to_string()))?;
+    let size = u64::try_from(size)
+        .map_err(|_| RegistryError::Malformed(format!("negative blob size {size}")))?;
+    Ok(BlobKey { digest, size })
+}
+
+/// Milliseconds since the Unix epoch, as stored.
+pub(crate) fn now_millis() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn from_millis(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+/// `app`'s settings row, read through `db` (a pool or a transaction); the
+/// defaults when it has none.
+pub(crate) async fn settings_of<'e>(
+    db: impl sqlx::Executor<'e, Database = Any>,
+    app: &AppName,
+) -> Result<AppSettings, RegistryError> {
+    let row = sqlx::query("SELECT outbound, kv_quota FROM app_settings WHERE app = $1")
+        .bind(app.as_str())
+        .fetch_optional(db)
+        .await?;
+    row.as_ref()
+        .map_or(Ok(AppSettings::default()), settings_from_row)
+}
+
+/// Settings from an `app_settings` row.
+pub(crate) fn settings_from_row(row: &AnyRow) -> Result<AppSettings, RegistryError> {
+    let outbound: String = row.try_get("outbound")?;
+    let quota: Option<i64> = row.try_get("kv_quota")?;
+    Ok(AppSettings {
+        outbound: outbound
+            .lines()
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        kv_quota: quota.map(|quota| u64::try_from(quota).unwrap_or(0)),
+    })
+}
