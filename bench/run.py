@@ -5,6 +5,8 @@ server, side by side in one run, written to bench/RESULTS.md.
     bench/run.py            # the full run, about 30 minutes; writes bench/RESULTS.md
     bench/run.py --smoke    # a few seconds per workload, on debug builds, so the
                             # harness cannot rot; CI runs it (make test)
+    bench/run.py --only hello --against REV
+                            # warm hello, this tree against commit REV, interleaved
 
 It installs what it compares (pinned, into ~/.cache/wharf/tools): wasmtime-cli
 48.0.8, oha 1.16.0 and, from npm, componentize-js for a JavaScript component of
@@ -75,6 +77,24 @@ def build(profile):
     run(args, cwd=ROOT)
     out = TARGET / profile
     return out / "wharf", out / "native-hello"
+
+
+def build_baseline(rev, profile, workdir):
+    """The wharf binary of commit `rev`, built in a worktree with the same
+    target directory (so only wharf's own crates compile), and copied out
+    before this tree's build replaces it."""
+    tree = pathlib.Path(workdir) / "baseline-tree"
+    run(["git", "worktree", "add", "--detach", tree, rev], cwd=ROOT)
+    try:
+        args = ["cargo", "build", "--locked", "-p", "wharf"]
+        if profile == "release":
+            args.append("--release")
+        run(args, cwd=tree)
+        binary = pathlib.Path(workdir) / f"wharf-{rev}"
+        shutil.copy2(TARGET / profile / "wharf", binary)
+        return binary
+    finally:
+        run(["git", "worktree", "remove", "--force", tree], cwd=ROOT)
 
 
 def js_component(workdir):
@@ -373,6 +393,32 @@ class Bench:
         self.target("warm `hello` throughput (stretch)", "≥ 0.25× native hyper",
                     f"{native_ratio:.2f}×", native_ratio >= 0.25)
         return m16
+
+    def hello_against(self, baseline_bin, rev):
+        """Warm `hello` under `wharf serve`, this tree against the binary of
+        commit `rev`, in interleaved rounds (the order alternates)."""
+        hello = TARGET / "guests/hello.wasm"
+        rounds = 1 if self.args.smoke else 7
+        contenders = [("this tree", self.wharf_bin), (rev, baseline_bin)]
+        results = {name: [] for name, _ in contenders}
+        for i in range(rounds):
+            for name, binary in (contenders if i % 2 == 0 else contenders[::-1]):
+                server = Wharf(binary, self.data_dir(f"ab-{i}-{len(results[name])}-{name[:8]}"))
+                server.deploy(hello, "hello")
+                results[name].append(throughput(server.url, self.seconds, 16, host="hello.localhost"))
+                server.stop()
+        m = {name: median(values) for name, values in results.items()}
+        ratio = m["this tree"] / m[rev]
+        raw = "\n".join(f"- {name}: {[round(v) for v in values]}" for name, values in results.items())
+        self.section(
+            f"hello: this tree against {rev}",
+            f"Medians of {rounds} interleaved rounds of {self.seconds} s each at 16 connections, "
+            f"after a warm-up, `wharf serve` with `hello` deployed.\n\n"
+            f"| this tree req/s | {rev} req/s | ratio |\n|---|---|---|\n"
+            f"| {m['this tree']:.0f} | {m[rev]:.0f} | {ratio:.3f} |\n\nEvery round:\n\n{raw}",
+        )
+        self.target(f"warm `hello`, this tree against {rev}", "no loss (≥ 0.97×, the noise)",
+                    f"{ratio:.3f}×", ratio >= 0.97)
 
     def latency(self, m16):
         hello = TARGET / "guests/hello.wasm"
@@ -761,11 +807,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="short runs on debug builds")
     parser.add_argument("--out", type=pathlib.Path, help="where to write the report [bench/RESULTS.md]")
-    parser.add_argument("--only", choices=["throughput", "echo-cpu", "cold", "python", "background-compile",
-                                           "many-apps", "memory"],
+    parser.add_argument("--only", choices=["throughput", "hello", "echo-cpu", "cold", "python",
+                                           "background-compile", "many-apps", "memory"],
                         help="run one workload (the report then holds only it; it goes to --out, "
                              "or target/bench/only-WORKLOAD.md)")
+    parser.add_argument("--against", metavar="REV",
+                        help="with --only hello: the commit to compare this tree with")
     args = parser.parse_args()
+    if (args.only == "hello") != bool(args.against):
+        sys.exit("bench: --only hello needs --against REV, and --against goes only with --only hello")
     out = args.out or (ROOT / "bench/RESULTS.md")
     if args.smoke and not args.out:
         out = TARGET / "bench/smoke-results.md"
@@ -774,14 +824,19 @@ def main():
     if not shutil.which("taskset"):
         sys.exit("bench: taskset is missing (util-linux)")
     install_tools()
-    wharf_bin, native_bin = build("debug" if args.smoke else "release")
+    profile = "debug" if args.smoke else "release"
     command = "bench/run.py" + (" --smoke" if args.smoke else "") + (f" --only {args.only}" if args.only else "")
+    command += f" --against {args.against}" if args.against else ""
     with tempfile.TemporaryDirectory(prefix="wharf-bench-") as workdir:
+        baseline_bin = build_baseline(args.against, profile, workdir) if args.against else None
+        wharf_bin, native_bin = build(profile)
         bench = Bench(args, wharf_bin, native_bin, workdir)
         wanted = lambda workload: args.only in (None, workload)
         if wanted("throughput"):
             m16 = bench.hello_throughput()
             bench.latency(m16)
+        if args.only == "hello":
+            bench.hello_against(baseline_bin, args.against)
         if wanted("echo-cpu"):
             bench.echo_and_cpu()
         if wanted("cold"):

@@ -210,9 +210,19 @@ pub struct GcResult {
     pub too_young: usize,
 }
 
-/// Body of every error answer.
+/// Body of every error answer: `{"error": {"code": ..., "message": ...}}`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, for programs and for people.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// The status in words (`not_found`, `conflict`, ...); see
+    /// [`ApiError::code`](crate::ApiError::code).
+    pub code: String,
     /// What went wrong and what to do.
-    pub error: String,
+    pub message: String,
 }

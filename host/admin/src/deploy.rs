@@ -1,13 +1,17 @@
 //! Receiving a deploy: stream the upload, validate it, store it, and only
 //! then record it and move the pointer.
 
-use crate::Admin;
 use crate::api::DeployResult;
 use crate::error::ApiError;
+use crate::extract::AppParam;
+use crate::router::Admin;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
 use bytes::Bytes;
-use http::StatusCode;
+use http::{HeaderMap, StatusCode, header};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use std::sync::Arc;
 use wharf_registry::{Action, AppName, NewDeployment};
 use wharf_server::FetchError;
 use wharf_store::{BlobKey, DigestWriter};
@@ -91,7 +95,7 @@ fn refused(app: &AppName, e: FetchError) -> ApiError {
 /// Reads the upload, hashing it as it arrives and refusing it with 413 as
 /// soon as it passes `limit` bytes.
 async fn read_upload(
-    mut body: Incoming,
+    mut body: Body,
     declared: Option<u64>,
     limit: u64,
 ) -> Result<(Vec<u8>, wharf_store::Digest), ApiError> {
@@ -129,6 +133,22 @@ async fn read_upload(
     Ok((bytes, hasher.finish().0))
 }
 
+/// `POST /v1/apps/{app}/deployments?preview=&message=&allow_outbound=`:
+/// deploys the body, a component or a WASI preview1 core module.
+pub(crate) async fn deploy(
+    State(admin): State<Arc<Admin>>,
+    AppParam(app): AppParam,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<DeployResult>), ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let result = admin.deploy(app, query.as_deref(), declared, body).await?;
+    Ok((StatusCode::CREATED, Json(result)))
+}
+
 impl Admin {
     /// Deploys the upload in `body` to `app`.
     ///
@@ -141,7 +161,7 @@ impl Admin {
         app: AppName,
         query: Option<&str>,
         declared: Option<u64>,
-        body: Incoming,
+        body: Body,
     ) -> Result<DeployResult, ApiError> {
         let options = DeployOptions::parse(query)?;
         let (upload, upload_digest) = read_upload(body, declared, self.max_deploy_bytes).await?;

@@ -1,6 +1,16 @@
-//! Errors the admin API answers with, and their status codes.
+//! The one error type of the admin API, and its one JSON shape:
+//!
+//! ```json
+//! {"error": {"code": "not_found", "message": "there is no app named `shop`; ..."}}
+//! ```
+//!
+//! `code` is the status in words ([`ApiError::code`]); `message` says what
+//! to do.
 
-use http::StatusCode;
+use crate::api::{ErrorBody, ErrorDetail};
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
 use wharf_registry::{NameError, RegistryError};
 use wharf_runtime::LoadError;
 use wharf_server::FetchError;
@@ -11,7 +21,7 @@ use wharf_store::StoreError;
 pub struct ApiError {
     /// The status code.
     pub status: StatusCode,
-    /// The message, sent as `{"error": ...}`.
+    /// The message, sent as `{"error": {"message": ...}}`.
     pub message: String,
 }
 
@@ -27,6 +37,33 @@ impl ApiError {
     /// 400 Bad Request.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 401, with the header that names the scheme.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong admin token: send `Authorization: Bearer <token>` \
+             (the server's WHARF_ADMIN_TOKEN, or the token file it printed at start)",
+        )
+    }
+
+    /// The status in words, for programs: `bad_request`, `unauthorized`,
+    /// `not_found`, `method_not_allowed`, `conflict`, `too_large`,
+    /// `not_servable` (the upload is no component wharf can serve),
+    /// `unavailable` (try again) or `internal`.
+    pub fn code(&self) -> &'static str {
+        match self.status {
+            StatusCode::BAD_REQUEST => "bad_request",
+            StatusCode::UNAUTHORIZED => "unauthorized",
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+            StatusCode::CONFLICT => "conflict",
+            StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+            StatusCode::UNPROCESSABLE_ENTITY => "not_servable",
+            StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+            _ => "internal",
+        }
     }
 
     /// 500: a task the request waited on panicked or was cancelled.
@@ -47,7 +84,7 @@ impl From<RegistryError> for ApiError {
             | RegistryError::AlreadyLive { .. }
             | RegistryError::HostnameTaken { .. } => StatusCode::CONFLICT,
             // Another change (a long garbage collection, say) holds the lock.
-            RegistryError::Database(db) if db.to_string().contains("database is locked") => {
+            e if e.is_busy() => {
                 return Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "the registry is busy with another change; try again shortly",
@@ -92,5 +129,23 @@ impl From<StoreError> for ApiError {
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::new(status, e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_owned(),
+                message: self.message,
+            },
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }

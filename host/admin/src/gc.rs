@@ -1,12 +1,27 @@
 //! Removing blobs no deployment refers to.
 
-use crate::Admin;
-use crate::api::GcResult;
+use crate::api::{GcRequest, GcResult};
 use crate::error::ApiError;
+use crate::extract::JsonBody;
+use crate::router::Admin;
+use axum::Json;
+use axum::extract::State;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// The grace period when none is given.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(3600);
+
+/// `POST /v1/gc`: `{"grace_seconds": n?}`.
+pub(crate) async fn collect(
+    State(admin): State<Arc<Admin>>,
+    JsonBody(body): JsonBody<GcRequest>,
+) -> Result<Json<GcResult>, ApiError> {
+    let grace = body
+        .grace_seconds
+        .map_or(DEFAULT_GRACE, Duration::from_secs);
+    Ok(Json(admin.collect_garbage(grace).await?))
+}
 
 impl Admin {
     /// Deletes every blob that no deployment of any app refers to and that

@@ -1,33 +1,43 @@
-//! wharf's admin API: deploys, rollbacks, previews, hostnames and garbage
-//! collection, as JSON over HTTP on a listener of its own.
+//! wharf's admin API: deploys, rollbacks, previews, hostnames, settings,
+//! configuration and garbage collection, as JSON over HTTP on a listener of
+//! its own, routed by axum.
 //!
 //! Every request needs `Authorization: Bearer <token>` ([`AdminToken`]).
-//! The endpoints, all under `/v1`:
+//! The endpoints, all under `/v1` ([`endpoints`] writes each path once,
+//! for the server and the `wharf` CLI):
 //!
 //! | method | path | does |
 //! |---|---|---|
-//! | POST | `/apps/{app}/deployments?preview=&message=` | deploy the body (a component or wasip1 core module) |
+//! | POST | `/apps/{app}/deployments?preview=&message=&allow_outbound=` | deploy the body (a component or wasip1 core module) |
 //! | GET | `/apps` | list apps |
 //! | GET, DELETE | `/apps/{app}` | show or delete an app (its blobs stay) |
 //! | GET | `/apps/{app}/history` | releases and deployments, newest first |
 //! | POST | `/apps/{app}/rollback` | `{"to": digest?}` |
 //! | POST | `/apps/{app}/promote` | `{"digest": ...}` |
 //! | PUT | `/apps/{app}/hostnames` | `{"hostnames": [...]}` |
+//! | GET, PUT | `/apps/{app}/settings` | `{"outbound": [...], "kv_quota": n?}` |
+//! | GET | `/apps/{app}/config` | the app's configuration, secrets without values |
+//! | PUT, DELETE | `/apps/{app}/config/{key}` | `{"value": ..., "secret": bool}` |
 //! | POST | `/gc` | `{"grace_seconds": n?}` |
 //!
+//! Every error is `{"error": {"code": ..., "message": ...}}` ([`ApiError`]).
 //! [`api`] holds the JSON bodies; the `wharf` CLI uses the same types.
 
 pub mod api;
 mod deploy;
+pub mod endpoints;
 mod error;
+mod extract;
 mod gc;
-mod service;
+mod handlers;
+mod router;
 mod token;
 mod views;
 
 pub use deploy::MAX_MESSAGE_LEN;
 pub use error::ApiError;
+pub use extract::MAX_JSON_BODY;
 pub use gc::DEFAULT_GRACE;
-pub use service::{Admin, AdminConfig};
-pub use token::{AdminToken, MIN_TOKEN_LEN, TokenSource};
+pub use router::{AdminApi, AdminConfig};
+pub use token::{AdminToken, MIN_TOKEN_LEN, TokenError, TokenSource};
 pub use views::{PublicUrls, rfc3339};

@@ -50,14 +50,14 @@ impl AdminToken {
 
     /// The token from `env` (the value of `WHARF_ADMIN_TOKEN`) if set, else
     /// the one saved at `file`, else a new one saved there with mode 0600.
-    pub fn load_or_create(env: Option<String>, file: &Path) -> Result<(Self, TokenSource), String> {
+    pub fn load_or_create(
+        env: Option<String>,
+        file: &Path,
+    ) -> Result<(Self, TokenSource), TokenError> {
         if let Some(secret) = env {
             let secret = secret.trim();
             if secret.len() < MIN_TOKEN_LEN {
-                return Err(format!(
-                    "WHARF_ADMIN_TOKEN must be at least {MIN_TOKEN_LEN} characters \
-                     (try `openssl rand -hex 32`)"
-                ));
+                return Err(TokenError::TooShort);
             }
             return Ok((Self::new(secret, "admin"), TokenSource::Environment));
         }
@@ -74,28 +74,59 @@ impl AdminToken {
                 }
                 let secret = secret.trim();
                 if secret.len() < MIN_TOKEN_LEN {
-                    return Err(format!(
-                        "{} holds no usable token; delete it to have a new one generated",
-                        file.display()
-                    ));
+                    return Err(TokenError::Unusable(file.to_owned()));
                 }
                 Ok((Self::new(secret, "admin"), TokenSource::File))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let secret = format!("wharf_{}", hex::encode(rand::random::<[u8; 32]>()));
-                let mut out = std::fs::OpenOptions::new()
+                std::fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
                     .mode(0o600)
                     .open(file)
-                    .map_err(|e| format!("cannot create {}: {e}", file.display()))?;
-                writeln!(out, "{secret}")
-                    .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+                    .and_then(|mut out| writeln!(out, "{secret}"))
+                    .map_err(|source| TokenError::Write {
+                        path: file.to_owned(),
+                        source,
+                    })?;
                 Ok((Self::new(&secret, "admin"), TokenSource::Generated))
             }
-            Err(e) => Err(format!("cannot read {}: {e}", file.display())),
+            Err(source) => Err(TokenError::Read {
+                path: file.to_owned(),
+                source,
+            }),
         }
     }
+}
+
+/// Why no admin token could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// `WHARF_ADMIN_TOKEN` is too short to be a secret.
+    #[error(
+        "WHARF_ADMIN_TOKEN must be at least {MIN_TOKEN_LEN} characters (try `openssl rand -hex 32`)"
+    )]
+    TooShort,
+    /// The token file holds no usable token.
+    #[error("{} holds no usable token; delete it to have a new one generated", .0.display())]
+    Unusable(std::path::PathBuf),
+    /// The token file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The token file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A new token file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The token file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 #[cfg(test)]
@@ -139,7 +170,8 @@ mod tests {
         );
         let err = AdminToken::load_or_create(Some("short".into()), &file)
             .err()
-            .expect("refused");
+            .expect("refused")
+            .to_string();
         assert!(err.contains("at least 16"), "{err}");
     }
 }

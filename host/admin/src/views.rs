@@ -2,7 +2,7 @@
 
 use crate::api::{AppInfo, ConfigEntryView, DeploymentInfo, ReleaseInfo};
 use std::time::SystemTime;
-use wharf_registry::{Action, App, AppName, ConfigEntry, Deployment, Release};
+use wharf_registry::{App, AppName, ConfigEntry, Deployment, Release};
 use wharf_server::preview_label;
 
 /// How public URLs are written: `http://<label>.<domain>[:port]/`.
@@ -67,21 +67,13 @@ impl PublicUrls {
         ReleaseInfo {
             app: release.deployment.app.to_string(),
             seq: release.seq,
-            action: action_name(release.action).to_owned(),
+            action: release.action.as_str().to_owned(),
             created_at: rfc3339(release.created_at),
             token_name: release.token_name.clone(),
             url: self.app(&release.deployment.app),
             deployment: self
                 .deployment(&release.deployment, live_id == Some(release.deployment.id)),
         }
-    }
-}
-
-fn action_name(action: Action) -> &'static str {
-    match action {
-        Action::Deploy => "deploy",
-        Action::Rollback => "rollback",
-        Action::Promote => "promote",
     }
 }
 

@@ -60,9 +60,8 @@ impl Change {
         .bind(now)
         .execute(&mut *self.tx)
         .await?;
-        let size = i64::try_from(new.key.size).map_err(|_| {
-            RegistryError::Malformed(format!("blob size {} too large", new.key.size))
-        })?;
+        let size =
+            i64::try_from(new.key.size).map_err(|e| RegistryError::Malformed(Box::new(e)))?;
         let row = sqlx::query(
             "INSERT INTO deployments \
              (app, digest, size, created_at, token_name, message, imports, exports, adapted) \

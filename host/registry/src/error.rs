@@ -76,11 +76,25 @@ pub enum RegistryError {
     /// A stored row does not parse; the database was edited by hand or is
     /// from a newer wharf.
     #[error("the registry holds a malformed row: {0}")]
-    Malformed(String),
+    Malformed(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     /// Applying the schema failed.
     #[error("cannot migrate the registry schema: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl RegistryError {
+    /// Whether the database refused because another change holds its lock
+    /// for longer than the busy timeout (SQLite's `SQLITE_BUSY` and
+    /// `SQLITE_LOCKED`, with their extended codes): worth trying again.
+    pub fn is_busy(&self) -> bool {
+        let Self::Database(sqlx::Error::Database(db)) = self else {
+            return false;
+        };
+        db.code()
+            .and_then(|code| code.parse::<i64>().ok())
+            .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+    }
 }

@@ -27,7 +27,7 @@ pub use feed::{ChangeNotifications, FeedFollower, LOCAL_APPLY_WAIT};
 pub use keyvalue::{KV_ENTRY_OVERHEAD, MAX_CONFIG_VALUE_BYTES, check_config_key};
 pub use model::{
     Action, App, AppSettings, ConfigEntry, Deployment, NewDeployment, Release, RoutedDeployment,
-    RoutingTable,
+    RoutingTable, UnknownAction,
 };
 pub use names::{AppName, Hostname, NameError};
 pub use registry::{Database, Registry};

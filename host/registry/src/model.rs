@@ -59,21 +59,36 @@ pub enum Action {
 }
 
 impl Action {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Action::Deploy => "deploy",
-            Action::Rollback => "rollback",
-            Action::Promote => "promote",
-        }
-    }
+    /// Every action, with the word it is stored and shown as.
+    const WORDS: [(Action, &'static str); 3] = [
+        (Action::Deploy, "deploy"),
+        (Action::Rollback, "rollback"),
+        (Action::Promote, "promote"),
+    ];
 
-    pub(crate) fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "deploy" => Action::Deploy,
-            "rollback" => Action::Rollback,
-            "promote" => Action::Promote,
-            _ => return None,
-        })
+    /// The word for this action, as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        Self::WORDS
+            .iter()
+            .find(|(action, _)| *action == self)
+            .map_or("", |(_, word)| word)
+    }
+}
+
+/// A release action stored as a word wharf does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown release action `{0}`")]
+pub struct UnknownAction(pub String);
+
+impl std::str::FromStr for Action {
+    type Err = UnknownAction;
+
+    fn from_str(word: &str) -> Result<Self, Self::Err> {
+        Self::WORDS
+            .iter()
+            .find(|(_, known)| *known == word)
+            .map(|(action, _)| *action)
+            .ok_or_else(|| UnknownAction(word.to_owned()))
     }
 }
 

@@ -259,7 +259,7 @@ impl Registry {
                 let hostname: String = row.try_get("hostname")?;
                 let hostname = hostname
                     .parse::<Hostname>()
-                    .map_err(|e| RegistryError::Malformed(e.to_string()))?;
+                    .map_err(|e| RegistryError::Malformed(Box::new(e)))?;
                 Ok((hostname, parse_app(row.try_get("app")?)?))
             })
             .collect()
@@ -341,9 +341,9 @@ impl Registry {
                 let action: String = row.try_get("action")?;
                 Ok(Release {
                     seq: row.try_get("seq")?,
-                    action: Action::parse(&action).ok_or_else(|| {
-                        RegistryError::Malformed(format!("unknown release action `{action}`"))
-                    })?,
+                    action: action
+                        .parse::<Action>()
+                        .map_err(|e| RegistryError::Malformed(Box::new(e)))?,
                     token_name: row.try_get("release_token")?,
                     created_at: from_millis(row.try_get("released_at")?),
                     deployment: deployment_from_row(row)?,

@@ -31,15 +31,14 @@ pub(crate) fn deployment_from_row(row: &AnyRow) -> Result<Deployment, RegistryEr
 
 pub(crate) fn parse_app(name: String) -> Result<AppName, RegistryError> {
     name.parse()
-        .map_err(|e: crate::NameError| RegistryError::Malformed(e.to_string()))
+        .map_err(|e: crate::NameError| RegistryError::Malformed(Box::new(e)))
 }
 
 pub(crate) fn parse_key(digest: &str, size: i64) -> Result<BlobKey, RegistryError> {
     let digest = digest
         .parse()
-        .map_err(|e: wharf_store::ParseDigestError| RegistryError::Malformed(e.to_string()))?;
-    let size = u64::try_from(size)
-        .map_err(|_| RegistryError::Malformed(format!("negative blob size {size}")))?;
+        .map_err(|e: wharf_store::ParseDigestError| RegistryError::Malformed(Box::new(e)))?;
+    let size = u64::try_from(size).map_err(|e| RegistryError::Malformed(Box::new(e)))?;
     Ok(BlobKey { digest, size })
 }
 

@@ -2,6 +2,7 @@
 
 use super::client::{Client, ClientArgs, block_on, print_json, short_digest};
 use wharf_admin::api::AppList;
+use wharf_admin::endpoints;
 
 /// List every app with what it serves.
 #[derive(clap::Args)]
@@ -13,7 +14,8 @@ pub struct AppsCommand {
 impl AppsCommand {
     pub fn execute(self) -> anyhow::Result<()> {
         let client = Client::new(&self.client)?;
-        let list: AppList = block_on(client.send(client.request(reqwest::Method::GET, "apps")?))??;
+        let list: AppList =
+            block_on(client.send(client.request(reqwest::Method::GET, endpoints::APPS, &[])?))??;
         if self.client.json {
             return print_json(&list);
         }

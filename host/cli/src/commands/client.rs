@@ -5,6 +5,7 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wharf_admin::api::ErrorBody;
+use wharf_admin::endpoints::Endpoint;
 
 /// How to reach a server's admin API.
 #[derive(clap::Args, Clone, Debug)]
@@ -58,13 +59,22 @@ impl Client {
         Ok(Self { http, base, token })
     }
 
-    /// A request to `path` under the server's `/v1/`.
+    /// A request to `endpoint` with `params` in its path, each
+    /// percent-encoded as one segment.
     pub fn request(
         &self,
         method: reqwest::Method,
-        path: &str,
+        endpoint: Endpoint,
+        params: &[&str],
     ) -> anyhow::Result<reqwest::RequestBuilder> {
-        let url = self.base.join(&format!("v1/{path}"))?;
+        let segments = endpoint.segments(params).with_context(|| {
+            format!("{} takes another number of parameters", endpoint.template())
+        })?;
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| anyhow::anyhow!("--server `{}` cannot have a path", self.base))?
+            .pop_if_empty()
+            .extend(segments);
         Ok(self.http.request(method, url).bearer_auth(&self.token))
     }
 
@@ -85,7 +95,7 @@ impl Client {
             .context("the server's answer was cut off")?;
         if !status.is_success() {
             let message = serde_json::from_slice::<ErrorBody>(&body)
-                .map(|e| e.error)
+                .map(|e| e.error.message)
                 .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
             bail!("{message} (HTTP {status})");
         }

@@ -3,6 +3,7 @@
 
 use super::client::{Client, ClientArgs, block_on, print_json};
 use wharf_admin::api::{ConfigList, ConfigSetRequest};
+use wharf_admin::endpoints;
 use wharf_registry::AppName;
 
 /// Set, list and remove an app's configuration. The server that takes a
@@ -71,7 +72,11 @@ impl ConfigCommand {
                 let (key, value) = assignment;
                 let api = Client::new(client)?;
                 let request = api
-                    .request(reqwest::Method::PUT, &format!("apps/{app}/config/{key}"))?
+                    .request(
+                        reqwest::Method::PUT,
+                        endpoints::CONFIG_KEY,
+                        &[app.as_str(), key],
+                    )?
                     .json(&ConfigSetRequest {
                         value: value.to_owned(),
                         secret: *secret,
@@ -80,15 +85,19 @@ impl ConfigCommand {
             }
             ConfigAction::List { app, client } => {
                 let api = Client::new(client)?;
-                let request = api.request(reqwest::Method::GET, &format!("apps/{app}/config"))?;
+                let request =
+                    api.request(reqwest::Method::GET, endpoints::CONFIG, &[app.as_str()])?;
                 (client, block_on(api.send::<ConfigList>(request))??)
             }
             ConfigAction::Unset { app, key, client } => {
                 // Checked before the key becomes part of a URL.
                 wharf_registry::check_config_key(key)?;
                 let api = Client::new(client)?;
-                let request =
-                    api.request(reqwest::Method::DELETE, &format!("apps/{app}/config/{key}"))?;
+                let request = api.request(
+                    reqwest::Method::DELETE,
+                    endpoints::CONFIG_KEY,
+                    &[app.as_str(), key],
+                )?;
                 (client, block_on(api.send::<ConfigList>(request))??)
             }
         };

@@ -7,6 +7,7 @@ use futures::StreamExt;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use wharf_admin::api::DeployResult;
+use wharf_admin::endpoints;
 use wharf_registry::AppName;
 
 /// The size of each piece of an upload, and of each progress-bar step.
@@ -79,7 +80,8 @@ impl DeployCommand {
         let request = client
             .request(
                 reqwest::Method::POST,
-                &format!("apps/{}/deployments", self.app),
+                endpoints::DEPLOYMENTS,
+                &[self.app.as_str()],
             )?
             .query(&query)
             .header(reqwest::header::CONTENT_TYPE, "application/wasm")

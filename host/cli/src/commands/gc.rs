@@ -3,6 +3,7 @@
 use super::client::{Client, ClientArgs, block_on, print_json};
 use std::time::Duration;
 use wharf_admin::api::{GcRequest, GcResult};
+use wharf_admin::endpoints;
 
 /// Delete blobs no deployment refers to and that are older than the grace
 /// period.
@@ -20,7 +21,7 @@ impl GcCommand {
     pub fn execute(self) -> anyhow::Result<()> {
         let client = Client::new(&self.client)?;
         let request = client
-            .request(reqwest::Method::POST, "gc")?
+            .request(reqwest::Method::POST, endpoints::GC, &[])?
             .json(&GcRequest {
                 grace_seconds: Some(self.grace.as_secs()),
             });

@@ -2,6 +2,7 @@
 
 use super::client::{Client, ClientArgs, block_on, print_json, short_digest};
 use wharf_admin::api::History;
+use wharf_admin::endpoints;
 use wharf_registry::AppName;
 
 /// Show an app's releases (every change of what is live) and deployments.
@@ -17,8 +18,11 @@ pub struct HistoryCommand {
 impl HistoryCommand {
     pub fn execute(self) -> anyhow::Result<()> {
         let client = Client::new(&self.client)?;
-        let request =
-            client.request(reqwest::Method::GET, &format!("apps/{}/history", self.app))?;
+        let request = client.request(
+            reqwest::Method::GET,
+            endpoints::HISTORY,
+            &[self.app.as_str()],
+        )?;
         let history: History = block_on(client.send(request))??;
         if self.client.json {
             return print_json(&history);

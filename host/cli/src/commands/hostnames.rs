@@ -2,6 +2,7 @@
 
 use super::client::{Client, ClientArgs, block_on, print_json};
 use wharf_admin::api::{AppInfo, HostnamesRequest};
+use wharf_admin::endpoints;
 use wharf_registry::AppName;
 
 /// Set the custom hostnames routed to an app, replacing the current list.
@@ -24,7 +25,8 @@ impl HostnamesCommand {
         let request = client
             .request(
                 reqwest::Method::PUT,
-                &format!("apps/{}/hostnames", self.app),
+                endpoints::HOSTNAMES,
+                &[self.app.as_str()],
             )?
             .json(&HostnamesRequest {
                 hostnames: self.hostnames.clone(),

@@ -3,6 +3,7 @@
 use super::client::{Client, ClientArgs, block_on};
 use super::rollback::print_release;
 use wharf_admin::api::{PromoteRequest, ReleaseInfo};
+use wharf_admin::endpoints;
 use wharf_registry::AppName;
 
 /// Put a deployment of the app, typically a preview, live.
@@ -22,7 +23,11 @@ impl PromoteCommand {
     pub fn execute(self) -> anyhow::Result<()> {
         let client = Client::new(&self.client)?;
         let request = client
-            .request(reqwest::Method::POST, &format!("apps/{}/promote", self.app))?
+            .request(
+                reqwest::Method::POST,
+                endpoints::PROMOTE,
+                &[self.app.as_str()],
+            )?
             .json(&PromoteRequest {
                 digest: self.digest.clone(),
             });

@@ -2,6 +2,7 @@
 
 use super::client::{Client, ClientArgs, block_on, print_json};
 use wharf_admin::api::{ReleaseInfo, RollbackRequest};
+use wharf_admin::endpoints;
 use wharf_registry::AppName;
 
 /// Put the app's previous live deployment live again, or the one named
@@ -25,7 +26,8 @@ impl RollbackCommand {
         let request = client
             .request(
                 reqwest::Method::POST,
-                &format!("apps/{}/rollback", self.app),
+                endpoints::ROLLBACK,
+                &[self.app.as_str()],
             )?
             .json(&RollbackRequest {
                 to: self.to.clone(),

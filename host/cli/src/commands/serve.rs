@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use wharf_admin::{Admin, AdminConfig, AdminToken, PublicUrls, TokenSource};
+use wharf_admin::{AdminApi, AdminConfig, AdminToken, PublicUrls, TokenSource};
 use wharf_registry::{AppName, Hostname, Registry};
 use wharf_runtime::Runtime;
 use wharf_server::{
@@ -117,8 +117,7 @@ impl ServeCommand {
         let (token, source) = AdminToken::load_or_create(
             std::env::var("WHARF_ADMIN_TOKEN").ok(),
             &token_file(&data_dir),
-        )
-        .map_err(anyhow::Error::msg)?;
+        )?;
 
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -199,7 +198,7 @@ impl ServeCommand {
             AppRouter::new(runtime.clone(), components, registry.clone(), router_config).await?,
         );
         let follower = router.follow_changes(self.poll_interval);
-        let admin = Arc::new(Admin::new(
+        let admin = Arc::new(AdminApi::new(
             AdminConfig {
                 token,
                 urls: PublicUrls {

@@ -3,6 +3,7 @@
 use super::client::{Client, ClientArgs, block_on, print_json};
 use bytesize::ByteSize;
 use wharf_admin::api::AppSettingsBody;
+use wharf_admin::endpoints;
 use wharf_registry::AppName;
 
 /// Show or change an app's settings. With no flags it shows them; each flag
@@ -35,9 +36,12 @@ pub struct SettingsCommand {
 impl SettingsCommand {
     pub fn execute(self) -> anyhow::Result<()> {
         let client = Client::new(&self.client)?;
-        let path = format!("apps/{}/settings", self.app);
-        let mut settings: AppSettingsBody =
-            block_on(client.send(client.request(reqwest::Method::GET, &path)?))??;
+        let app = [self.app.as_str()];
+        let mut settings: AppSettingsBody = block_on(client.send(client.request(
+            reqwest::Method::GET,
+            endpoints::SETTINGS,
+            &app,
+        )?))??;
         let changing =
             !self.allow_outbound.is_empty() || self.no_outbound || self.kv_quota.is_some();
         if changing {
@@ -54,7 +58,9 @@ impl SettingsCommand {
                     settings.kv_quota = Some(size.as_u64());
                 }
             }
-            let request = client.request(reqwest::Method::PUT, &path)?.json(&settings);
+            let request = client
+                .request(reqwest::Method::PUT, endpoints::SETTINGS, &app)?
+                .json(&settings);
             settings = block_on(client.send(request))??;
         }
         if self.client.json {

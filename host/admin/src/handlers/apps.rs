@@ -1,0 +1,111 @@
+//! Apps: list, show, delete, custom hostnames and settings.
+
+use crate::api::{AppInfo, AppList, AppSettingsBody, HostnamesRequest};
+use crate::deploy::check_origin;
+use crate::error::ApiError;
+use crate::extract::{AppParam, JsonBody};
+use crate::router::Admin;
+use axum::Json;
+use axum::extract::State;
+use http::StatusCode;
+use std::sync::Arc;
+use wharf_registry::{AppName, AppSettings, Hostname};
+
+/// `GET /v1/apps`.
+pub(crate) async fn list(State(admin): State<Arc<Admin>>) -> Result<Json<AppList>, ApiError> {
+    let apps = admin.registry.apps().await?;
+    let apps = apps.iter().map(|a| admin.urls.app_info(a)).collect();
+    Ok(Json(AppList { apps }))
+}
+
+/// `GET /v1/apps/{app}`.
+pub(crate) async fn show(
+    State(admin): State<Arc<Admin>>,
+    AppParam(app): AppParam,
+) -> Result<Json<AppInfo>, ApiError> {
+    Ok(Json(admin.urls.app_info(&admin.registry.app(&app).await?)))
+}
+
+/// `DELETE /v1/apps/{app}`: the app and its history; its blobs stay until
+/// garbage collection.
+pub(crate) async fn delete(
+    State(admin): State<Arc<Admin>>,
+    AppParam(app): AppParam,
+) -> Result<StatusCode, ApiError> {
+    let mut change = admin.registry.begin().await?;
+    change.delete_app(&app).await?;
+    change.commit().await?;
+    tracing::info!(%app, "app deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PUT /v1/apps/{app}/hostnames`.
+pub(crate) async fn set_hostnames(
+    State(admin): State<Arc<Admin>>,
+    AppParam(app): AppParam,
+    JsonBody(body): JsonBody<HostnamesRequest>,
+) -> Result<Json<AppInfo>, ApiError> {
+    let hostnames = parse_hostnames(&admin.urls.domain, &body.hostnames)?;
+    let mut change = admin.registry.begin().await?;
+    change.set_hostnames(&app, &hostnames).await?;
+    change.commit().await?;
+    tracing::info!(%app, ?hostnames, "hostnames set");
+    Ok(Json(admin.urls.app_info(&admin.registry.app(&app).await?)))
+}
+
+/// `GET /v1/apps/{app}/settings`.
+pub(crate) async fn settings(
+    State(admin): State<Arc<Admin>>,
+    AppParam(app): AppParam,
+) -> Result<Json<AppSettingsBody>, ApiError> {
+    settings_body(&admin, &app).await
+}
+
+/// `PUT /v1/apps/{app}/settings`.
+pub(crate) async fn set_settings(
+    State(admin): State<Arc<Admin>>,
+    AppParam(app): AppParam,
+    JsonBody(body): JsonBody<AppSettingsBody>,
+) -> Result<Json<AppSettingsBody>, ApiError> {
+    for origin in &body.outbound {
+        check_origin(origin)?;
+    }
+    let settings = AppSettings {
+        outbound: body.outbound,
+        kv_quota: body.kv_quota,
+    };
+    let mut change = admin.registry.begin().await?;
+    change.set_settings(&app, &settings).await?;
+    change.commit().await?;
+    tracing::info!(%app, outbound = ?settings.outbound, kv_quota = ?settings.kv_quota, "settings set");
+    settings_body(&admin, &app).await
+}
+
+/// `app`'s settings with its key-value usage, as answered.
+async fn settings_body(admin: &Admin, app: &AppName) -> Result<Json<AppSettingsBody>, ApiError> {
+    let settings = admin.registry.settings(app).await?;
+    Ok(Json(AppSettingsBody {
+        outbound: settings.outbound,
+        kv_quota: settings.kv_quota,
+        kv_usage: admin.registry.kv_usage(app).await?,
+    }))
+}
+
+/// Checks custom hostnames: valid, and not under the apps' own `domain`.
+fn parse_hostnames(domain: &str, raw: &[String]) -> Result<Vec<Hostname>, ApiError> {
+    let mut hostnames = Vec::with_capacity(raw.len());
+    for name in raw {
+        let hostname: Hostname = name.parse()?;
+        let h = hostname.as_str();
+        if h == domain || h.ends_with(&format!(".{domain}")) {
+            return Err(ApiError::bad_request(format!(
+                "`{h}` is under {domain}, where hostnames name apps and previews; \
+                 custom hostnames must be outside it"
+            )));
+        }
+        if !hostnames.contains(&hostname) {
+            hostnames.push(hostname);
+        }
+    }
+    Ok(hostnames)
+}

@@ -1,0 +1,71 @@
+//! Releases: an app's history, and the pointer moves of rollback and
+//! promote.
+
+use crate::api::{History, PromoteRequest, ReleaseInfo, RollbackRequest};
+use crate::error::ApiError;
+use crate::extract::{AppParam, JsonBody};
+use crate::router::Admin;
+use axum::Json;
+use axum::extract::State;
+use std::sync::Arc;
+use wharf_store::Digest;
+
+/// `GET /v1/apps/{app}/history`: releases and deployments, newest first.
+pub(crate) async fn history(
+    State(admin): State<Arc<Admin>>,
+    AppParam(app): AppParam,
+) -> Result<Json<History>, ApiError> {
+    let live = admin.registry.app(&app).await?.current.map(|d| d.id);
+    let releases = admin.registry.releases(&app).await?;
+    let deployments = admin.registry.deployments(&app).await?;
+    Ok(Json(History {
+        app: app.to_string(),
+        releases: releases
+            .iter()
+            .map(|r| admin.urls.release(r, live))
+            .collect(),
+        deployments: deployments
+            .iter()
+            .map(|d| admin.urls.deployment(d, live == Some(d.id)))
+            .collect(),
+    }))
+}
+
+/// `POST /v1/apps/{app}/rollback`: `{"to": digest?}`.
+pub(crate) async fn rollback(
+    State(admin): State<Arc<Admin>>,
+    AppParam(app): AppParam,
+    JsonBody(body): JsonBody<RollbackRequest>,
+) -> Result<Json<ReleaseInfo>, ApiError> {
+    let to = body.to.as_deref().map(parse_digest).transpose()?;
+    let mut change = admin.registry.begin().await?;
+    let release = change
+        .rollback(&app, to.as_ref(), admin.token.name())
+        .await?;
+    change.commit().await?;
+    tracing::info!(%app, digest = %release.deployment.key.digest, "rolled back");
+    Ok(Json(
+        admin.urls.release(&release, Some(release.deployment.id)),
+    ))
+}
+
+/// `POST /v1/apps/{app}/promote`: `{"digest": ...}`.
+pub(crate) async fn promote(
+    State(admin): State<Arc<Admin>>,
+    AppParam(app): AppParam,
+    JsonBody(body): JsonBody<PromoteRequest>,
+) -> Result<Json<ReleaseInfo>, ApiError> {
+    let digest = parse_digest(&body.digest)?;
+    let mut change = admin.registry.begin().await?;
+    let release = change.promote(&app, &digest, admin.token.name()).await?;
+    change.commit().await?;
+    tracing::info!(%app, %digest, "promoted");
+    Ok(Json(
+        admin.urls.release(&release, Some(release.deployment.id)),
+    ))
+}
+
+fn parse_digest(text: &str) -> Result<Digest, ApiError> {
+    text.parse()
+        .map_err(|e: wharf_store::ParseDigestError| ApiError::bad_request(e.to_string()))
+}

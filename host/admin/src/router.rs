@@ -1,0 +1,167 @@
+//! The admin API's router: one handler per endpoint of [`endpoints`], the
+//! bearer token checked in front of them all, and JSON errors for paths
+//! and methods that do not exist.
+//!
+//! [`endpoints`]: crate::endpoints
+
+use crate::endpoints::{
+    APP, APPS, CONFIG, CONFIG_KEY, DEPLOYMENTS, Endpoint, GC, HISTORY, HOSTNAMES, PROMOTE,
+    ROLLBACK, SETTINGS,
+};
+use crate::error::ApiError;
+use crate::handlers::{apps, config, releases};
+use crate::token::AdminToken;
+use crate::views::PublicUrls;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use http::{StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use std::sync::Arc;
+use tower::ServiceExt;
+use wharf_registry::Registry;
+use wharf_runtime::GuestBody;
+use wharf_server::{AppRouter, Dispatch};
+use wharf_store::BlobStore;
+
+/// How the admin API is set up.
+pub struct AdminConfig {
+    /// The bearer token every request must carry.
+    pub token: AdminToken,
+    /// How public URLs are written in answers.
+    pub urls: PublicUrls,
+    /// The largest upload a deploy accepts.
+    pub max_deploy_bytes: u64,
+}
+
+/// What the admin API's handlers work on.
+pub struct Admin {
+    pub(crate) token: AdminToken,
+    pub(crate) registry: Registry,
+    pub(crate) store: Arc<BlobStore>,
+    pub(crate) router: Arc<AppRouter>,
+    pub(crate) urls: PublicUrls,
+    pub(crate) max_deploy_bytes: u64,
+}
+
+/// The admin API, served on its own listener ([`Dispatch`]) or called in
+/// process ([`AdminApi::router`]).
+pub struct AdminApi {
+    router: axum::Router,
+}
+
+impl AdminApi {
+    /// The admin API over these parts.
+    pub fn new(
+        config: AdminConfig,
+        registry: Registry,
+        store: Arc<BlobStore>,
+        router: Arc<AppRouter>,
+    ) -> Self {
+        let admin = Arc::new(Admin {
+            token: config.token,
+            registry,
+            store,
+            router,
+            urls: config.urls,
+            max_deploy_bytes: config.max_deploy_bytes,
+        });
+        Self {
+            router: routes(admin),
+        }
+    }
+
+    /// The axum router itself, for calling the API in process.
+    pub fn router(&self) -> axum::Router {
+        self.router.clone()
+    }
+}
+
+/// Every endpoint and its handler, behind the token check.
+fn routes(admin: Arc<Admin>) -> axum::Router {
+    axum::Router::new()
+        .route(APPS.template(), get(apps::list))
+        .route(APP.template(), get(apps::show).delete(apps::delete))
+        .route(DEPLOYMENTS.template(), post(crate::deploy::deploy))
+        .route(HISTORY.template(), get(releases::history))
+        .route(ROLLBACK.template(), post(releases::rollback))
+        .route(PROMOTE.template(), post(releases::promote))
+        .route(HOSTNAMES.template(), put(apps::set_hostnames))
+        .route(
+            SETTINGS.template(),
+            get(apps::settings).put(apps::set_settings),
+        )
+        .route(CONFIG.template(), get(config::list))
+        .route(
+            CONFIG_KEY.template(),
+            put(config::set).delete(config::unset),
+        )
+        .route(GC.template(), post(crate::gc::collect))
+        .fallback(no_endpoint)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(admin.clone(), require_token))
+        .with_state(admin)
+}
+
+/// Refuses a request without the admin token with 401, before routing.
+async fn require_token(State(admin): State<Arc<Admin>>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .is_some_and(|(_, presented)| admin.token.verify(presented.trim()));
+    if !presented {
+        return ApiError::unauthorized().into_response();
+    }
+    next.run(request).await
+}
+
+/// 404 for a path that is no endpoint.
+async fn no_endpoint(request: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no admin endpoint at {}; endpoints live under /v1/apps and /v1/gc",
+            request.uri().path()
+        ),
+    )
+}
+
+/// 405 in the JSON error shape, naming the methods the endpoint takes.
+async fn method_not_allowed(path: Option<MatchedPath>) -> ApiError {
+    let methods = path
+        .and_then(|path| Endpoint::find(path.as_str()))
+        .map(|endpoint| endpoint.methods().join(" or "))
+        .unwrap_or_default();
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("use {methods} here"),
+    )
+}
+
+impl Dispatch for AdminApi {
+    async fn dispatch(&self, request: http::Request<Incoming>) -> http::Response<GuestBody> {
+        let request = request.map(axum::body::Body::new);
+        let response = match self.router.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        let (parts, body) = response.into_parts();
+        // Every answer is a small JSON document, so it is sent whole.
+        let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::error!("an admin answer could not be read: {e}");
+                return wharf_server::json_response(StatusCode::INTERNAL_SERVER_ERROR, Vec::new());
+            }
+        };
+        let body = Full::new(bytes)
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        http::Response::from_parts(parts, body)
+    }
+}

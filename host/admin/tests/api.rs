@@ -1,0 +1,181 @@
+//! The admin API called in process through its axum router (`oneshot`),
+//! over an in-memory registry (SQLite) and blob store, with a real runtime
+//! and the `hello` guest. The end-to-end suite calls it over sockets.
+
+use axum::body::Body;
+use http::{Request, Response, StatusCode, header};
+use std::sync::Arc;
+use tower::ServiceExt;
+use wharf_admin::api::{AppList, DeployResult, ErrorBody, History};
+use wharf_admin::endpoints::{self, Endpoint};
+use wharf_admin::{AdminApi, AdminConfig, AdminToken, PublicUrls};
+use wharf_registry::Registry;
+use wharf_runtime::{KeyValueLimits, Runtime, RuntimeConfig};
+use wharf_server::{AppRouter, CacheLimits, ComponentCache, RouterConfig};
+use wharf_store::{BlobStore, StoreOptions};
+
+const TOKEN: &str = "an-admin-token-for-tests";
+
+/// The admin API over fresh, empty state.
+async fn api() -> axum::Router {
+    let registry = Registry::open("sqlite::memory:").await.expect("registry");
+    let store = Arc::new(BlobStore::open("memory://", &StoreOptions::default()).expect("store"));
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).expect("runtime"));
+    let components = ComponentCache::new(
+        runtime.clone(),
+        store.clone(),
+        None,
+        None,
+        CacheLimits::default(),
+    );
+    let config = RouterConfig {
+        domain: "localhost".into(),
+        default_app: None,
+        keyvalue_limits: KeyValueLimits::default(),
+    };
+    let router = AppRouter::new(runtime, components, registry.clone(), config)
+        .await
+        .expect("router");
+    let admin = AdminApi::new(
+        AdminConfig {
+            token: AdminToken::new(TOKEN, "admin"),
+            urls: PublicUrls {
+                domain: "localhost".into(),
+                port: 8080,
+            },
+            max_deploy_bytes: 64 << 20,
+        },
+        registry,
+        store,
+        Arc::new(router),
+    );
+    admin.router()
+}
+
+/// A request to `endpoint` with `params`, carrying the token.
+fn request(method: &str, endpoint: Endpoint, params: &[&str], body: Body) -> Request<Body> {
+    let path = format!("/{}", endpoint.segments(params).expect("params").join("/"));
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(body)
+        .expect("request")
+}
+
+async fn json<T: serde::de::DeserializeOwned>(response: Response<Body>) -> T {
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    serde_json::from_slice(&bytes).expect("JSON")
+}
+
+#[tokio::test]
+async fn without_the_token_every_path_is_401_in_the_error_shape() {
+    let api = api().await;
+    for path in ["/v1/apps", "/v1/nowhere"] {
+        let response = api
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+            .await
+            .expect("answer");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        let body: ErrorBody = json(response).await;
+        assert_eq!(body.error.code, "unauthorized");
+        assert!(body.error.message.contains("Authorization: Bearer"));
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods_answer_in_the_error_shape() {
+    let api = api().await;
+    let response = api
+        .clone()
+        .oneshot(request("GET", endpoints::GC, &[], Body::empty()))
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let body: ErrorBody = json(response).await;
+    assert_eq!(body.error.code, "method_not_allowed");
+    assert_eq!(body.error.message, "use POST here");
+
+    let mut missing = request("GET", endpoints::APPS, &[], Body::empty());
+    *missing.uri_mut() = "/v2/apps".parse().expect("uri");
+    let response = api.clone().oneshot(missing).await.expect("answer");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let body: ErrorBody = json(response).await;
+    assert!(body.error.message.contains("no admin endpoint at /v2/apps"));
+
+    let response = api
+        .oneshot(request(
+            "GET",
+            endpoints::APP,
+            &["Not_An_App"],
+            Body::empty(),
+        ))
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: ErrorBody = json(response).await;
+    assert_eq!(body.error.code, "bad_request");
+    assert!(body.error.message.contains("is not a valid app name"));
+}
+
+#[tokio::test]
+async fn a_deploy_is_listed_and_in_the_history() {
+    let api = api().await;
+    let bytes = std::fs::read(wharf_test_artifacts::HELLO).expect("hello is built");
+    let response = api
+        .clone()
+        .oneshot(request(
+            "POST",
+            endpoints::DEPLOYMENTS,
+            &["hello"],
+            Body::from(bytes.clone()),
+        ))
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let deployed: DeployResult = json(response).await;
+    assert!(deployed.live && deployed.uploaded);
+    assert_eq!(deployed.size, bytes.len() as u64);
+
+    let response = api
+        .clone()
+        .oneshot(request("GET", endpoints::APPS, &[], Body::empty()))
+        .await
+        .expect("answer");
+    let list: AppList = json(response).await;
+    assert_eq!(list.apps.len(), 1);
+    let live = list.apps[0].live.as_ref().expect("live");
+    assert_eq!(live.digest, deployed.digest);
+
+    let response = api
+        .clone()
+        .oneshot(request(
+            "GET",
+            endpoints::HISTORY,
+            &["hello"],
+            Body::empty(),
+        ))
+        .await
+        .expect("answer");
+    let history: History = json(response).await;
+    assert_eq!(history.releases.len(), 1);
+    assert_eq!(history.releases[0].action, "deploy");
+
+    // Rolling back with nothing earlier is a conflict.
+    let response = api
+        .oneshot(request(
+            "POST",
+            endpoints::ROLLBACK,
+            &["hello"],
+            Body::empty(),
+        ))
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let body: ErrorBody = json(response).await;
+    assert_eq!(body.error.code, "conflict");
+}
