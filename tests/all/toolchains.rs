@@ -4,7 +4,7 @@
 //! run.rs, one test per guest) and `wharf deploy` (here).
 
 use crate::harness::client;
-use crate::serve::Deployment;
+use crate::serve::AdminSession;
 use anyhow::{Result, ensure};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -131,7 +131,7 @@ pub(crate) async fn python_connects(url: &str, host: Option<&str>, port: u16) ->
 /// is), read every body whole.
 #[tokio::test]
 async fn deployed_zig_commands_read_stdin_with_the_default_reader() -> Result<()> {
-    let d = Deployment::embedded(&[])?;
+    let d = AdminSession::embedded(&[])?;
     for (file, app, adapted) in [
         (guests::ZIG_CGI_CORE, "zig-core", true),
         (guests::ZIG_CGI, "zig-adapted", false),
@@ -149,7 +149,7 @@ async fn deployed_zig_commands_read_stdin_with_the_default_reader() -> Result<()
 /// reach only what its outbound rules allow.
 #[tokio::test]
 async fn deployed_python_app_serves_and_its_sockets_follow_its_rules() -> Result<()> {
-    let d = Deployment::embedded(&[])?;
+    let d = AdminSession::embedded(&[])?;
     let deployed = d.deploy(guests::PYTHON_HTTP, "py", &[])?;
     assert!(
         deployed

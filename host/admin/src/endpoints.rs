@@ -70,7 +70,9 @@ impl Endpoint {
 
     /// The path's segments with `params` in place of the `{name}`s, in
     /// order, unencoded: a client pushes them onto its base URL, which
-    /// percent-encodes each. `None` when the count does not match.
+    /// percent-encodes each. `None` when the count does not match, or a
+    /// parameter is empty, `.` or `..` (which a URL cannot carry as a
+    /// segment).
     pub fn segments(self, params: &[&str]) -> Option<Vec<String>> {
         let mut params = params.iter();
         let segments = self
@@ -79,7 +81,10 @@ impl Endpoint {
             .split('/')
             .map(|segment| {
                 if segment.starts_with('{') {
-                    params.next().map(|p| (*p).to_owned())
+                    params
+                        .next()
+                        .filter(|p| !matches!(**p, "" | "." | ".."))
+                        .map(|p| (*p).to_owned())
                 } else {
                     Some(segment.to_owned())
                 }
@@ -108,6 +113,8 @@ mod tests {
         assert_eq!(GC.segments(&[]), Some(vec!["v1".into(), "gc".into()]));
         assert_eq!(APP.segments(&[]), None, "too few");
         assert_eq!(APPS.segments(&["x"]), None, "too many");
+        assert_eq!(CONFIG_KEY.segments(&["shop", ".."]), None);
+        assert_eq!(APP.segments(&[""]), None);
     }
 
     #[test]

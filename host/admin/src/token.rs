@@ -120,7 +120,7 @@ pub enum TokenError {
         source: std::io::Error,
     },
     /// A new token file could not be written.
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot create {}: {source}", path.display())]
     Write {
         /// The token file.
         path: std::path::PathBuf,

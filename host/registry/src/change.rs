@@ -1,6 +1,7 @@
 //! Writing to the registry: one serialized transaction per change.
 
 use crate::RegistryError;
+use crate::error::malformed;
 use crate::feed::{self, LocalFeed};
 use crate::model::{Action, AppSettings, Deployment, NewDeployment, Release};
 use crate::names::{AppName, Hostname};
@@ -60,8 +61,8 @@ impl Change {
         .bind(now)
         .execute(&mut *self.tx)
         .await?;
-        let size =
-            i64::try_from(new.key.size).map_err(|e| RegistryError::Malformed(Box::new(e)))?;
+        let size = i64::try_from(new.key.size)
+            .map_err(|e| malformed(format!("blob size {}", new.key.size), e))?;
         let row = sqlx::query(
             "INSERT INTO deployments \
              (app, digest, size, created_at, token_name, message, imports, exports, adapted) \

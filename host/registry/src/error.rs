@@ -75,8 +75,13 @@ pub enum RegistryError {
     CounterOverflow(String),
     /// A stored row does not parse; the database was edited by hand or is
     /// from a newer wharf.
-    #[error("the registry holds a malformed row: {0}")]
-    Malformed(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the registry holds a malformed {what}: {source}")]
+    Malformed {
+        /// What is malformed, with its value.
+        what: String,
+        /// Why it does not parse.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -85,16 +90,32 @@ pub enum RegistryError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// SQLite's primary result code for a database locked by another connection.
+const SQLITE_BUSY: i64 = 5;
+
 impl RegistryError {
-    /// Whether the database refused because another change holds its lock
-    /// for longer than the busy timeout (SQLite's `SQLITE_BUSY` and
-    /// `SQLITE_LOCKED`, with their extended codes): worth trying again.
+    /// Whether SQLite refused because another change held its lock for
+    /// longer than the busy timeout (`SQLITE_BUSY`, with its extended
+    /// codes): worth trying again.
     pub fn is_busy(&self) -> bool {
         let Self::Database(sqlx::Error::Database(db)) = self else {
             return false;
         };
-        db.code()
+        // The Any driver passes SQLite's own error through.
+        db.try_downcast_ref::<sqlx::sqlite::SqliteError>()
+            .and_then(sqlx::error::DatabaseError::code)
             .and_then(|code| code.parse::<i64>().ok())
-            .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+            .is_some_and(|code| code & 0xff == SQLITE_BUSY)
+    }
+}
+
+/// A [`RegistryError::Malformed`] for `what`, failing with `source`.
+pub(crate) fn malformed(
+    what: impl Into<String>,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> RegistryError {
+    RegistryError::Malformed {
+        what: what.into(),
+        source: Box::new(source),
     }
 }

@@ -8,9 +8,10 @@
 //! - **The poll.** [`Registry::feed_position`](crate::Registry::feed_position)
 //!   is checked every interval in any case: a missed notification, or
 //!   another process on the same SQLite file, is seen within one interval.
-//! - **This process.** A commit made here wakes this process's followers at
-//!   once, and returns only when they have applied it (or after
-//!   [`LOCAL_APPLY_WAIT`]), so whoever made a change is served by it next.
+//! - **This process.** A commit made here wakes this process's follower at
+//!   once, and returns only when it has applied the change (or said it
+//!   cannot yet, or after [`LOCAL_APPLY_WAIT`]), so whoever made a change
+//!   is served by it next. A server has one follower, its router.
 //!
 //! A server follows the feed with a [`FeedFollower`]: it waits for
 //! [`FeedFollower::changed`], reloads what it serves, and reports the
@@ -39,7 +40,8 @@ const LISTEN_RETRY: Duration = Duration::from_secs(5);
 pub(crate) struct LocalFeed {
     /// The newest position committed by this process.
     committed: watch::Sender<i64>,
-    /// The newest position every follower in this process has applied.
+    /// The newest position a follower in this process has applied, or
+    /// given up on until its next poll.
     applied: watch::Sender<i64>,
     /// How many followers there are: a commit waits only if some.
     followers: AtomicUsize,
@@ -153,6 +155,12 @@ impl FeedFollower {
     /// notification from another, or the poll interval. The first call
     /// returns at once.
     pub async fn changed(&mut self) {
+        // A commit made here is applied before anything else, even before
+        // a slow reconnect of the listener below.
+        if self.committed.has_changed().unwrap_or(false) {
+            self.committed.borrow_and_update();
+            return;
+        }
         // (Re)connect the listener, at most every LISTEN_RETRY.
         if self.notifications.is_none() && tokio::time::Instant::now() >= self.next_listen {
             self.next_listen = tokio::time::Instant::now() + LISTEN_RETRY;
@@ -187,6 +195,14 @@ impl FeedFollower {
         self.local
             .applied
             .send_modify(|applied| *applied = (*applied).max(seq));
+    }
+
+    /// Reports that this follower cannot apply the feed now (its reads
+    /// fail): the commits in this process waiting for it return at once,
+    /// and it tries again at its next poll.
+    pub fn cannot_apply(&self) {
+        let committed = *self.local.committed.borrow();
+        self.applied(committed);
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::RegistryError;
 use crate::change::Change;
+use crate::error::malformed;
 use crate::feed::{ChangeNotifications, FeedFollower, LocalFeed};
 use crate::model::{
     Action, App, AppSettings, ConfigEntry, Deployment, Release, RoutedDeployment, RoutingTable,
@@ -259,7 +260,7 @@ impl Registry {
                 let hostname: String = row.try_get("hostname")?;
                 let hostname = hostname
                     .parse::<Hostname>()
-                    .map_err(|e| RegistryError::Malformed(Box::new(e)))?;
+                    .map_err(|e| malformed("hostname", e))?;
                 Ok((hostname, parse_app(row.try_get("app")?)?))
             })
             .collect()
@@ -343,7 +344,7 @@ impl Registry {
                     seq: row.try_get("seq")?,
                     action: action
                         .parse::<Action>()
-                        .map_err(|e| RegistryError::Malformed(Box::new(e)))?,
+                        .map_err(|e| malformed("release", e))?,
                     token_name: row.try_get("release_token")?,
                     created_at: from_millis(row.try_get("released_at")?),
                     deployment: deployment_from_row(row)?,

@@ -2,6 +2,7 @@
 //! in progress share.
 
 use crate::RegistryError;
+use crate::error::malformed;
 use crate::model::{AppSettings, Deployment};
 use crate::names::AppName;
 use sqlx::any::AnyRow;
@@ -31,14 +32,14 @@ pub(crate) fn deployment_from_row(row: &AnyRow) -> Result<Deployment, RegistryEr
 
 pub(crate) fn parse_app(name: String) -> Result<AppName, RegistryError> {
     name.parse()
-        .map_err(|e: crate::NameError| RegistryError::Malformed(Box::new(e)))
+        .map_err(|e: crate::NameError| malformed("app name", e))
 }
 
 pub(crate) fn parse_key(digest: &str, size: i64) -> Result<BlobKey, RegistryError> {
     let digest = digest
         .parse()
-        .map_err(|e: wharf_store::ParseDigestError| RegistryError::Malformed(Box::new(e)))?;
-    let size = u64::try_from(size).map_err(|e| RegistryError::Malformed(Box::new(e)))?;
+        .map_err(|e: wharf_store::ParseDigestError| malformed("digest", e))?;
+    let size = u64::try_from(size).map_err(|e| malformed(format!("blob size {size}"), e))?;
     Ok(BlobKey { digest, size })
 }
 

@@ -27,9 +27,11 @@
 //!   component; [`correct_adapter`] makes a preview1 adapter inside a
 //!   component answer a positional read of stdin as a pipe does.
 //!
-//! wharf runs on Linux only: the instance pool, the disk cache and the
-//! background compile threads use Linux interfaces.
+//! wharf runs on Linux only: the instance pool here, and the server's
+//! compiled-code directory and background compile threads, use Linux
+//! interfaces.
 
+pub mod authority;
 mod capabilities;
 mod engine;
 mod error;

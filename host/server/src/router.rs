@@ -8,11 +8,12 @@ use crate::dispatch::{serve_component, stamp_request_id};
 use crate::error_response::text_response;
 use crate::routes::{AppDefaults, Route, Routes, Target};
 use arc_swap::ArcSwap;
-use http::{Request, Response, StatusCode, header};
+use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wharf_registry::{AppName, Registry, RegistryError};
+use wharf_runtime::authority::request_host;
 use wharf_runtime::{GuestBody, KeyValueLimits, RequestId, Runtime};
 use wharf_store::StoreError;
 
@@ -136,7 +137,10 @@ impl AppRouter {
                 };
                 match router.refresh().await {
                     Ok(seq) => feed.applied(seq),
-                    Err(e) => tracing::warn!("cannot read the registry's change feed: {e}"),
+                    Err(e) => {
+                        tracing::warn!("cannot read the registry's change feed: {e}");
+                        feed.cannot_apply();
+                    }
                 }
             }
         })
@@ -228,12 +232,7 @@ impl AppRouter {
 impl Dispatch for AppRouter {
     async fn dispatch(&self, request: Request<Incoming>) -> Response<GuestBody> {
         let request_id = RequestId::new();
-        let host = request
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| request.uri().host())
-            .unwrap_or_default();
+        let host = request_host(request.headers(), request.uri()).unwrap_or_default();
         let resolved = match self.resolve(host) {
             Ok(route) => match self.components.get(&route.key).await {
                 Ok(component) => Ok((component, route.app)),

@@ -214,7 +214,7 @@ impl Routes {
     /// 2. `<app>.<domain>` goes to the app, `<app>--<hex>.<domain>` to a preview;
     /// 3. anything else goes to the default app, if there is one.
     pub fn resolve(&self, host: &str, domain: &str, default_app: Option<&AppName>) -> Target {
-        let host = strip_port(host).trim_end_matches('.');
+        let host = wharf_runtime::authority::strip_port(host).trim_end_matches('.');
         let host: Cow<'_, str> = if host.bytes().any(|b| b.is_ascii_uppercase()) {
             Cow::Owned(host.to_ascii_lowercase())
         } else {
@@ -257,16 +257,6 @@ pub fn preview_label(app: &AppName, key: &BlobKey) -> String {
 
 fn preview_digits(key: &BlobKey) -> String {
     key.digest.hex()[..PREVIEW_DIGITS].to_owned()
-}
-
-fn strip_port(host: &str) -> &str {
-    // `[::1]:8080` and `[::1]` keep their brackets; `name:8080` loses the port.
-    if host.starts_with('[') {
-        return host
-            .split_once(']')
-            .map_or(host, |(addr, _)| &host[..=addr.len()]);
-    }
-    host.rsplit_once(':').map_or(host, |(name, _)| name)
 }
 
 #[cfg(test)]

@@ -40,7 +40,13 @@ impl Inner {
             let (disk, runtime) = (disk.clone(), self.runtime.clone());
             if let Some(compiled) = blocking(move || disk.load(&runtime, &digest)).await? {
                 tracing::info!(%key, "loaded precompiled code");
-                return Ok(compiled?);
+                let compiled = compiled?;
+                // A deploy seals its code for the cluster wherever the code
+                // came from; publishing what is already sealed does nothing.
+                if urgency == Urgency::Deploy {
+                    self.publish_later(compiled.clone(), false);
+                }
+                return Ok(compiled);
             }
         }
         let mut replace_shared = false;

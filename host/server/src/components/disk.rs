@@ -58,6 +58,10 @@ impl DiskCache {
         runtime: &Runtime,
         digest: &Digest,
     ) -> Option<Result<CompiledComponent, LoadError>> {
+        if runtime.engine_tag() != self.engine_tag {
+            tracing::error!(%digest, "a disk cache was asked for code of another engine");
+            return None;
+        }
         let path = self.path(digest);
         if !path.exists() {
             return None;
@@ -86,6 +90,11 @@ impl DiskCache {
     /// renamed into place, and the directory after, so a power cut leaves
     /// either the whole file or none.
     pub fn save(&self, compiled: &CompiledComponent) {
+        // Only the code to keep is named by the engine tag; provisional
+        // code is another engine's.
+        if compiled.is_provisional() {
+            return;
+        }
         match compiled.serialize() {
             Ok(bytes) => self.save_bytes(&compiled.digest(), &bytes),
             Err(e) => {

@@ -77,8 +77,8 @@ impl FromStr for OriginRule {
         if rest.contains(['/', '?', '#', '@']) {
             return Err(error("a rule is an origin: no path, query or user"));
         }
-        let (host, port) =
-            split_host_port(rest).ok_or_else(|| error("the port is not a number"))?;
+        let (host, port) = crate::authority::split_host_port(rest)
+            .ok_or_else(|| error("the port is not a number"))?;
         if host.contains(':') && !rest.starts_with('[') {
             return Err(error(
                 "write an IPv6 address in brackets, as in http://[::1]:8080",
@@ -179,22 +179,6 @@ impl OriginRule {
 
 pub(super) fn default_port(scheme: &Scheme) -> u16 {
     if *scheme == Scheme::HTTPS { 443 } else { 80 }
-}
-
-/// Splits `host[:port]`, with IPv6 hosts in brackets. `None` if what
-/// follows the host is not `:port`.
-fn split_host_port(text: &str) -> Option<(&str, Option<&str>)> {
-    if let Some(rest) = text.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        return match after {
-            "" => Some((host, None)),
-            _ => Some((host, Some(after.strip_prefix(':')?))),
-        };
-    }
-    match text.rsplit_once(':') {
-        Some((host, port)) => Some((host, Some(port))),
-        None => Some((text, None)),
-    }
 }
 
 pub(crate) fn parse_ip(host: &str) -> Option<IpAddr> {

@@ -2,6 +2,7 @@
 //! gives the command (RFC 3875), and the header block at the start of its
 //! output that becomes the response head.
 
+use crate::authority::{request_host, split_host_port, strip_port};
 use crate::serve::GuestBody;
 use crate::{InvokeError, RequestId};
 use http::{HeaderName, HeaderValue, Response, StatusCode, header};
@@ -96,14 +97,11 @@ pub(super) fn environment(
     {
         env.push(("CONTENT_LENGTH".into(), length.to_owned()));
     }
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| uri.authority().map(|a| a.as_str()));
-    if let Some(host) = host {
-        let (name, port) = match host.rsplit_once(':') {
-            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => (name, port),
+    if let Some(host) = request_host(&parts.headers, uri) {
+        let (name, port) = match split_host_port(host) {
+            Some((_, Some(port))) if port.bytes().all(|b| b.is_ascii_digit()) => {
+                (strip_port(host), port)
+            }
             _ => (host, "80"),
         };
         env.push(("SERVER_NAME".into(), name.to_owned()));
