@@ -4,7 +4,7 @@
 use crate::api::DeployResult;
 use crate::error::ApiError;
 use crate::extract::AppParam;
-use crate::router::Admin;
+use crate::state::Admin;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode, header};
 use http_body_util::BodyExt;
 use std::sync::Arc;
-use wharf_registry::{Action, AppName, NewDeployment};
+use wharf_registry::{Action, AppName, Deployment, NewDeployment};
 use wharf_server::FetchError;
 use wharf_store::{BlobKey, DigestWriter};
 
@@ -189,41 +189,14 @@ impl Admin {
             app: app.clone(),
             key,
             token_name: self.token.name().to_owned(),
-            message: options.message,
+            message: options.message.clone(),
             imports: interfaces.imports.clone(),
             exports: interfaces.exports.clone(),
             adapted: prepared.adapted,
         };
-        let mut change = self.registry.begin().await?;
-        // Garbage collection holds the same lock while it deletes, so once
-        // the blob is seen here it stays until this change commits.
-        if !self.store.contains(&key).await? {
-            self.store.put(bytes).await?;
-        }
-        let deployment = change.record_deployment(&new).await?;
-        // Recording creates a new app and never moves the live pointer, so
-        // this is what was live before the deploy.
-        let previous = change.current(&app).await?;
-        if !options.allow_outbound.is_empty() {
-            let mut settings = change.settings(&app).await?;
-            settings.outbound = options.allow_outbound.clone();
-            change.set_settings(&app, &settings).await?;
-        }
-        if !options.preview {
-            change
-                .go_live(&deployment, Action::Deploy, self.token.name())
-                .await?;
-        }
-        change.commit().await?;
+        let (deployment, previous) = self.record(&new, &options, bytes).await?;
         let capabilities = wharf_runtime::capabilities(&deployment.imports);
-        let before = previous
-            .map(|previous| wharf_runtime::capabilities(&previous.imports))
-            .unwrap_or_default();
-        let added_capabilities: Vec<String> = capabilities
-            .iter()
-            .filter(|capability| !before.contains(capability))
-            .cloned()
-            .collect();
+        let added_capabilities = added_capabilities(&capabilities, previous.as_ref());
         if !added_capabilities.is_empty() {
             tracing::info!(%app, added = ?added_capabilities, "deploy imports new capabilities");
         }
@@ -253,4 +226,52 @@ impl Admin {
             added_capabilities,
         })
     }
+
+    /// Records `new` in one registry change, with the blob `bytes` stored
+    /// before it (again, if garbage collection took it meanwhile), and moves
+    /// the pointer unless it is a preview. Returns the deployment and what
+    /// was live before.
+    async fn record(
+        &self,
+        new: &NewDeployment,
+        options: &DeployOptions,
+        bytes: Bytes,
+    ) -> Result<(Deployment, Option<Deployment>), ApiError> {
+        let app = &new.app;
+        let mut change = self.registry.begin().await?;
+        // Garbage collection holds the same lock while it deletes, so once
+        // the blob is seen here it stays until this change commits.
+        if !self.store.contains(&new.key).await? {
+            self.store.put(bytes).await?;
+        }
+        let deployment = change.record_deployment(new).await?;
+        // Recording creates a new app and never moves the live pointer, so
+        // this is what was live before the deploy.
+        let previous = change.current(app).await?;
+        if !options.allow_outbound.is_empty() {
+            let mut settings = change.settings(app).await?;
+            settings.outbound = options.allow_outbound.clone();
+            change.set_settings(app, &settings).await?;
+        }
+        if !options.preview {
+            change
+                .go_live(&deployment, Action::Deploy, self.token.name())
+                .await?;
+        }
+        change.commit().await?;
+        Ok((deployment, previous))
+    }
+}
+
+/// The `capabilities` of a deployment that `previous`, the deployment live
+/// before it, did not have.
+fn added_capabilities(capabilities: &[String], previous: Option<&Deployment>) -> Vec<String> {
+    let before = previous
+        .map(|previous| wharf_runtime::capabilities(&previous.imports))
+        .unwrap_or_default();
+    capabilities
+        .iter()
+        .filter(|capability| !before.contains(capability))
+        .cloned()
+        .collect()
 }

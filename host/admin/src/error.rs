@@ -125,7 +125,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         tracing::error!("store failure: {e}");
         let status = match e {
-            StoreError::Backend { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            StoreError::ObjectStore { .. } => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::new(status, e.to_string())

@@ -3,7 +3,7 @@
 use crate::api::{GcRequest, GcResult};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
-use crate::router::Admin;
+use crate::state::Admin;
 use axum::Json;
 use axum::extract::State;
 use std::sync::Arc;

@@ -31,6 +31,7 @@ mod extract;
 mod gc;
 mod handlers;
 mod router;
+mod state;
 mod token;
 mod views;
 

@@ -10,6 +10,7 @@ use crate::endpoints::{
 };
 use crate::error::ApiError;
 use crate::handlers::{apps, config, releases};
+use crate::state::Admin;
 use crate::token::AdminToken;
 use crate::views::PublicUrls;
 use axum::extract::{MatchedPath, Request, State};
@@ -34,16 +35,6 @@ pub struct AdminConfig {
     pub urls: PublicUrls,
     /// The largest upload a deploy accepts.
     pub max_deploy_bytes: u64,
-}
-
-/// What the admin API's handlers work on.
-pub struct Admin {
-    pub(crate) token: AdminToken,
-    pub(crate) registry: Registry,
-    pub(crate) store: Arc<BlobStore>,
-    pub(crate) router: Arc<AppRouter>,
-    pub(crate) urls: PublicUrls,
-    pub(crate) max_deploy_bytes: u64,
 }
 
 /// The admin API, served on its own listener ([`Dispatch`]) or called in

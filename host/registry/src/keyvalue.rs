@@ -49,14 +49,9 @@ pub fn check_config_key(key: &str) -> Result<(), RegistryError> {
     }
 }
 
-/// What each key-value entry costs beyond its bucket, key and value bytes:
-/// an estimate of the row's own overhead, so that many tiny entries cannot
-/// take far more space than the quota says.
-pub const KV_ENTRY_OVERHEAD: usize = 64;
-
-/// Bytes an entry counts against the quota.
+/// Bytes an entry counts against the quota, as the database stores them.
 fn entry_size(bucket: &str, key: &str, value: &[u8]) -> i64 {
-    i64::try_from(bucket.len() + key.len() + value.len() + KV_ENTRY_OVERHEAD).unwrap_or(i64::MAX)
+    i64::try_from(wharf_store::kv_entry_bytes(bucket, key, value)).unwrap_or(i64::MAX)
 }
 
 impl Registry {

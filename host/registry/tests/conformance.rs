@@ -521,7 +521,7 @@ async fn key_value_data(registry: Registry, url: &str) {
     // Usage counts bucket, key and value plus the per-entry overhead,
     // through overwrites and deletes.
     let entry = |bucket: &str, key: &str, value: &str| {
-        (bucket.len() + key.len() + value.len() + wharf_registry::KV_ENTRY_OVERHEAD) as u64
+        (bucket.len() + key.len() + value.len() + wharf_store::KV_ENTRY_OVERHEAD as usize) as u64
     };
     let elsewhere = entry("other", "k1", "elsewhere");
     assert_eq!(

@@ -111,9 +111,36 @@ pub enum InvokeError {
     /// The guest sent an error code instead of a response. Answer 500.
     #[error("the app answered with an error: {0}")]
     GuestError(String),
-    /// The host failed to set the request up. Answer 500.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// The host failed to set the request up or to see it through. Answer
+    /// 500.
+    #[error(
+        "internal error: {what}{}",
+        source.as_ref().map(|e| format!(": {e}")).unwrap_or_default()
+    )]
+    Internal {
+        /// What failed.
+        what: &'static str,
+        /// Why, when something else said.
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+impl InvokeError {
+    /// [`InvokeError::Internal`]: `what` failed, for no reason given.
+    pub(crate) fn internal(what: &'static str) -> Self {
+        Self::Internal { what, source: None }
+    }
+
+    /// [`InvokeError::Internal`]: `what` failed because of `source`.
+    pub(crate) fn internal_because(
+        what: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Internal {
+            what,
+            source: Some(source.into()),
+        }
+    }
 }
 
 /// The engine could not be set up with the requested configuration, for

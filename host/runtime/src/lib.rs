@@ -44,7 +44,9 @@ pub use capabilities::{
     KeyValueStore, MemoryKeyValue, OriginRule, OriginRuleError, OutboundPolicy,
     ResolveAddressStream,
 };
-pub use engine::{CompiledComponent, Compiler, CompilerMode, Purpose, Runtime, RuntimeConfig};
+pub use engine::{
+    CompiledComponent, Compiler, CompilerMode, Purpose, Runtime, RuntimeConfig, UnknownCompiler,
+};
 pub use error::{EngineError, InvokeError, LoadError};
 pub use preview1::{Adapter, Prepared, adapt_core_module, correct_adapter, prepare};
 pub use serve::{GuestBody, RequestId};

@@ -14,7 +14,7 @@ fn error(error: RegistryError) -> KeyValueError {
         }
         RegistryError::NotACounter(key) => KeyValueError::NotACounter(key),
         RegistryError::CounterOverflow(key) => KeyValueError::Overflow(key),
-        other => KeyValueError::Backend(other.to_string()),
+        other => KeyValueError::Store(Box::new(other)),
     }
 }
 

@@ -205,7 +205,7 @@ impl AppRouter {
             Unroutable::Fetch(app, e) => {
                 tracing::error!(%request_id, %app, "cannot load the app's component: {e}");
                 let status = match *e {
-                    FetchError::Store(StoreError::Backend { .. }) => {
+                    FetchError::Store(StoreError::ObjectStore { .. }) => {
                         StatusCode::SERVICE_UNAVAILABLE
                     }
                     _ => StatusCode::INTERNAL_SERVER_ERROR,

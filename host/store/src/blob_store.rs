@@ -98,7 +98,7 @@ impl BlobStore {
     }
 
     fn backend_error(&self, key: &BlobKey, source: object_store::Error) -> StoreError {
-        StoreError::Backend {
+        StoreError::ObjectStore {
             key: format!("{}/{}", self.display.trim_end_matches('/'), key),
             source,
         }
@@ -214,7 +214,7 @@ impl BlobStore {
             .list(Some(&folder))
             .try_collect()
             .await
-            .map_err(|source| StoreError::Backend {
+            .map_err(|source| StoreError::ObjectStore {
                 key: folder.to_string(),
                 source,
             })?;

@@ -35,7 +35,7 @@ pub enum StoreError {
     },
     /// The backend failed.
     #[error("object store failed on {key}: {source}")]
-    Backend {
+    ObjectStore {
         /// The key or prefix being accessed.
         key: String,
         /// The backend's error.

@@ -21,6 +21,7 @@ mod error;
 mod key;
 mod location;
 mod objects;
+mod quota;
 mod shared_artifacts;
 
 pub use blob_store::{BlobStore, PutOutcome, StoreOptions, StoredBlob};
@@ -28,4 +29,5 @@ pub use digest::{Digest, DigestWriter, ParseDigestError};
 pub use error::StoreError;
 pub use key::{BlobKey, ParseBlobKeyError};
 pub use location::{S3Settings, redact_unparsed};
+pub use quota::{KV_ENTRY_OVERHEAD, kv_entry_bytes};
 pub use shared_artifacts::{ArtifactError, ClusterSecret, SharedArtifacts, VerifiedArtifact};

@@ -40,8 +40,8 @@ impl std::fmt::Debug for S3Settings {
     }
 }
 
-/// A backend and the folder inside it that wharf owns.
-pub(crate) struct Backend {
+/// An object store and the folder inside it that wharf owns.
+pub(crate) struct Location {
     pub objects: Arc<dyn ObjectStore>,
     pub prefix: Path,
     /// Whether reads cross the network, so a local cache pays off.
@@ -57,7 +57,7 @@ pub(crate) struct Backend {
 /// - `s3://BUCKET[/PREFIX]`: AWS S3 or any S3-compatible service;
 /// - `gs://BUCKET[/PREFIX]`: Google Cloud Storage;
 /// - `az://CONTAINER[/PREFIX]`: Azure Blob Storage.
-pub(crate) fn open(url: &str, s3: &S3Settings) -> Result<Backend, StoreError> {
+pub(crate) fn open(url: &str, s3: &S3Settings) -> Result<Location, StoreError> {
     let bad = |display: &str, reason: String| StoreError::BadUrl {
         url: display.to_owned(),
         reason,
@@ -94,7 +94,7 @@ pub(crate) fn open(url: &str, s3: &S3Settings) -> Result<Backend, StoreError> {
             return open_dir(&path);
         }
         "memory" => {
-            return Ok(Backend {
+            return Ok(Location {
                 objects: Arc::new(InMemory::new()),
                 prefix,
                 remote: false,
@@ -140,7 +140,7 @@ pub(crate) fn open(url: &str, s3: &S3Settings) -> Result<Backend, StoreError> {
             ));
         }
     };
-    Ok(Backend {
+    Ok(Location {
         objects,
         prefix,
         remote: true,
@@ -159,7 +159,7 @@ pub fn redact_unparsed(url: &str) -> String {
     }
 }
 
-fn open_dir(path: &std::path::Path) -> Result<Backend, StoreError> {
+fn open_dir(path: &std::path::Path) -> Result<Location, StoreError> {
     let display = format!("file://{}", path.display());
     std::fs::create_dir_all(path).map_err(|e| StoreError::BadUrl {
         url: display.clone(),
@@ -169,7 +169,7 @@ fn open_dir(path: &std::path::Path) -> Result<Backend, StoreError> {
         url: display.clone(),
         reason: e.to_string(),
     })?;
-    Ok(Backend {
+    Ok(Location {
         objects: Arc::new(objects),
         prefix: Path::default(),
         remote: false,

@@ -145,7 +145,7 @@ impl SharedArtifacts {
     }
 
     fn backend_error(&self, location: &Path, source: object_store::Error) -> ArtifactError {
-        ArtifactError::Store(StoreError::Backend {
+        ArtifactError::Store(StoreError::ObjectStore {
             key: format!("{}/{location}", self.display),
             source,
         })

@@ -4,7 +4,7 @@
 use crate::api::{ConfigList, ConfigSetRequest};
 use crate::error::ApiError;
 use crate::extract::{AppParam, JsonBody, KeyParam};
-use crate::router::Admin;
+use crate::state::Admin;
 use crate::views;
 use axum::Json;
 use axum::extract::State;

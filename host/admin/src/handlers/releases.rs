@@ -4,7 +4,7 @@
 use crate::api::{History, PromoteRequest, ReleaseInfo, RollbackRequest};
 use crate::error::ApiError;
 use crate::extract::{AppParam, JsonBody};
-use crate::router::Admin;
+use crate::state::Admin;
 use axum::Json;
 use axum::extract::State;
 use std::sync::Arc;

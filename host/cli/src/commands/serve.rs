@@ -6,7 +6,7 @@ use super::runtime_args::RuntimeArgs;
 use anyhow::Context;
 use bytesize::ByteSize;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use wharf_admin::{AdminApi, AdminConfig, AdminToken, PublicUrls, TokenSource};
@@ -136,25 +136,7 @@ impl ServeCommand {
         token: AdminToken,
         token_source: TokenSource,
     ) -> anyhow::Result<()> {
-        let store_url = self
-            .store
-            .clone()
-            .unwrap_or_else(|| data_dir.join("blobs").display().to_string());
-        let options = StoreOptions {
-            s3: S3Settings {
-                endpoint: self.s3_endpoint.clone(),
-                region: self.s3_region.clone(),
-                credentials: None,
-            },
-            cache_dir: Some(data_dir.join("cache")),
-        };
-        let store = Arc::new(BlobStore::open(&store_url, &options)?);
-        let db_url = self
-            .db
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("registry.db").display()));
-        let registry = Registry::open(&db_url).await?;
-        tracing::info!(store = store.url(), registry = ?registry.database(), "state opened");
+        let (store, registry) = self.open_state(&data_dir).await?;
 
         let public = Listener::bind(self.listen)
             .await
@@ -169,18 +151,7 @@ impl ServeCommand {
             max_components: self.max_compiled,
             max_code_bytes: usize::try_from(self.max_compiled_size.as_u64())?,
         };
-        let shared = match &self.artifact_secret_file {
-            Some(path) => {
-                let secret = std::fs::read(path).with_context(|| {
-                    format!("cannot read --artifact-secret-file {}", path.display())
-                })?;
-                let secret = ClusterSecret::new(&secret).map_err(|e| {
-                    anyhow::anyhow!("--artifact-secret-file {}: {e}", path.display())
-                })?;
-                Some(SharedArtifacts::new(&store, secret))
-            }
-            None => None,
-        };
+        let shared = self.shared_artifacts(&store)?;
         let compiled_dir = data_dir.join("compiled");
         let components = ComponentCache::new(
             runtime.clone(),
@@ -237,11 +208,49 @@ impl ServeCommand {
         follower.abort();
         Ok(())
     }
+
+    /// The blob store and the registry: `--store` and `--db`, or files in
+    /// `data_dir`.
+    async fn open_state(&self, data_dir: &Path) -> anyhow::Result<(Arc<BlobStore>, Registry)> {
+        let store_url = self
+            .store
+            .clone()
+            .unwrap_or_else(|| data_dir.join("blobs").display().to_string());
+        let options = StoreOptions {
+            s3: S3Settings {
+                endpoint: self.s3_endpoint.clone(),
+                region: self.s3_region.clone(),
+                credentials: None,
+            },
+            cache_dir: Some(data_dir.join("cache")),
+        };
+        let store = Arc::new(BlobStore::open(&store_url, &options)?);
+        let db_url = self
+            .db
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("registry.db").display()));
+        let registry = Registry::open(&db_url).await?;
+        tracing::info!(store = store.url(), registry = ?registry.database(), "state opened");
+        Ok((store, registry))
+    }
+
+    /// Compiled code shared through `store`, when `--artifact-secret-file`
+    /// gives the cluster's secret.
+    fn shared_artifacts(&self, store: &BlobStore) -> anyhow::Result<Option<SharedArtifacts>> {
+        let Some(path) = &self.artifact_secret_file else {
+            return Ok(None);
+        };
+        let secret = std::fs::read(path)
+            .with_context(|| format!("cannot read --artifact-secret-file {}", path.display()))?;
+        let secret = ClusterSecret::new(&secret)
+            .map_err(|e| anyhow::anyhow!("--artifact-secret-file {}: {e}", path.display()))?;
+        Ok(Some(SharedArtifacts::new(store, secret)))
+    }
 }
 
 /// Creates the data directory readable only by its owner: it holds the
 /// admin token.
-fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     if !dir.exists() {
         std::fs::DirBuilder::new()

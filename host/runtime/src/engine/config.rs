@@ -47,17 +47,20 @@ pub enum CompilerMode {
     Winch,
 }
 
+/// A compiler name wharf does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown compiler `{0}`: use auto, cranelift or winch")]
+pub struct UnknownCompiler(pub String);
+
 impl std::str::FromStr for CompilerMode {
-    type Err = String;
+    type Err = UnknownCompiler;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "auto" => Ok(Self::Auto),
             "cranelift" => Ok(Self::Cranelift),
             "winch" => Ok(Self::Winch),
-            other => Err(format!(
-                "unknown compiler `{other}`: use auto, cranelift or winch"
-            )),
+            other => Err(UnknownCompiler(other.to_owned())),
         }
     }
 }

@@ -11,7 +11,7 @@ mod tag;
 pub use build::{Compiler, Purpose};
 pub use compiled::CompiledComponent;
 pub(crate) use compiled::PreInstance;
-pub use config::{CompilerMode, RuntimeConfig};
+pub use config::{CompilerMode, RuntimeConfig, UnknownCompiler};
 
 use crate::preview1::correct_adapter;
 use crate::world::check_bytes;

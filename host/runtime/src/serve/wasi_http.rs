@@ -42,7 +42,9 @@ impl Runtime {
         let deadline = config.request_deadline;
 
         let (sender, receiver) = oneshot::channel();
-        let internal = |e: wasmtime::Error| InvokeError::Internal(format!("{e:#}"));
+        let internal = |e: wasmtime::Error| {
+            InvokeError::internal_because("setting up the request", e.into_boxed_dyn_error())
+        };
         let guest_request = store
             .data_mut()
             .http()
@@ -95,7 +97,7 @@ impl Runtime {
                     Err(InvokeError::NoResponse)
                 }
                 Ok(Err(error)) => Err(error),
-                Err(join) => Err(InvokeError::Internal(format!("guest task failed: {join}"))),
+                Err(join) => Err(InvokeError::internal_because("the guest's task", join)),
             },
         }
     }

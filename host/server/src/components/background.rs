@@ -37,28 +37,25 @@ impl BackgroundPool {
     }
 }
 
-/// Lowers the calling thread's CPU priority to [`BACKGROUND_NICE`]. On Linux
-/// the nice value belongs to the thread, not the process.
+/// Lowers the calling thread's CPU priority to [`BACKGROUND_NICE`]. On Linux,
+/// the only system wharf runs on, the nice value belongs to the thread.
 fn lower_this_thread_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: gettid and setpriority take no pointers and only change
-        // the scheduling priority of the calling thread.
-        #[expect(unsafe_code, reason = "libc calls to lower a thread's priority")]
-        let result = unsafe {
-            let thread = libc::gettid();
-            libc::setpriority(libc::PRIO_PROCESS, thread as libc::id_t, BACKGROUND_NICE)
-        };
-        if result != 0 {
-            tracing::warn!(
-                "a background compile thread keeps normal priority: {}",
-                std::io::Error::last_os_error()
-            );
-        }
+    // SAFETY: gettid and setpriority take no pointers and only change the
+    // scheduling priority of the calling thread.
+    #[expect(unsafe_code, reason = "libc calls to lower a thread's priority")]
+    let result = unsafe {
+        let thread = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, thread as libc::id_t, BACKGROUND_NICE)
+    };
+    if result != 0 {
+        tracing::warn!(
+            "a background compile thread keeps normal priority: {}",
+            std::io::Error::last_os_error()
+        );
     }
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -125,11 +125,8 @@ impl KeyValueStore for MemoryKeyValue {
     }
 }
 
-/// What an entry counts against its app's quota: its bucket name, key and
-/// value, plus 64 bytes for the entry itself, as the registry counts them.
-fn entry_size(bucket: &str, key: &str, value: &[u8]) -> u64 {
-    (bucket.len() + key.len() + value.len() + 64) as u64
-}
+/// What an entry counts against its app's quota, as every store counts it.
+use wharf_store::kv_entry_bytes as entry_size;
 
 /// The counter after adding `delta` to `current` (decimal text; missing is
 /// 0).

@@ -108,13 +108,13 @@ pub enum KeyValueError {
     /// `increment` past `u64::MAX`.
     #[error("incrementing {0:?} would overflow")]
     Overflow(String),
-    /// The store itself failed.
+    /// The store itself failed (its database, say).
     #[error("the key-value store failed: {0}")]
-    Backend(String),
+    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Limits on an app's key-value data. Each entry counts its bucket name,
-/// key and value plus 64 bytes against the quota.
+/// key and value plus [`wharf_store::KV_ENTRY_OVERHEAD`] (64) bytes against the quota.
 #[derive(Clone, Copy, Debug)]
 pub struct KeyValueLimits {
     /// Longest key, in bytes.

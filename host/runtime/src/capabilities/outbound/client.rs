@@ -1,7 +1,7 @@
 //! The client that sends a guest's outbound HTTP requests to vetted
 //! addresses only, within the connect, first-byte and between-bytes limits.
 
-use super::policy::{Denial, OutboundPolicy, VetError};
+use super::policy::{Denial, Destination, OutboundPolicy, VetError};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
@@ -45,37 +45,8 @@ pub(crate) async fn send(
     let connect_deadline = tokio::time::Instant::now() + connect_timeout;
 
     let uri = request.uri().clone();
-    let destination = match tokio::time::timeout_at(connect_deadline, policy.vet(&uri)).await {
-        Err(_) => Err(VetError::Failed(Error::DnsTimeout)),
-        Ok(vetted) => vetted,
-    };
-    let destination = match destination {
-        Ok(destination) => destination,
-        Err(VetError::Denied(denial)) => {
-            tracing::warn!(%request_id, %uri, reason = %denial, "denied outbound request");
-            return Err(match denial {
-                Denial::PrivateAddress(_) => Error::DestinationIpProhibited,
-                _ => Error::HttpRequestDenied,
-            });
-        }
-        Err(VetError::Failed(error)) => {
-            tracing::info!(%request_id, %uri, error = ?error, "outbound request failed");
-            return Err(error);
-        }
-    };
-
-    let stream = connect(&destination.addresses, connect_deadline).await?;
-    let stream: Box<dyn Stream> = if destination.tls {
-        let name = rustls::pki_types::ServerName::try_from(destination.host.clone())
-            .map_err(Error::InvalidDnsNameError)?;
-        let tls = tokio::time::timeout_at(connect_deadline, TLS.connect(name, stream))
-            .await
-            .map_err(|_| Error::ConnectionTimeout)?
-            .map_err(Error::Tls)?;
-        Box::new(tls)
-    } else {
-        Box::new(stream)
-    };
+    let destination = vet(&policy, &uri, connect_deadline, request_id).await?;
+    let stream = open_stream(&destination, connect_deadline).await?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(Error::from)?;
@@ -121,6 +92,53 @@ pub(crate) async fn send(
         }
     };
     Ok((response, Box::new(io)))
+}
+
+/// Where `uri` may be sent under `policy`, resolved by `deadline`; a
+/// refusal or failure is logged with the request id.
+async fn vet(
+    policy: &OutboundPolicy,
+    uri: &http::Uri,
+    deadline: tokio::time::Instant,
+    request_id: crate::RequestId,
+) -> Result<Destination, Error> {
+    let vetted = match tokio::time::timeout_at(deadline, policy.vet(uri)).await {
+        Err(_) => Err(VetError::Failed(Error::DnsTimeout)),
+        Ok(vetted) => vetted,
+    };
+    match vetted {
+        Ok(destination) => Ok(destination),
+        Err(VetError::Denied(denial)) => {
+            tracing::warn!(%request_id, %uri, reason = %denial, "denied outbound request");
+            Err(match denial {
+                Denial::PrivateAddress(_) => Error::DestinationIpProhibited,
+                _ => Error::HttpRequestDenied,
+            })
+        }
+        Err(VetError::Failed(error)) => {
+            tracing::info!(%request_id, %uri, error = ?error, "outbound request failed");
+            Err(error)
+        }
+    }
+}
+
+/// A connection to `destination` by `deadline`: TCP, with TLS on top for
+/// `https`.
+async fn open_stream(
+    destination: &Destination,
+    deadline: tokio::time::Instant,
+) -> Result<Box<dyn Stream>, Error> {
+    let stream = connect(&destination.addresses, deadline).await?;
+    if !destination.tls {
+        return Ok(Box::new(stream));
+    }
+    let name = rustls::pki_types::ServerName::try_from(destination.host.clone())
+        .map_err(Error::InvalidDnsNameError)?;
+    let tls = tokio::time::timeout_at(deadline, TLS.connect(name, stream))
+        .await
+        .map_err(|_| Error::ConnectionTimeout)?
+        .map_err(Error::Tls)?;
+    Ok(Box::new(tls))
 }
 
 /// A byte stream a request can be sent over: TCP, or TLS on top of it.

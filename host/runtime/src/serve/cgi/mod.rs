@@ -114,7 +114,7 @@ impl Runtime {
                 limit: self.config.max_request_body_bytes,
             }),
             Ok(result) => result,
-            Err(_) => Err(InvokeError::Internal("the CGI relay stopped".into())),
+            Err(_) => Err(InvokeError::internal("the CGI relay stopped")),
         }
     }
 }
@@ -196,7 +196,7 @@ async fn relay_output(
     head_tx: oneshot::Sender<Result<Response<GuestBody>, InvokeError>>,
     stdin: Arc<StdinState>,
 ) {
-    let stopped = || InvokeError::Internal("the command's task stopped".into());
+    let stopped = || InvokeError::internal("the command's task stopped");
     let mut buffer = BytesMut::new();
     let mut parser = HeadParser::default();
     let mut eof = false;
@@ -266,8 +266,8 @@ async fn relay_output(
         None => Ok(()),
     };
     if stdin.too_large.load(Ordering::SeqCst) {
-        result = Err(InvokeError::Internal(
-            "the request body passed the limit after the response began".into(),
+        result = Err(InvokeError::internal(
+            "the request body passed the limit after the response began",
         ));
     }
     if let Err(e) = result {

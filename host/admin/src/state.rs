@@ -1,0 +1,18 @@
+//! [`Admin`]: what every handler of the admin API works on.
+
+use crate::token::AdminToken;
+use crate::views::PublicUrls;
+use std::sync::Arc;
+use wharf_registry::Registry;
+use wharf_server::AppRouter;
+use wharf_store::BlobStore;
+
+/// What the admin API's handlers work on.
+pub struct Admin {
+    pub(crate) token: AdminToken,
+    pub(crate) registry: Registry,
+    pub(crate) store: Arc<BlobStore>,
+    pub(crate) router: Arc<AppRouter>,
+    pub(crate) urls: PublicUrls,
+    pub(crate) max_deploy_bytes: u64,
+}
