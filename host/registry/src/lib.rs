@@ -23,7 +23,7 @@ mod rows;
 
 pub use change::Change;
 pub use error::RegistryError;
-pub use feed::{ChangeNotifications, FeedFollower, LOCAL_APPLY_WAIT};
+pub use feed::{FeedFollower, LOCAL_APPLY_WAIT};
 pub use keyvalue::{MAX_CONFIG_VALUE_BYTES, check_config_key};
 pub use model::{
     Action, App, AppSettings, ConfigEntry, Deployment, NewDeployment, Release, RoutedDeployment,

@@ -105,7 +105,7 @@ impl Registry {
 
     /// A stream of change notifications, on Postgres; `None` on SQLite,
     /// where servers share a machine and polling the feed is cheap.
-    pub async fn notifications(&self) -> Result<Option<ChangeNotifications>, RegistryError> {
+    pub(crate) async fn notifications(&self) -> Result<Option<ChangeNotifications>, RegistryError> {
         if self.database != Database::Postgres {
             return Ok(None);
         }

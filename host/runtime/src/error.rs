@@ -17,10 +17,10 @@ pub enum LoadError {
     CoreModule,
     /// A core module could not be adapted into a component.
     #[error(
-        "this core module cannot be adapted into a component: {0}; build it for \
+        "this core module cannot be adapted into a component: {0:#}; build it for \
          `--target wasm32-wasip2`, or with `cargo component build`"
     )]
-    Adapt(String),
+    Adapt(#[source] anyhow::Error),
     /// The component's sections are malformed.
     #[error("the component is malformed: {0}; build it again")]
     Malformed(wasmparser::BinaryReaderError),

@@ -23,8 +23,8 @@
 //!   what wharf cannot serve before any compile ([`LoadError`] names what
 //!   does not fit).
 //! - `preview1/`: [`prepare`] passes components through and
-//!   [`adapt_core_module`] wraps a WASI preview1 core module into a
-//!   component; [`correct_adapter`] makes a preview1 adapter inside a
+//!   `adapt_core_module` wraps a WASI preview1 core module into a
+//!   component; `correct_adapter` makes a preview1 adapter inside a
 //!   component answer a positional read of stdin as a pipe does.
 //!
 //! wharf runs on Linux only: the instance pool here, and the server's
@@ -48,9 +48,6 @@ pub use engine::{
     CompiledComponent, Compiler, CompilerMode, Purpose, Runtime, RuntimeConfig, UnknownCompiler,
 };
 pub use error::{EngineError, InvokeError, LoadError};
-pub use preview1::{Adapter, Prepared, adapt_core_module, correct_adapter, prepare};
+pub use preview1::{Prepared, prepare};
 pub use serve::{GuestBody, RequestId};
-pub use world::{
-    AppKind, CAPABILITIES, CLI_RUN_EXPORT, HTTP_HANDLER_EXPORT, Interfaces, PROVIDED_IMPORTS,
-    capabilities, check_bytes,
-};
+pub use world::{AppKind, Interfaces, capabilities, check_bytes};

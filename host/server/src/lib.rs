@@ -23,10 +23,10 @@ mod signal;
 
 pub use components::{CacheLimits, ComponentCache, FAILURE_MEMORY, FetchError};
 pub use dispatch::{Dispatch, SingleApp};
-pub use error_response::{error_response, json_response, text_response};
+pub use error_response::json_response;
 pub use listener::Listener;
 pub use router::{AppRouter, RouterConfig};
-pub use routes::{PREVIEW_DIGITS, PREVIEW_SEPARATOR, Routes, Target, preview_label};
+pub use routes::preview_label;
 pub use signal::shutdown_signal;
 
 /// Response header carrying the digest of the component that answered.

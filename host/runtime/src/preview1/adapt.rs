@@ -33,10 +33,10 @@ impl Adapter {
     pub fn for_module(module: &[u8]) -> Result<Self, LoadError> {
         let mut is_command = false;
         for payload in wasmparser::Parser::new(0).parse_all(module) {
-            let payload = payload.map_err(|e| LoadError::Adapt(e.to_string()))?;
+            let payload = payload.map_err(|e| LoadError::Adapt(e.into()))?;
             if let wasmparser::Payload::ExportSection(exports) = payload {
                 for export in exports {
-                    let export = export.map_err(|e| LoadError::Adapt(e.to_string()))?;
+                    let export = export.map_err(|e| LoadError::Adapt(e.into()))?;
                     if export.name.starts_with("wasi:http/incoming-handler@") {
                         return Ok(Adapter::Proxy);
                     }
@@ -57,7 +57,7 @@ impl Adapter {
 /// wit-bindgen emits) say which WASI 0.2 interfaces it uses directly.
 pub fn adapt_core_module(module: &[u8]) -> Result<Vec<u8>, LoadError> {
     let adapter = Adapter::for_module(module)?;
-    let adapt = |e: anyhow::Error| LoadError::Adapt(format!("{e:#}"));
+    let adapt = LoadError::Adapt;
     ComponentEncoder::default()
         .validate(true)
         .module(module)

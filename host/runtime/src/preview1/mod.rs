@@ -3,7 +3,7 @@
 //! breaks unchanged programs.
 //!
 //! 1. [`prepare`] accepts a component as is and adapts a `wasm32-wasip1`
-//!    core module with the adapter it needs ([`adapt_core_module`]).
+//!    core module with the adapter it needs (`adapt_core_module`).
 //! 2. [`correct_adapter`] runs on every component before it is compiled.
 //!    Where a component carries a preview1 adapter (whether wharf or
 //!    `wasm-tools component new --adapt` put it there), it makes the
@@ -15,6 +15,8 @@
 mod adapt;
 mod pread;
 
-pub use adapt::{Adapter, Prepared, adapt_core_module, prepare};
+#[cfg(test)]
+use adapt::adapt_core_module;
+pub use adapt::{Prepared, prepare};
 pub(crate) use pread::CORRECTION_TAG;
 pub use pread::correct_adapter;

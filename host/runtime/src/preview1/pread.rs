@@ -339,7 +339,8 @@ mod tests {
     /// of stdin answers EINVAL (28); corrected, ESPIPE (70), as a pipe.
     #[tokio::test]
     async fn a_positional_read_of_stdin_answers_espipe_once_corrected() {
-        let component = crate::adapt_core_module(&reads_stdin_positionally()).expect("adapts");
+        let component =
+            crate::preview1::adapt_core_module(&reads_stdin_positionally()).expect("adapts");
         assert_eq!(stdout_of(&component, b"body").await, "28");
         let corrected = correct_adapter(&component).expect("it carries the adapter");
         assert_eq!(stdout_of(&corrected, b"body").await, "70");
@@ -363,7 +364,8 @@ mod tests {
 
     #[test]
     fn an_adapted_component_is_corrected_and_still_valid() {
-        let component = crate::adapt_core_module(&reads_stdin_positionally()).expect("adapts");
+        let component =
+            crate::preview1::adapt_core_module(&reads_stdin_positionally()).expect("adapts");
         let corrected = correct_adapter(&component).expect("it carries the adapter");
         assert_ne!(corrected, component);
         wasmparser::Validator::new()
