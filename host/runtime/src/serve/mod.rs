@@ -3,9 +3,12 @@
 //!
 //! - `wasi_http.rs`: a component that exports `wasi:http/incoming-handler`;
 //! - `cgi/`: a command (one that exports `wasi:cli/run`), CGI-style;
+//! - `outcome.rs`: a response body ends as its guest's run did, cleanly
+//!   only if the run succeeded;
 //! - `request_id.rs`: the id that ties a response to its log lines.
 
 mod cgi;
+mod outcome;
 mod request_id;
 mod wasi_http;
 

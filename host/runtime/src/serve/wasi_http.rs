@@ -1,6 +1,7 @@
 //! Serving one request to a component that exports
 //! `wasi:http/incoming-handler`.
 
+use super::outcome::{ends_with_run, outcome_channel};
 use super::{GuestBody, classify};
 use crate::capabilities::{AppContext, HostState};
 use crate::world::AppPre;
@@ -61,6 +62,7 @@ impl Runtime {
         // guest failed, if it did, since nobody may be waiting on it.
         let digest = component.digest();
         let config = config.clone();
+        let (outcome_tx, outcome_rx) = outcome_channel();
         let task = tokio::spawn(async move {
             let _slot = permit;
             let call = async {
@@ -69,36 +71,44 @@ impl Runtime {
                     .call_handle(&mut store, guest_request, response_out)
                     .await
             };
-            let error = match tokio::time::timeout(deadline, call).await {
-                Ok(Ok(())) => return Ok(()),
-                Err(_elapsed) => InvokeError::DeadlineExceeded { deadline },
-                Ok(Err(e)) => classify(&e, &memory_hit, &config, request_id, digest),
+            let result = match tokio::time::timeout(deadline, call).await {
+                Ok(Ok(())) => Ok(()),
+                Err(_elapsed) => Err(InvokeError::DeadlineExceeded { deadline }),
+                Ok(Err(e)) => Err(classify(&e, &memory_hit, &config, request_id, digest)),
             };
-            if let InvokeError::DeadlineExceeded { .. } = error {
+            if let Err(InvokeError::DeadlineExceeded { .. }) = result {
                 tracing::error!(%request_id, %digest, "guest stopped at the {deadline:?} deadline");
             }
-            Err(error)
+            // The response body, if one was sent, ends as the run did. This
+            // comes before the store is dropped, which ends the body.
+            let _ = outcome_tx.send(result.as_ref().map(drop).map_err(ToString::to_string));
+            drop(store);
+            result
         });
 
         let too_large = || body_too_large.load(Ordering::Relaxed);
         match receiver.await {
             Ok(_) if too_large() => Err(InvokeError::BodyTooLarge { limit }),
-            Ok(Ok(response)) => Ok(response),
+            Ok(Ok(response)) => Ok(ends_with_run(response, outcome_rx)),
             Ok(Err(code)) => {
                 tracing::error!(%request_id, %digest, "guest answered with error code {code:?}");
                 Err(InvokeError::GuestError(format!("{code:?}")))
             }
             // The guest dropped the response outparam without using it: it
-            // finished, trapped or was stopped. The task says which.
-            Err(_) => match task.await {
-                _ if too_large() => Err(InvokeError::BodyTooLarge { limit }),
-                Ok(Ok(())) => {
-                    tracing::error!(%request_id, %digest, "guest returned without sending a response");
-                    Err(InvokeError::NoResponse)
+            // finished, trapped or was stopped. The task says which, once it
+            // knows no body waits for it.
+            Err(_) => {
+                let outcome = task.await;
+                match outcome {
+                    _ if too_large() => Err(InvokeError::BodyTooLarge { limit }),
+                    Ok(Ok(())) => {
+                        tracing::error!(%request_id, %digest, "guest returned without sending a response");
+                        Err(InvokeError::NoResponse)
+                    }
+                    Ok(Err(error)) => Err(error),
+                    Err(join) => Err(InvokeError::internal_because("the guest's task", join)),
                 }
-                Ok(Err(error)) => Err(error),
-                Err(join) => Err(InvokeError::internal_because("the guest's task", join)),
-            },
+            }
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod head;
 
+use super::outcome::{EndsWithRun, outcome_channel};
 use super::{GuestBody, classify};
 use crate::capabilities::{AppContext, HostState};
 use crate::{CompiledComponent, InvokeError, RequestId, Runtime};
@@ -228,7 +229,9 @@ async fn relay_output(
     let (headers, body_start) = head.unwrap_or_default();
     let rest = buffer.split_off(body_start).freeze();
     let (frames, frames_rx) = mpsc::channel(8);
-    let response = match build_head(&headers, ChannelBody(frames_rx).boxed_unsync()) {
+    let (ended, ended_rx) = outcome_channel();
+    let body = EndsWithRun::new(ChannelBody(frames_rx), ended_rx);
+    let response = match build_head(&headers, body.boxed_unsync()) {
         Ok(response) => response,
         Err(e) => {
             let _ = head_tx.send(Err(e));
@@ -270,14 +273,9 @@ async fn relay_output(
             "the request body passed the limit after the response began",
         ));
     }
-    if let Err(e) = result {
-        // Cut the body off so the client sees it is incomplete.
-        let _ = frames
-            .send(Err(wasmtime_wasi_http::Error::InternalError(Some(
-                e.to_string(),
-            ))))
-            .await;
-    }
+    // The body ends as the run did: cut off if it failed.
+    drop(frames);
+    let _ = ended.send(result.map_err(|e| e.to_string()));
 }
 
 /// A response body fed by the relay.
