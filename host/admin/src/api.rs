@@ -121,6 +121,7 @@ pub struct History {
 
 /// Body of a rollback.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RollbackRequest {
     /// The digest to go back to; without it, the previous live deployment.
     #[serde(default)]
@@ -129,6 +130,7 @@ pub struct RollbackRequest {
 
 /// Body of a promotion.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PromoteRequest {
     /// The digest to put live.
     pub digest: String,
@@ -136,12 +138,13 @@ pub struct PromoteRequest {
 
 /// Body of a hostname change: the full new list.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HostnamesRequest {
     /// Custom hostnames for the app; empty removes them all.
     pub hostnames: Vec<String>,
 }
 
-/// An app's settings: the body of setting them, and the answer.
+/// An app's settings, as answered.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct AppSettingsBody {
     /// Origins the app may send outbound HTTP requests to, added to the
@@ -157,8 +160,37 @@ pub struct AppSettingsBody {
     pub kv_usage: u64,
 }
 
+/// Body of changing an app's settings: only the fields given change.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsUpdate {
+    /// The app's own outbound origins, replacing its list; absent leaves
+    /// it as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound: Option<Vec<String>>,
+    /// The app's key-value quota in bytes, or `null` for the server's
+    /// `--kv-quota`; absent leaves it as it is.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub kv_quota: Option<Option<u64>>,
+}
+
+/// A field that is present, even as `null`: `Some(None)` for `null`, so
+/// that a missing field (`None`, by `default`) differs from it.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
 /// Body of setting one configuration value.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConfigSetRequest {
     /// The value.
     pub value: String,
@@ -193,6 +225,7 @@ pub struct ConfigList {
 
 /// Body of a garbage collection.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GcRequest {
     /// Only blobs stored longer ago than this are removed. Default 3600.
     #[serde(default)]

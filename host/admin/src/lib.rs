@@ -15,7 +15,7 @@
 //! | POST | `/apps/{app}/rollback` | `{"to": digest?}` |
 //! | POST | `/apps/{app}/promote` | `{"digest": ...}` |
 //! | PUT | `/apps/{app}/hostnames` | `{"hostnames": [...]}` |
-//! | GET, PUT | `/apps/{app}/settings` | `{"outbound": [...], "kv_quota": n?}` |
+//! | GET, PUT | `/apps/{app}/settings` | `{"outbound": [...]?, "kv_quota": n\|null?}`, only the fields given change |
 //! | GET | `/apps/{app}/config` | the app's configuration, secrets without values |
 //! | PUT, DELETE | `/apps/{app}/config/{key}` | `{"value": ..., "secret": bool}` |
 //! | POST | `/gc` | `{"grace_seconds": n?}` |

@@ -6,7 +6,7 @@ use axum::body::Body;
 use http::{Request, Response, StatusCode, header};
 use std::sync::Arc;
 use tower::ServiceExt;
-use wharf_admin::api::{AppList, DeployResult, ErrorBody, History};
+use wharf_admin::api::{AppList, AppSettingsBody, DeployResult, ErrorBody, History};
 use wharf_admin::endpoints::{self, Endpoint};
 use wharf_admin::{AdminApi, AdminConfig, AdminToken, PublicUrls};
 use wharf_registry::Registry;
@@ -178,4 +178,127 @@ async fn a_deploy_is_listed_and_in_the_history() {
     assert_eq!(response.status(), StatusCode::CONFLICT);
     let body: ErrorBody = json(response).await;
     assert_eq!(body.error.code, "conflict");
+}
+
+/// `PUT` with `json` as the body.
+fn put_json(endpoint: Endpoint, params: &[&str], json: serde_json::Value) -> Request<Body> {
+    let mut request = request("PUT", endpoint, params, Body::from(json.to_string()));
+    request.headers_mut().insert(
+        header::CONTENT_TYPE,
+        "application/json".parse().expect("value"),
+    );
+    request
+}
+
+/// Deploys the `hello` guest as `app`.
+async fn deploy_hello(api: &axum::Router, app: &str) {
+    let bytes = std::fs::read(wharf_test_artifacts::HELLO).expect("hello is built");
+    let response = api
+        .clone()
+        .oneshot(request(
+            "POST",
+            endpoints::DEPLOYMENTS,
+            &[app],
+            Body::from(bytes),
+        ))
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_settings_update_changes_only_the_fields_it_names() {
+    let api = api().await;
+    deploy_hello(&api, "shop").await;
+    let origin = "https://api.example.com";
+    let response = api
+        .clone()
+        .oneshot(put_json(
+            endpoints::SETTINGS,
+            &["shop"],
+            serde_json::json!({ "outbound": [origin] }),
+        ))
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = api
+        .clone()
+        .oneshot(put_json(
+            endpoints::SETTINGS,
+            &["shop"],
+            serde_json::json!({ "kv_quota": 4096 }),
+        ))
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    let settings: AppSettingsBody = json(response).await;
+    assert_eq!(settings.outbound, vec![origin.to_owned()], "kept");
+    assert_eq!(settings.kv_quota, Some(4096));
+
+    // `null` goes back to the server's quota; the origins stay.
+    let response = api
+        .oneshot(put_json(
+            endpoints::SETTINGS,
+            &["shop"],
+            serde_json::json!({ "kv_quota": null }),
+        ))
+        .await
+        .expect("answer");
+    let settings: AppSettingsBody = json(response).await;
+    assert_eq!(settings.kv_quota, None);
+    assert_eq!(settings.outbound, vec![origin.to_owned()]);
+}
+
+#[tokio::test]
+async fn unknown_fields_are_refused_by_name() {
+    let api = api().await;
+    deploy_hello(&api, "shop").await;
+    let response = api
+        .clone()
+        .oneshot(put_json(
+            endpoints::SETTINGS,
+            &["shop"],
+            serde_json::json!({ "kv_quota": 4096, "outbund": ["https://x.example"] }),
+        ))
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: ErrorBody = json(response).await;
+    assert!(
+        body.error.message.contains("outbund"),
+        "{}",
+        body.error.message
+    );
+
+    let mut gc = request(
+        "POST",
+        endpoints::GC,
+        &[],
+        Body::from(r#"{"grace": "abc"}"#),
+    );
+    gc.headers_mut().insert(
+        header::CONTENT_TYPE,
+        "application/json".parse().expect("value"),
+    );
+    let response = api.clone().oneshot(gc).await.expect("answer");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: ErrorBody = json(response).await;
+    assert!(
+        body.error.message.contains("grace"),
+        "{}",
+        body.error.message
+    );
+
+    // Nothing was changed by the refused update.
+    let response = api
+        .oneshot(request(
+            "GET",
+            endpoints::SETTINGS,
+            &["shop"],
+            Body::empty(),
+        ))
+        .await
+        .expect("answer");
+    let settings: AppSettingsBody = json(response).await;
+    assert_eq!(settings.kv_quota, None);
 }

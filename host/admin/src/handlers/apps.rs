@@ -1,6 +1,6 @@
 //! Apps: list, show, delete, custom hostnames and settings.
 
-use crate::api::{AppInfo, AppList, AppSettingsBody, HostnamesRequest};
+use crate::api::{AppInfo, AppList, AppSettingsBody, HostnamesRequest, SettingsUpdate};
 use crate::deploy::check_origin;
 use crate::error::ApiError;
 use crate::extract::{AppParam, JsonBody};
@@ -61,20 +61,23 @@ pub(crate) async fn settings(
     settings_body(&admin, &app).await
 }
 
-/// `PUT /v1/apps/{app}/settings`.
+/// `PUT /v1/apps/{app}/settings`: changes the fields the body names.
 pub(crate) async fn set_settings(
     State(admin): State<Arc<Admin>>,
     AppParam(app): AppParam,
-    JsonBody(body): JsonBody<AppSettingsBody>,
+    JsonBody(update): JsonBody<SettingsUpdate>,
 ) -> Result<Json<AppSettingsBody>, ApiError> {
-    for origin in &body.outbound {
+    for origin in update.outbound.iter().flatten() {
         check_origin(origin)?;
     }
-    let settings = AppSettings {
-        outbound: body.outbound,
-        kv_quota: body.kv_quota,
-    };
     let mut change = admin.registry.begin().await?;
+    let mut settings: AppSettings = change.settings(&app).await?;
+    if let Some(outbound) = update.outbound {
+        settings.outbound = outbound;
+    }
+    if let Some(kv_quota) = update.kv_quota {
+        settings.kv_quota = kv_quota;
+    }
     change.set_settings(&app, &settings).await?;
     change.commit().await?;
     tracing::info!(%app, outbound = ?settings.outbound, kv_quota = ?settings.kv_quota, "settings set");

@@ -2,7 +2,7 @@
 
 use super::client::{Client, ClientArgs, block_on, print_json};
 use bytesize::ByteSize;
-use wharf_admin::api::AppSettingsBody;
+use wharf_admin::api::{AppSettingsBody, SettingsUpdate};
 use wharf_admin::endpoints;
 use wharf_registry::AppName;
 
@@ -45,22 +45,23 @@ impl SettingsCommand {
         let changing =
             !self.allow_outbound.is_empty() || self.no_outbound || self.kv_quota.is_some();
         if changing {
+            let mut update = SettingsUpdate::default();
             if !self.allow_outbound.is_empty() || self.no_outbound {
-                settings.outbound = self.allow_outbound.clone();
+                update.outbound = Some(self.allow_outbound.clone());
             }
             match self.kv_quota.as_deref() {
                 None => {}
-                Some("default") => settings.kv_quota = None,
+                Some("default") => update.kv_quota = Some(None),
                 Some(size) => {
                     let size: ByteSize = size.parse().map_err(|e| {
                         anyhow::anyhow!("--kv-quota takes a size such as 10MiB, or `default`: {e}")
                     })?;
-                    settings.kv_quota = Some(size.as_u64());
+                    update.kv_quota = Some(Some(size.as_u64()));
                 }
             }
             let request = client
                 .request(reqwest::Method::PUT, endpoints::SETTINGS, &app)?
-                .json(&settings);
+                .json(&update);
             settings = block_on(client.send(request))??;
         }
         if self.client.json {
