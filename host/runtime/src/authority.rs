@@ -1,13 +1,62 @@
 //! The host a request names, and `host[:port]` split, written once for the
 //! router, the CGI environment and outbound rules.
 
-/// The host a request names: its `Host` header, or else the authority of
-/// its URI (HTTP/2's `:authority`), with the port if one was given.
+/// The host a request names: the authority of its target when it has one
+/// (an absolute-form target, or HTTP/2's `:authority`), or else its `Host`
+/// header, with the port if one was given. [`check_host`] refuses requests
+/// where the two disagree.
 pub fn request_host<'a>(headers: &'a http::HeaderMap, uri: &'a http::Uri) -> Option<&'a str> {
-    headers
-        .get(http::header::HOST)
-        .and_then(|host| host.to_str().ok())
-        .or_else(|| uri.authority().map(http::uri::Authority::as_str))
+    uri.authority()
+        .map(http::uri::Authority::as_str)
+        .or_else(|| headers.get(http::header::HOST)?.to_str().ok())
+}
+
+/// Why a request's host cannot be routed by; each is answered 400.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// More than one `Host` header: which one names the site is ambiguous.
+    #[error("the request has more than one Host header; send one")]
+    Duplicate,
+    /// An absolute-form target and a `Host` header that names another host.
+    #[error("the Host header `{host}` does not match the request target's host `{target}`")]
+    Mismatch {
+        /// The `Host` header.
+        host: String,
+        /// The target's authority.
+        target: String,
+    },
+    /// An HTTP/1.1 request without a `Host` header.
+    #[error("an HTTP/1.1 request needs a Host header")]
+    Missing,
+}
+
+/// Checks what a request says about its host, as HTTP/1.1 requires of a
+/// server (RFC 9112, section 3.2): one `Host` header at most, present on
+/// HTTP/1.1, and agreeing with an absolute-form target.
+pub fn check_host(
+    version: http::Version,
+    headers: &http::HeaderMap,
+    uri: &http::Uri,
+) -> Result<(), HostError> {
+    let mut hosts = headers.get_all(http::header::HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
+        return Err(HostError::Duplicate);
+    }
+    match (host, uri.authority()) {
+        (None, _) if version == http::Version::HTTP_11 => Err(HostError::Missing),
+        (Some(host), Some(target))
+            if !host
+                .as_bytes()
+                .eq_ignore_ascii_case(target.as_str().as_bytes()) =>
+        {
+            Err(HostError::Mismatch {
+                host: String::from_utf8_lossy(host.as_bytes()).into_owned(),
+                target: target.as_str().to_owned(),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Splits `host[:port]`. An IPv6 host is written in brackets and returned
@@ -61,11 +110,49 @@ mod tests {
     }
 
     #[test]
-    fn the_host_header_comes_before_the_uri() {
-        let uri: http::Uri = "http://from-uri:81/x".parse().expect("uri");
+    fn the_target_comes_before_the_host_header() {
+        let absolute: http::Uri = "http://from-uri:81/x".parse().expect("uri");
+        let origin: http::Uri = "/x".parse().expect("uri");
         let mut headers = http::HeaderMap::new();
-        assert_eq!(request_host(&headers, &uri), Some("from-uri:81"));
+        assert_eq!(request_host(&headers, &absolute), Some("from-uri:81"));
         headers.insert(http::header::HOST, "from-header".parse().expect("value"));
-        assert_eq!(request_host(&headers, &uri), Some("from-header"));
+        assert_eq!(request_host(&headers, &absolute), Some("from-uri:81"));
+        assert_eq!(request_host(&headers, &origin), Some("from-header"));
+    }
+
+    #[test]
+    fn hosts_are_checked_as_http_1_1_requires() {
+        use http::Version;
+        let origin: http::Uri = "/x".parse().expect("uri");
+        let absolute: http::Uri = "http://shop.localhost:8080/x".parse().expect("uri");
+        let mut headers = http::HeaderMap::new();
+        assert!(matches!(
+            check_host(Version::HTTP_11, &headers, &origin),
+            Err(HostError::Missing)
+        ));
+        assert!(check_host(Version::HTTP_10, &headers, &origin).is_ok());
+        assert!(check_host(Version::HTTP_2, &headers, &absolute).is_ok());
+        headers.insert(
+            http::header::HOST,
+            "Shop.localhost:8080".parse().expect("value"),
+        );
+        assert!(check_host(Version::HTTP_11, &headers, &absolute).is_ok());
+        assert!(check_host(Version::HTTP_11, &headers, &origin).is_ok());
+        headers.insert(
+            http::header::HOST,
+            "blog.localhost:8080".parse().expect("value"),
+        );
+        assert!(matches!(
+            check_host(Version::HTTP_11, &headers, &absolute),
+            Err(HostError::Mismatch { .. })
+        ));
+        headers.append(
+            http::header::HOST,
+            "shop.localhost:8080".parse().expect("value"),
+        );
+        assert!(matches!(
+            check_host(Version::HTTP_11, &headers, &origin),
+            Err(HostError::Duplicate)
+        ));
     }
 }

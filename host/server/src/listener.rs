@@ -1,6 +1,8 @@
 //! Accepting connections and draining them on shutdown.
 
 use crate::Dispatch;
+use crate::error_response::text_response;
+use http::{StatusCode, header};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -10,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use wharf_runtime::authority::check_host;
 
 /// A bound TCP socket that serves HTTP/1.1 and HTTP/2 (prior knowledge).
 pub struct Listener {
@@ -57,9 +60,30 @@ impl Listener {
             };
             let _ = stream.set_nodelay(true);
             let dispatch = dispatch.clone();
-            let service = service_fn(move |request| {
+            // A request that names no host (HTTP/1.0 without Host) is for
+            // the address it arrived at, as RFC 9112 reconstructs its target.
+            let arrived_at = stream
+                .local_addr()
+                .ok()
+                .and_then(|addr| http::HeaderValue::from_str(&addr.to_string()).ok());
+            let service = service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
                 let dispatch = dispatch.clone();
-                async move { Ok::<_, Infallible>(dispatch.dispatch(request).await) }
+                let arrived_at = arrived_at.clone();
+                async move {
+                    // A request whose host is ambiguous is refused before
+                    // anything routes by it.
+                    if let Err(e) = check_host(request.version(), request.headers(), request.uri())
+                    {
+                        return Ok(text_response(StatusCode::BAD_REQUEST, format!("{e}\n")));
+                    }
+                    if request.uri().authority().is_none()
+                        && !request.headers().contains_key(header::HOST)
+                        && let Some(arrived_at) = arrived_at
+                    {
+                        request.headers_mut().insert(header::HOST, arrived_at);
+                    }
+                    Ok::<_, Infallible>(dispatch.dispatch(request).await)
+                }
             });
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             let connection = graceful.watch(connection.into_owned());

@@ -228,3 +228,53 @@ async fn deleting_an_app_then_collecting_garbage_removes_its_blobs() -> Result<(
     assert_eq!(d.body_at("other.localhost").await?, V2);
     Ok(())
 }
+
+/// Sends `request` as written over a fresh connection and returns the
+/// status line of the answer.
+async fn status_of_raw(d: &AdminSession, request: &str) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", d.server.port())).await?;
+    stream.write_all(request.as_bytes()).await?;
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await??;
+    let answer = String::from_utf8_lossy(&answer);
+    Ok(answer.lines().next().unwrap_or_default().to_owned())
+}
+
+/// A request is routed by one host: two Host headers, a Host that
+/// contradicts an absolute-form target, or no Host on HTTP/1.1 get 400,
+/// even with a default app to fall back on.
+#[tokio::test]
+async fn ambiguous_hosts_are_refused_with_400() -> Result<()> {
+    let d = AdminSession::embedded(&["--default-app", "hello"])?;
+    d.deploy(guests::HELLO, "hello", &[])?;
+    let port = d.server.port();
+    let close = "Connection: close\r\n\r\n";
+    let two_hosts =
+        format!("GET / HTTP/1.1\r\nHost: hello.localhost\r\nHost: shop.localhost\r\n{close}");
+    assert_eq!(
+        status_of_raw(&d, &two_hosts).await?,
+        "HTTP/1.1 400 Bad Request"
+    );
+    let mismatch = format!(
+        "GET http://hello.localhost:{port}/ HTTP/1.1\r\nHost: shop.localhost:{port}\r\n{close}"
+    );
+    assert_eq!(
+        status_of_raw(&d, &mismatch).await?,
+        "HTTP/1.1 400 Bad Request"
+    );
+    let no_host = format!("GET / HTTP/1.1\r\n{close}");
+    assert_eq!(
+        status_of_raw(&d, &no_host).await?,
+        "HTTP/1.1 400 Bad Request"
+    );
+    // An absolute-form target with its own Host routes as usual.
+    let absolute = format!(
+        "GET http://hello.localhost:{port}/ HTTP/1.1\r\nHost: hello.localhost:{port}\r\n{close}"
+    );
+    assert_eq!(status_of_raw(&d, &absolute).await?, "HTTP/1.1 200 OK");
+    // HTTP/1.0 needs no Host; it goes to the default app.
+    let old = "GET / HTTP/1.0\r\n\r\n";
+    assert_eq!(status_of_raw(&d, old).await?, "HTTP/1.0 200 OK");
+    Ok(())
+}
