@@ -559,6 +559,36 @@ async fn trap() -> Result<()> {
     Ok(())
 }
 
+/// The README's rules for a command's header block: at most 64 KiB, and a
+/// broken block (a space before a colon) answers 502 instead of becoming
+/// the body.
+#[tokio::test]
+async fn cgi_header_blocks_past_the_limit_or_broken_get_502() -> Result<()> {
+    let server = Wharf::run(guests::CGI, &[])?;
+    let response = client()
+        .get(server.url("/long-head?bytes=60000"))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-pad-000000"].len(), 984);
+    assert_eq!(response.text().await?, "after a long head\n");
+    let response = client()
+        .get(server.url("/long-head?bytes=70000"))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 502);
+    let body = response.text().await?;
+    assert!(body.contains("longer than 65536 bytes"), "{body}");
+    let response = client()
+        .get(server.url("/space-before-colon"))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 502);
+    let body = response.text().await?;
+    assert!(body.contains("space before the colon"), "{body}");
+    Ok(())
+}
+
 #[tokio::test]
 async fn busy_loop() -> Result<()> {
     let deadline = Duration::from_secs(2);

@@ -6,6 +6,9 @@
 //! - `/missing` answers `Status: 404`;
 //! - `/redirect` answers with only a `Location`;
 //! - `/inject` writes a header with a bare CR in it, which wharf refuses;
+//! - `/long-head?bytes=N` writes a header block of about N bytes;
+//! - `/space-before-colon` writes `Content-Type : text/plain`, which wharf
+//!   refuses;
 //! - `/count` reads the whole body and reports its length;
 //! - `/big?bytes=N` writes N bytes of body;
 //! - `/fail` exits with a failure status;
@@ -23,6 +26,18 @@ fn main() {
         "/missing" => write!(out, "Status: 404 Not Found\r\n\r\nno such page\n"),
         "/redirect" => write!(out, "Location: /elsewhere\r\n\r\n"),
         "/inject" => write!(out, "X-Note: a\rSet-Cookie: stolen=1\r\n\r\nbody\n"),
+        "/long-head" => {
+            let bytes: usize = query
+                .strip_prefix("bytes=")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            // Lines of 1,000 bytes: `X-Pad-NNNNNN: ` and padding, CRLF.
+            for line in 0..bytes.div_ceil(1000) {
+                write!(out, "X-Pad-{line:06}: {}\r\n", "p".repeat(984)).expect("stdout");
+            }
+            write!(out, "\r\nafter a long head\n")
+        }
+        "/space-before-colon" => write!(out, "Content-Type : text/plain\r\n\r\nbody\n"),
         "/count" => {
             let mut body = Vec::new();
             std::io::stdin().read_to_end(&mut body).expect("stdin");

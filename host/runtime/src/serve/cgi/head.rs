@@ -142,6 +142,8 @@ pub(super) enum Head {
     Partial,
     /// Not a header block: the output is all body.
     None,
+    /// A header block with a line that breaks it, said how.
+    Malformed(String),
 }
 
 /// Finds a CGI header block at the start of the output as it arrives,
@@ -171,17 +173,52 @@ impl HeadParser {
                     Head::Complete(std::mem::take(&mut self.headers), self.pos)
                 };
             }
-            let Some((name, value)) = std::str::from_utf8(line)
-                .ok()
-                .and_then(|l| l.split_once(':'))
-            else {
-                return Head::None;
+            let is_token = |name: &[u8]| {
+                !name.is_empty() && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
             };
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-                return Head::None;
+            let split = line.iter().position(|&b| b == b':');
+            let Some((name, value)) = split.map(|colon| (&line[..colon], &line[colon + 1..]))
+            else {
+                return self.not_a_header(line);
+            };
+            let trimmed = name.trim_ascii_end();
+            if !is_token(trimmed) {
+                return self.not_a_header(line);
             }
-            self.headers
-                .push((name.to_owned(), value.trim().to_owned()));
+            if trimmed.len() != name.len() {
+                return Head::Malformed(format!(
+                    "space before the colon in `{}`",
+                    String::from_utf8_lossy(line).escape_debug()
+                ));
+            }
+            let Ok(value) = std::str::from_utf8(value) else {
+                return Head::Malformed(format!(
+                    "the value of `{}` is not UTF-8",
+                    String::from_utf8_lossy(name)
+                ));
+            };
+            let name = String::from_utf8_lossy(name).into_owned();
+            self.headers.push((name, value.trim().to_owned()));
+        }
+    }
+}
+
+impl HeadParser {
+    /// Whether a whole header line has been read.
+    pub(super) fn has_headers(&self) -> bool {
+        !self.headers.is_empty()
+    }
+
+    /// What a line that is no header line means: the output has no head if
+    /// it is the first, and a broken head otherwise.
+    fn not_a_header(&self, line: &[u8]) -> Head {
+        if self.headers.is_empty() {
+            Head::None
+        } else {
+            Head::Malformed(format!(
+                "`{}` in the header block is no `Name: value` line",
+                String::from_utf8_lossy(line).escape_debug()
+            ))
         }
     }
 }
@@ -226,6 +263,16 @@ mod tests {
         for plain in [&b"hello\n"[..], b"a b: c\n\nbody", b"\nbody"] {
             assert_eq!(split_head(plain), Head::None, "{plain:?}");
         }
+    }
+
+    #[test]
+    fn broken_header_blocks_are_malformed() {
+        let malformed = |output: &[u8]| matches!(split_head(output), Head::Malformed(_));
+        assert!(malformed(b"Status: 200\nNot a header\n\nbody"));
+        assert!(malformed(b"Content-Type : text/plain\n\nbody"));
+        assert!(malformed(b"X-Name: caf\xe9\n\nbody"));
+        // A first line that is no header line is plain output.
+        assert_eq!(split_head(b"just text: with a colon\n\nbody"), Head::None);
     }
 
     #[test]

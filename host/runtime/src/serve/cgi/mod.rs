@@ -202,11 +202,29 @@ async fn relay_output(
     let mut parser = HeadParser::default();
     let mut eof = false;
     let head = loop {
-        match parser.advance(&buffer) {
+        let too_long = || {
+            InvokeError::BadCgiResponse(format!(
+                "the header block is longer than {MAX_CGI_HEAD_BYTES} bytes"
+            ))
+        };
+        let malformed = match parser.advance(&buffer) {
+            Head::Complete(_, body_start) if body_start > MAX_CGI_HEAD_BYTES => Some(too_long()),
             Head::Complete(headers, body_start) => break Some((headers, body_start)),
             Head::None => break None,
-            Head::Partial if eof || buffer.len() > MAX_CGI_HEAD_BYTES => break None,
-            Head::Partial => {}
+            Head::Malformed(why) => Some(InvokeError::BadCgiResponse(why)),
+            Head::Partial if eof => break None,
+            // Header lines and no end to them within the limit.
+            Head::Partial if buffer.len() > MAX_CGI_HEAD_BYTES && parser.has_headers() => {
+                Some(too_long())
+            }
+            // Not one whole line within the limit: all body.
+            Head::Partial if buffer.len() > MAX_CGI_HEAD_BYTES => break None,
+            Head::Partial => None,
+        };
+        if let Some(error) = malformed {
+            tracing::warn!("{error}");
+            let _ = head_tx.send(Err(error));
+            return;
         }
         match stdout.read_buf(&mut buffer).await {
             Ok(0) | Err(_) => eof = true,
