@@ -782,6 +782,29 @@ async fn rejects_files_that_are_not_components() -> Result<()> {
     Ok(())
 }
 
+/// A client command whose reader has gone (`wharf key FILE | head -c0`)
+/// ends by SIGPIPE, as Unix tools do, without a panic.
+#[test]
+fn a_closed_stdout_ends_a_command_quietly() -> Result<()> {
+    use std::os::unix::process::ExitStatusExt;
+    let (reader, writer) = std::io::pipe()?;
+    drop(reader);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["key", guests::HELLO])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        output.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?}",
+        output.status
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn key_prints_the_content_address() -> Result<()> {
     let (status, stdout, _) = wharf_cli(&["key", guests::HELLO])?;

@@ -18,6 +18,22 @@ struct Cli {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if !cli.command.serves() {
+        exit_quietly_on_closed_stdout();
+    }
     let _log = logging::init();
     cli.command.execute()
+}
+
+/// A command whose reader goes away (`wharf history APP | head -1`) ends
+/// as Unix tools do, by SIGPIPE, instead of panicking on its next print.
+/// Servers keep Rust's default (SIGPIPE ignored): a client that goes away
+/// must never stop them.
+fn exit_quietly_on_closed_stdout() {
+    // SAFETY: called first thing in main, before any other thread exists;
+    // it restores the default disposition of one signal.
+    #[expect(unsafe_code, reason = "libc call to restore SIGPIPE's default")]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }

@@ -40,6 +40,12 @@ pub enum Command {
 }
 
 impl Command {
+    /// Whether this command serves (and so writes to sockets) rather than
+    /// printing an answer and exiting.
+    pub fn serves(&self) -> bool {
+        matches!(self, Command::Serve(_) | Command::Run(_))
+    }
+
     /// Runs the chosen subcommand.
     pub fn execute(self) -> anyhow::Result<()> {
         match self {
