@@ -120,3 +120,20 @@ async fn a_server_killed_during_an_upload_leaves_the_registry_consistent() -> Re
     assert_eq!(stored.len(), 1, "{stored:?}");
     Ok(())
 }
+
+/// The registry holds apps' secrets: its file is created readable by this
+/// user only, even inside a data directory others can read, which is
+/// warned about.
+#[tokio::test]
+async fn the_registry_file_is_private() -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir()?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
+    let server = Wharf::serve(dir.path(), &[], &[])?;
+    let mode = std::fs::metadata(dir.path().join("registry.db"))?
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    server.wait_for_log("can be read by other users")?;
+    Ok(())
+}

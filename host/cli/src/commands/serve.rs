@@ -225,10 +225,14 @@ impl ServeCommand {
             cache_dir: Some(data_dir.join("cache")),
         };
         let store = Arc::new(BlobStore::open(&store_url, &options)?);
-        let db_url = self
-            .db
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("registry.db").display()));
+        let db_url = match &self.db {
+            Some(url) => url.clone(),
+            None => {
+                let file = data_dir.join("registry.db");
+                create_private_file(&file)?;
+                format!("sqlite://{}", file.display())
+            }
+        };
         let registry = Registry::open(&db_url).await?;
         tracing::info!(store = store.url(), registry = ?registry.database(), "state opened");
         Ok((store, registry))
@@ -251,7 +255,7 @@ impl ServeCommand {
 /// Creates the data directory readable only by its owner: it holds the
 /// admin token.
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     if !dir.exists() {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -259,5 +263,46 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
             .create(dir)
             .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     }
+    let mode = std::fs::metadata(dir)
+        .with_context(|| format!("cannot read the data directory {}", dir.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            "the data directory {} can be read by other users (mode {:o}); it holds the \
+             admin token and the registry with apps' secrets: run `chmod 700` on it",
+            dir.display(),
+            mode & 0o777
+        );
+    }
     Ok(())
+}
+
+/// Creates the SQLite registry file at `path` readable by this user only
+/// (it holds apps' secrets), before SQLite creates it with the umask's
+/// mode; SQLite gives its journal files the same mode. An existing file
+/// others can read is warned about.
+fn create_private_file(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let mode = std::fs::metadata(path)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    "{} can be read by other users (mode {:o}); it holds apps' secrets: \
+                     run `chmod 600` on it",
+                    path.display(),
+                    mode & 0o777
+                );
+            }
+            Ok(())
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+    }
 }
