@@ -24,7 +24,7 @@ mod signal;
 pub use components::{CacheLimits, ComponentCache, FAILURE_MEMORY, FetchError};
 pub use dispatch::{Dispatch, SingleApp};
 pub use error_response::json_response;
-pub use listener::Listener;
+pub use listener::{ConnectionLimits, Listener, raise_open_file_limit};
 pub use router::{AppRouter, RouterConfig};
 pub use routes::preview_label;
 pub use signal::shutdown_signal;

@@ -4,7 +4,7 @@ use crate::Dispatch;
 use crate::error_response::text_response;
 use http::{StatusCode, header};
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
@@ -39,9 +39,17 @@ impl Listener {
         self,
         dispatch: Arc<D>,
         shutdown: impl Future<Output = ()>,
-        grace: Duration,
+        limits: ConnectionLimits,
     ) -> bool {
-        let builder = auto::Builder::new(TokioExecutor::new());
+        let grace = limits.grace_period;
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // The header timer runs whenever an HTTP/1 connection waits for a
+        // request head: a slow sender and an idle keep-alive connection are
+        // both closed when it runs out.
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout);
         let graceful = GracefulShutdown::new();
         tokio::pin!(shutdown);
         loop {
@@ -103,4 +111,48 @@ impl Listener {
             }
         }
     }
+}
+
+/// The limits every connection to a listener lives by.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionLimits {
+    /// How long an HTTP/1 client has to send a whole request head, counted
+    /// from when the connection starts waiting for one: a slow sender
+    /// (slowloris) and an idle keep-alive connection are closed past it.
+    pub header_read_timeout: Duration,
+    /// On shutdown, how long in-flight requests may take to finish.
+    pub grace_period: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            grace_period: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Raises this process's soft limit on open files to its hard limit, so
+/// that many connections do not run it out, and returns the limit now in
+/// force.
+pub fn raise_open_file_limit() -> std::io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write the one struct passed.
+    #[expect(unsafe_code, reason = "libc calls to read and raise a resource limit")]
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(limit.rlim_cur)
 }

@@ -3,6 +3,7 @@
 mod apps;
 mod client;
 mod config;
+mod connection_args;
 mod data_dir;
 mod delete;
 mod deploy;

@@ -1,5 +1,6 @@
 //! `wharf run`: serve one component from disk.
 
+use super::connection_args::ConnectionArgs;
 use super::runtime_args::RuntimeArgs;
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -24,10 +25,8 @@ pub struct RunCommand {
     #[arg(long, env = "WHARF_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
 
-    /// On SIGINT or SIGTERM, how long in-flight requests may take to finish
-    /// before they are cut.
-    #[arg(long, env = "WHARF_GRACE_PERIOD", default_value = "30s", value_parser = humantime::parse_duration)]
-    grace_period: Duration,
+    #[command(flatten)]
+    connections: ConnectionArgs,
 
     /// A configuration value the app reads through wasi:config, as
     /// `KEY=VALUE`; repeat it for more.
@@ -137,7 +136,7 @@ impl RunCommand {
             .with_context(|| format!("cannot listen on {}", self.listen))?;
         eprintln!("listening on http://{}", listener.local_addr()?);
         listener
-            .serve(dispatch, shutdown_signal(), self.grace_period)
+            .serve(dispatch, shutdown_signal(), self.connections.limits()?)
             .await;
         Ok(())
     }

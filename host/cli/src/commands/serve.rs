@@ -1,6 +1,7 @@
 //! `wharf serve`: host many apps from the blob store and the registry, with
 //! the admin API on a second listener.
 
+use super::connection_args::ConnectionArgs;
 use super::data_dir::{default_data_dir, token_file};
 use super::runtime_args::RuntimeArgs;
 use anyhow::Context;
@@ -90,9 +91,8 @@ pub struct ServeCommand {
     #[arg(long, env = "WHARF_POLL_INTERVAL", default_value = "500ms", value_parser = humantime::parse_duration)]
     poll_interval: Duration,
 
-    /// On SIGINT or SIGTERM, how long in-flight requests may take to finish.
-    #[arg(long, env = "WHARF_GRACE_PERIOD", default_value = "30s", value_parser = humantime::parse_duration)]
-    grace_period: Duration,
+    #[command(flatten)]
+    connections: ConnectionArgs,
 
     #[command(flatten)]
     runtime: RuntimeArgs,
@@ -200,10 +200,10 @@ impl ServeCommand {
         let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
-        let grace = self.grace_period;
+        let limits = self.connections.limits()?;
         tokio::join!(
-            public.serve(router, until_stopped(stopped.clone()), grace),
-            admin_listener.serve(admin, until_stopped(stopped), grace),
+            public.serve(router, until_stopped(stopped.clone()), limits),
+            admin_listener.serve(admin, until_stopped(stopped), limits),
         );
         follower.abort();
         Ok(())
