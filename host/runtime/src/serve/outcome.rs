@@ -1,5 +1,5 @@
 //! How a guest's run ended, for the response body it was writing: a body
-//! ends cleanly only if the guest's run succeeded. A run stopped by the
+//! the guest did not finish ends cleanly only if the guest's run succeeded. A run stopped by the
 //! deadline, a trap or the memory limit ends its body with an error frame
 //! instead, so the server cuts the response off where the client can see
 //! it: HTTP/1.1 closes the connection without the last chunk, HTTP/2 resets
@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use tokio::sync::oneshot;
 
 /// Why a guest's run failed, as the cut-off body reports it.
@@ -33,8 +33,6 @@ pub(crate) fn outcome_channel() -> (OutcomeSender, OutcomeReceiver) {
 /// A response body that ends as its guest's run did; see the module docs.
 pub(crate) struct EndsWithRun<B> {
     inner: B,
-    /// Whether `inner` has ended, so it is not polled again.
-    inner_ended: bool,
     /// How the run ended, until the inner body has ended and it is read.
     outcome: Option<oneshot::Receiver<Result<(), Failure>>>,
 }
@@ -44,7 +42,6 @@ impl<B> EndsWithRun<B> {
     pub(crate) fn new(inner: B, outcome: OutcomeReceiver) -> Self {
         Self {
             inner,
-            inner_ended: false,
             outcome: Some(outcome),
         }
     }
@@ -61,24 +58,29 @@ where
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        if !self.inner_ended {
-            match ready!(Pin::new(&mut self.inner).poll_frame(cx)) {
-                Some(frame) => return Poll::Ready(Some(frame)),
-                // The guest has stopped writing: wait for how its run ended.
-                None => self.inner_ended = true,
-            }
-        }
-        let Some(outcome) = self.outcome.as_mut() else {
+        let Some(mut outcome) = self.outcome.take() else {
             return Poll::Ready(None);
         };
-        let outcome = ready!(Pin::new(outcome).poll(cx));
-        self.outcome = None;
-        Poll::Ready(match outcome {
-            Ok(Ok(())) => None,
+        let frame = match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Pending => {
+                self.outcome = Some(outcome);
+                return Poll::Pending;
+            }
+            Poll::Ready(Some(frame)) => {
+                self.outcome = Some(outcome);
+                return Poll::Ready(Some(frame));
+            }
+            Poll::Ready(None) => None,
+        };
+        // The guest has stopped writing. A run that failed reported so
+        // before its store was dropped, which is what ended a body it did
+        // not finish; a run still going finished its body itself.
+        Poll::Ready(match outcome.try_recv() {
+            Ok(Ok(())) | Err(oneshot::error::TryRecvError::Empty) => frame,
             Ok(Err(failure)) => Some(Err(wasmtime_wasi_http::Error::InternalError(Some(failure)))),
-            Err(_) => Some(Err(wasmtime_wasi_http::Error::InternalError(Some(
-                "the guest's task stopped".into(),
-            )))),
+            Err(oneshot::error::TryRecvError::Closed) => Some(Err(
+                wasmtime_wasi_http::Error::InternalError(Some("the guest's task stopped".into())),
+            )),
         })
     }
 

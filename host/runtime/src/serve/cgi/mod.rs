@@ -291,9 +291,10 @@ async fn relay_output(
             "the request body passed the limit after the response began",
         ));
     }
-    // The body ends as the run did: cut off if it failed.
-    drop(frames);
+    // The body ends as the run did: cut off if it failed. The outcome goes
+    // first, so the body has it when it sees its end.
     let _ = ended.send(result.map_err(|e| e.to_string()));
+    drop(frames);
 }
 
 /// A response body fed by the relay.
