@@ -31,9 +31,10 @@ impl Listener {
         self.inner.local_addr()
     }
 
-    /// Serves requests with `dispatch` until `shutdown` resolves. Then stops
-    /// accepting, lets in-flight requests finish for up to `grace`, and
-    /// returns. Returns `false` if connections were still open at the end of
+    /// Serves requests with `dispatch` until `shutdown` resolves, each
+    /// connection within `limits`, and each request's host checked
+    /// ([`check_host`]). Then stops accepting, lets in-flight requests
+    /// finish for up to the grace period, and returns. Returns `false` if connections were still open at the end of
     /// the grace period and were cut.
     pub async fn serve<D: Dispatch>(
         self,
