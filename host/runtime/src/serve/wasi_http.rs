@@ -95,21 +95,28 @@ impl Runtime {
                 Err(InvokeError::GuestError(format!("{code:?}")))
             }
             // The guest dropped the response outparam without using it: it
-            // finished, trapped or was stopped. The task says which, once it
-            // knows no body waits for it.
-            Err(_) => {
-                let outcome = task.await;
-                match outcome {
-                    _ if too_large() => Err(InvokeError::BodyTooLarge { limit }),
-                    Ok(Ok(())) => {
-                        tracing::error!(%request_id, %digest, "guest returned without sending a response");
-                        Err(InvokeError::NoResponse)
-                    }
-                    Ok(Err(error)) => Err(error),
-                    Err(join) => Err(InvokeError::internal_because("the guest's task", join)),
-                }
-            }
+            // finished, trapped or was stopped. The task says which.
+            Err(_) => match task.await {
+                _ if too_large() => Err(InvokeError::BodyTooLarge { limit }),
+                outcome => no_response(outcome, request_id, digest),
+            },
         }
+    }
+}
+
+/// Why a guest sent no response, from how its task ended.
+fn no_response(
+    outcome: Result<Result<(), InvokeError>, tokio::task::JoinError>,
+    request_id: RequestId,
+    digest: wharf_store::Digest,
+) -> Result<http::Response<GuestBody>, InvokeError> {
+    match outcome {
+        Ok(Ok(())) => {
+            tracing::error!(%request_id, %digest, "guest returned without sending a response");
+            Err(InvokeError::NoResponse)
+        }
+        Ok(Err(error)) => Err(error),
+        Err(join) => Err(InvokeError::internal_because("the guest's task", join)),
     }
 }
 

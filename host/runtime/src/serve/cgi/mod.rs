@@ -199,36 +199,12 @@ async fn relay_output(
 ) {
     let stopped = || InvokeError::internal("the command's task stopped");
     let mut buffer = BytesMut::new();
-    let mut parser = HeadParser::default();
-    let mut eof = false;
-    let head = loop {
-        let too_long = || {
-            InvokeError::BadCgiResponse(format!(
-                "the header block is longer than {MAX_CGI_HEAD_BYTES} bytes"
-            ))
-        };
-        let malformed = match parser.advance(&buffer) {
-            Head::Complete(_, body_start) if body_start > MAX_CGI_HEAD_BYTES => Some(too_long()),
-            Head::Complete(headers, body_start) => break Some((headers, body_start)),
-            Head::None => break None,
-            Head::Malformed(why) => Some(InvokeError::BadCgiResponse(why)),
-            Head::Partial if eof => break None,
-            // Header lines and no end to them within the limit.
-            Head::Partial if buffer.len() > MAX_CGI_HEAD_BYTES && parser.has_headers() => {
-                Some(too_long())
-            }
-            // Not one whole line within the limit: all body.
-            Head::Partial if buffer.len() > MAX_CGI_HEAD_BYTES => break None,
-            Head::Partial => None,
-        };
-        if let Some(error) = malformed {
+    let (head, eof) = match read_head(&mut stdout, &mut buffer).await {
+        Ok(read) => read,
+        Err(error) => {
             tracing::warn!("{error}");
             let _ = head_tx.send(Err(error));
             return;
-        }
-        match stdout.read_buf(&mut buffer).await {
-            Ok(0) | Err(_) => eof = true,
-            Ok(_) => {}
         }
     };
     let mut outcome = Some(outcome);
@@ -295,6 +271,45 @@ async fn relay_output(
     // first, so the body has it when it sees its end.
     let _ = ended.send(result.map_err(|e| e.to_string()));
     drop(frames);
+}
+
+/// Reads the command's stdout into `buffer` until its CGI header block is
+/// complete, or there proves to be none. Returns the header lines and where
+/// the body starts in `buffer` (or `None`: all of it is body), and whether
+/// stdout has ended; a broken or overlong block is an error.
+async fn read_head(
+    stdout: &mut DuplexStream,
+    buffer: &mut BytesMut,
+) -> Result<(Option<(Vec<(String, String)>, usize)>, bool), InvokeError> {
+    let too_long = || {
+        InvokeError::BadCgiResponse(format!(
+            "the header block is longer than {MAX_CGI_HEAD_BYTES} bytes"
+        ))
+    };
+    let mut parser = HeadParser::default();
+    let mut eof = false;
+    loop {
+        match parser.advance(buffer) {
+            Head::Complete(_, body_start) if body_start > MAX_CGI_HEAD_BYTES => {
+                return Err(too_long());
+            }
+            Head::Complete(headers, body_start) => return Ok((Some((headers, body_start)), eof)),
+            Head::None => return Ok((None, eof)),
+            Head::Malformed(why) => return Err(InvokeError::BadCgiResponse(why)),
+            Head::Partial if eof => return Ok((None, eof)),
+            // Header lines and no end to them within the limit.
+            Head::Partial if buffer.len() > MAX_CGI_HEAD_BYTES && parser.has_headers() => {
+                return Err(too_long());
+            }
+            // Not one whole line within the limit: all body.
+            Head::Partial if buffer.len() > MAX_CGI_HEAD_BYTES => return Ok((None, eof)),
+            Head::Partial => {}
+        }
+        match stdout.read_buf(buffer).await {
+            Ok(0) | Err(_) => eof = true,
+            Ok(_) => {}
+        }
+    }
 }
 
 /// A response body fed by the relay.
