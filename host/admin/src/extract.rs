@@ -10,6 +10,23 @@ use wharf_registry::AppName;
 /// The largest JSON request body accepted.
 pub const MAX_JSON_BODY: usize = 64 * 1024;
 
+/// The path parameter `name`, as the router decoded it; empty when the
+/// route has none.
+async fn path_param<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    name: &str,
+) -> Result<String, ApiError> {
+    let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+        .await
+        .map_err(|e| ApiError::bad_request(e.body_text()))?;
+    Ok(params
+        .into_iter()
+        .find(|(param, _)| param == name)
+        .map(|(_, value)| value)
+        .unwrap_or_default())
+}
+
 /// The `{app}` of the path, checked as an app name.
 pub struct AppParam(pub AppName);
 
@@ -17,15 +34,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AppParam {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::bad_request(e.body_text()))?;
-        let name = params
-            .iter()
-            .find(|(name, _)| name == "app")
-            .map(|(_, value)| value.as_str())
-            .unwrap_or_default();
-        Ok(Self(name.parse()?))
+        Ok(Self(path_param(parts, state, "app").await?.parse()?))
     }
 }
 
@@ -36,14 +45,11 @@ impl<S: Send + Sync> FromRequestParts<S> for KeyParam {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::bad_request(e.body_text()))?;
-        params
-            .into_iter()
-            .find(|(name, _)| name == "key")
-            .map(|(_, key)| Self(key))
-            .ok_or_else(|| ApiError::bad_request("the path names no configuration key"))
+        let key = path_param(parts, state, "key").await?;
+        if key.is_empty() {
+            return Err(ApiError::bad_request("the path names no configuration key"));
+        }
+        Ok(Self(key))
     }
 }
 

@@ -63,6 +63,11 @@ fn request(method: &str, endpoint: Endpoint, params: &[&str], body: Body) -> Req
         .expect("request")
 }
 
+/// Sends `request` to the API in process.
+async fn send(api: &axum::Router, request: Request<Body>) -> Response<Body> {
+    api.clone().oneshot(request).await.expect("answer")
+}
+
 async fn json<T: serde::de::DeserializeOwned>(response: Response<Body>) -> T {
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
@@ -74,11 +79,11 @@ async fn json<T: serde::de::DeserializeOwned>(response: Response<Body>) -> T {
 async fn without_the_token_every_path_is_401_in_the_error_shape() {
     let api = api().await;
     for path in ["/v1/apps", "/v1/nowhere"] {
-        let response = api
-            .clone()
-            .oneshot(Request::get(path).body(Body::empty()).expect("request"))
-            .await
-            .expect("answer");
+        let response = send(
+            &api,
+            Request::get(path).body(Body::empty()).expect("request"),
+        )
+        .await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
         let body: ErrorBody = json(response).await;
@@ -90,11 +95,7 @@ async fn without_the_token_every_path_is_401_in_the_error_shape() {
 #[tokio::test]
 async fn unknown_paths_and_methods_answer_in_the_error_shape() {
     let api = api().await;
-    let response = api
-        .clone()
-        .oneshot(request("GET", endpoints::GC, &[], Body::empty()))
-        .await
-        .expect("answer");
+    let response = send(&api, request("GET", endpoints::GC, &[], Body::empty())).await;
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     let body: ErrorBody = json(response).await;
     assert_eq!(body.error.code, "method_not_allowed");
@@ -102,20 +103,16 @@ async fn unknown_paths_and_methods_answer_in_the_error_shape() {
 
     let mut missing = request("GET", endpoints::APPS, &[], Body::empty());
     *missing.uri_mut() = "/v2/apps".parse().expect("uri");
-    let response = api.clone().oneshot(missing).await.expect("answer");
+    let response = send(&api, missing).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let body: ErrorBody = json(response).await;
     assert!(body.error.message.contains("no admin endpoint at /v2/apps"));
 
-    let response = api
-        .oneshot(request(
-            "GET",
-            endpoints::APP,
-            &["Not_An_App"],
-            Body::empty(),
-        ))
-        .await
-        .expect("answer");
+    let response = send(
+        &api,
+        request("GET", endpoints::APP, &["Not_An_App"], Body::empty()),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body: ErrorBody = json(response).await;
     assert_eq!(body.error.code, "bad_request");
@@ -126,55 +123,42 @@ async fn unknown_paths_and_methods_answer_in_the_error_shape() {
 async fn a_deploy_is_listed_and_in_the_history() {
     let api = api().await;
     let bytes = std::fs::read(wharf_test_artifacts::HELLO).expect("hello is built");
-    let response = api
-        .clone()
-        .oneshot(request(
+    let response = send(
+        &api,
+        request(
             "POST",
             endpoints::DEPLOYMENTS,
             &["hello"],
             Body::from(bytes.clone()),
-        ))
-        .await
-        .expect("answer");
+        ),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let deployed: DeployResult = json(response).await;
     assert!(deployed.live && deployed.uploaded);
     assert_eq!(deployed.size, bytes.len() as u64);
 
-    let response = api
-        .clone()
-        .oneshot(request("GET", endpoints::APPS, &[], Body::empty()))
-        .await
-        .expect("answer");
+    let response = send(&api, request("GET", endpoints::APPS, &[], Body::empty())).await;
     let list: AppList = json(response).await;
     assert_eq!(list.apps.len(), 1);
     let live = list.apps[0].live.as_ref().expect("live");
     assert_eq!(live.digest, deployed.digest);
 
-    let response = api
-        .clone()
-        .oneshot(request(
-            "GET",
-            endpoints::HISTORY,
-            &["hello"],
-            Body::empty(),
-        ))
-        .await
-        .expect("answer");
+    let response = send(
+        &api,
+        request("GET", endpoints::HISTORY, &["hello"], Body::empty()),
+    )
+    .await;
     let history: History = json(response).await;
     assert_eq!(history.releases.len(), 1);
     assert_eq!(history.releases[0].action, "deploy");
 
     // Rolling back with nothing earlier is a conflict.
-    let response = api
-        .oneshot(request(
-            "POST",
-            endpoints::ROLLBACK,
-            &["hello"],
-            Body::empty(),
-        ))
-        .await
-        .expect("answer");
+    let response = send(
+        &api,
+        request("POST", endpoints::ROLLBACK, &["hello"], Body::empty()),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
     let body: ErrorBody = json(response).await;
     assert_eq!(body.error.code, "conflict");
@@ -193,16 +177,11 @@ fn put_json(endpoint: Endpoint, params: &[&str], json: serde_json::Value) -> Req
 /// Deploys the `hello` guest as `app`.
 async fn deploy_hello(api: &axum::Router, app: &str) {
     let bytes = std::fs::read(wharf_test_artifacts::HELLO).expect("hello is built");
-    let response = api
-        .clone()
-        .oneshot(request(
-            "POST",
-            endpoints::DEPLOYMENTS,
-            &[app],
-            Body::from(bytes),
-        ))
-        .await
-        .expect("answer");
+    let response = send(
+        api,
+        request("POST", endpoints::DEPLOYMENTS, &[app], Body::from(bytes)),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::CREATED);
 }
 
@@ -211,39 +190,40 @@ async fn a_settings_update_changes_only_the_fields_it_names() {
     let api = api().await;
     deploy_hello(&api, "shop").await;
     let origin = "https://api.example.com";
-    let response = api
-        .clone()
-        .oneshot(put_json(
+    let response = send(
+        &api,
+        put_json(
             endpoints::SETTINGS,
             &["shop"],
             serde_json::json!({ "outbound": [origin] }),
-        ))
-        .await
-        .expect("answer");
+        ),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let response = api
-        .clone()
-        .oneshot(put_json(
+    let response = send(
+        &api,
+        put_json(
             endpoints::SETTINGS,
             &["shop"],
             serde_json::json!({ "kv_quota": 4096 }),
-        ))
-        .await
-        .expect("answer");
+        ),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::OK);
     let settings: AppSettingsBody = json(response).await;
     assert_eq!(settings.outbound, vec![origin.to_owned()], "kept");
     assert_eq!(settings.kv_quota, Some(4096));
 
     // `null` goes back to the server's quota; the origins stay.
-    let response = api
-        .oneshot(put_json(
+    let response = send(
+        &api,
+        put_json(
             endpoints::SETTINGS,
             &["shop"],
             serde_json::json!({ "kv_quota": null }),
-        ))
-        .await
-        .expect("answer");
+        ),
+    )
+    .await;
     let settings: AppSettingsBody = json(response).await;
     assert_eq!(settings.kv_quota, None);
     assert_eq!(settings.outbound, vec![origin.to_owned()]);
@@ -253,15 +233,15 @@ async fn a_settings_update_changes_only_the_fields_it_names() {
 async fn unknown_fields_are_refused_by_name() {
     let api = api().await;
     deploy_hello(&api, "shop").await;
-    let response = api
-        .clone()
-        .oneshot(put_json(
+    let response = send(
+        &api,
+        put_json(
             endpoints::SETTINGS,
             &["shop"],
             serde_json::json!({ "kv_quota": 4096, "outbund": ["https://x.example"] }),
-        ))
-        .await
-        .expect("answer");
+        ),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body: ErrorBody = json(response).await;
     assert!(
@@ -280,7 +260,7 @@ async fn unknown_fields_are_refused_by_name() {
         header::CONTENT_TYPE,
         "application/json".parse().expect("value"),
     );
-    let response = api.clone().oneshot(gc).await.expect("answer");
+    let response = send(&api, gc).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body: ErrorBody = json(response).await;
     assert!(
@@ -290,15 +270,11 @@ async fn unknown_fields_are_refused_by_name() {
     );
 
     // Nothing was changed by the refused update.
-    let response = api
-        .oneshot(request(
-            "GET",
-            endpoints::SETTINGS,
-            &["shop"],
-            Body::empty(),
-        ))
-        .await
-        .expect("answer");
+    let response = send(
+        &api,
+        request("GET", endpoints::SETTINGS, &["shop"], Body::empty()),
+    )
+    .await;
     let settings: AppSettingsBody = json(response).await;
     assert_eq!(settings.kv_quota, None);
 }

@@ -18,10 +18,18 @@ struct Cli {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if !cli.command.serves() {
+    let serves = cli.command.serves();
+    if !serves {
         exit_quietly_on_closed_stdout();
     }
     let _log = logging::init();
+    if serves {
+        // Many connections must not run the process out of descriptors.
+        match wharf_server::raise_open_file_limit() {
+            Ok(limit) => tracing::debug!(limit, "open files"),
+            Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
+        }
+    }
     cli.command.execute()
 }
 

@@ -3,6 +3,7 @@
 use crate::Dispatch;
 use crate::error_response::text_response;
 use http::{StatusCode, header};
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -12,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use wharf_runtime::authority::check_host;
+use wharf_runtime::authority::{HostError, check_host};
 
 /// A bound TCP socket that serves HTTP/1.1 and HTTP/2 (prior knowledge).
 pub struct Listener {
@@ -69,29 +70,18 @@ impl Listener {
             };
             let _ = stream.set_nodelay(true);
             let dispatch = dispatch.clone();
-            // A request that names no host (HTTP/1.0 without Host) is for
-            // the address it arrived at, as RFC 9112 reconstructs its target.
             let arrived_at = stream
                 .local_addr()
                 .ok()
                 .and_then(|addr| http::HeaderValue::from_str(&addr.to_string()).ok());
-            let service = service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
+            let service = service_fn(move |request| {
+                let admitted = admit(request, arrived_at.as_ref());
                 let dispatch = dispatch.clone();
-                let arrived_at = arrived_at.clone();
                 async move {
-                    // A request whose host is ambiguous is refused before
-                    // anything routes by it.
-                    if let Err(e) = check_host(request.version(), request.headers(), request.uri())
-                    {
-                        return Ok(text_response(StatusCode::BAD_REQUEST, format!("{e}\n")));
-                    }
-                    if request.uri().authority().is_none()
-                        && !request.headers().contains_key(header::HOST)
-                        && let Some(arrived_at) = arrived_at
-                    {
-                        request.headers_mut().insert(header::HOST, arrived_at);
-                    }
-                    Ok::<_, Infallible>(dispatch.dispatch(request).await)
+                    Ok::<_, Infallible>(match admitted {
+                        Ok(request) => dispatch.dispatch(request).await,
+                        Err(e) => text_response(StatusCode::BAD_REQUEST, format!("{e}\n")),
+                    })
                 }
             });
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
@@ -114,6 +104,26 @@ impl Listener {
     }
 }
 
+/// Checks what `request` says about its host ([`check_host`]); a request
+/// whose host is ambiguous is refused before anything routes by it. A
+/// request that names no host (HTTP/1.0 without `Host`) is for the address
+/// it arrived at, `arrived_at`, as RFC 9112 reconstructs its target.
+fn admit(
+    mut request: http::Request<Incoming>,
+    arrived_at: Option<&http::HeaderValue>,
+) -> Result<http::Request<Incoming>, HostError> {
+    check_host(request.version(), request.headers(), request.uri())?;
+    if request.uri().authority().is_none()
+        && !request.headers().contains_key(header::HOST)
+        && let Some(arrived_at) = arrived_at
+    {
+        request
+            .headers_mut()
+            .insert(header::HOST, arrived_at.clone());
+    }
+    Ok(request)
+}
+
 /// The limits every connection to a listener lives by.
 #[derive(Clone, Copy, Debug)]
 pub struct ConnectionLimits {
@@ -123,15 +133,6 @@ pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     /// On shutdown, how long in-flight requests may take to finish.
     pub grace_period: Duration,
-}
-
-impl Default for ConnectionLimits {
-    fn default() -> Self {
-        Self {
-            header_read_timeout: Duration::from_secs(10),
-            grace_period: Duration::from_secs(30),
-        }
-    }
 }
 
 /// Raises this process's soft limit on open files to its hard limit, so

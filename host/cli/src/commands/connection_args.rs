@@ -22,17 +22,12 @@ pub struct ConnectionArgs {
 }
 
 impl ConnectionArgs {
-    /// The limits as the listener takes them. Also raises the process's
-    /// open-file limit to its hard limit, once, for the connections.
+    /// The limits as the listener takes them.
     pub fn limits(&self) -> anyhow::Result<ConnectionLimits> {
         anyhow::ensure!(
             !self.header_read_timeout.is_zero(),
             "--header-read-timeout must be longer than zero"
         );
-        match wharf_server::raise_open_file_limit() {
-            Ok(limit) => tracing::debug!(limit, "open files"),
-            Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
-        }
         Ok(ConnectionLimits {
             header_read_timeout: self.header_read_timeout,
             grace_period: self.grace_period,

@@ -24,6 +24,16 @@ pub(super) enum Urgency {
     Background,
 }
 
+impl Urgency {
+    /// What the compile is for.
+    fn purpose(self) -> Purpose {
+        match self {
+            Urgency::Request => Purpose::Provisional,
+            Urgency::Deploy | Urgency::Background => Purpose::Kept,
+        }
+    }
+}
+
 impl Inner {
     /// Loads `key`: from the disk cache, the shared store, or by compiling
     /// `bytes` (read from the blob store when not given).
@@ -36,18 +46,17 @@ impl Inner {
         self.counts.loads.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let digest = key.digest;
-        if let Some(disk) = &self.disk {
-            let (disk, runtime) = (disk.clone(), self.runtime.clone());
-            if let Some(compiled) = blocking(move || disk.load(&runtime, &digest)).await? {
-                tracing::info!(%key, "loaded precompiled code");
-                let compiled = compiled?;
-                // A deploy seals its code for the cluster wherever the code
-                // came from; publishing what is already sealed does nothing.
-                if urgency == Urgency::Deploy {
-                    self.publish_later(compiled.clone(), false);
-                }
-                return Ok(compiled);
+        if let Some(disk) = self.disk.clone()
+            && let Some(compiled) = blocking(move || disk.load(&digest)).await?
+        {
+            tracing::info!(%key, "loaded precompiled code");
+            let compiled = compiled?;
+            // A deploy seals its code for the cluster wherever the code
+            // came from; publishing what is already sealed does nothing.
+            if urgency == Urgency::Deploy {
+                self.publish_later(compiled.clone(), false);
             }
+            return Ok(compiled);
         }
         let mut replace_shared = false;
         if let Some(shared) = &self.shared {
@@ -80,10 +89,9 @@ impl Inner {
         let compiled = match urgency {
             Urgency::Request => {
                 self.counts.compiles.fetch_add(1, Ordering::Relaxed);
-                self.compile(bytes.clone(), Purpose::Provisional).await??
+                self.compile(bytes.clone(), urgency).await??
             }
-            Urgency::Deploy => self.compile(bytes.clone(), Purpose::Kept).await??,
-            Urgency::Background => self.compile_in_background(bytes.clone()).await??,
+            Urgency::Deploy | Urgency::Background => self.compile(bytes.clone(), urgency).await??,
         };
         tracing::info!(%key, elapsed = ?started.elapsed(), compiler = %compiled.compiler(), "component ready");
         if compiled.is_provisional() {
@@ -114,7 +122,7 @@ impl Inner {
             let digest = code.digest();
             if let Some(disk) = disk {
                 disk.save_bytes(&digest, code.code());
-                if let Some(loaded) = disk.load(&runtime, &digest) {
+                if let Some(loaded) = disk.load(&digest) {
                     return loaded;
                 }
             }
@@ -133,30 +141,13 @@ impl Inner {
         .await
     }
 
-    /// Compiles `bytes` for `purpose` on the blocking pool, and keeps the
-    /// code on disk unless it is provisional.
+    /// Compiles `bytes` as `urgency` asks (see [`Urgency`]) on the
+    /// blocking pool, a background compile on the lowest-priority threads,
+    /// and keeps the code on disk.
     async fn compile(
         &self,
         bytes: Bytes,
-        purpose: Purpose,
-    ) -> Result<Result<CompiledComponent, LoadError>, FetchError> {
-        let (runtime, disk) = (self.runtime.clone(), self.disk.clone());
-        blocking(move || {
-            let compiled = runtime.compile(&bytes, purpose)?;
-            if let Some(disk) = disk.filter(|_| !compiled.is_provisional()) {
-                disk.save(&compiled);
-            }
-            Ok(compiled)
-        })
-        .await
-    }
-
-    /// Compiles the code to keep for `bytes` on threads at the lowest CPU
-    /// priority, for a compile no request waits on: requests get the CPU
-    /// first and the compile takes what is left. Keeps the code on disk.
-    async fn compile_in_background(
-        &self,
-        bytes: Bytes,
+        urgency: Urgency,
     ) -> Result<Result<CompiledComponent, LoadError>, FetchError> {
         let (runtime, disk, pool) = (
             self.runtime.clone(),
@@ -164,7 +155,11 @@ impl Inner {
             self.background.clone(),
         );
         blocking(move || {
-            let compiled = pool.run(|| runtime.compile(&bytes, Purpose::Kept))?;
+            let compile = || runtime.compile(&bytes, urgency.purpose());
+            let compiled = match urgency {
+                Urgency::Background => pool.run(compile),
+                Urgency::Request | Urgency::Deploy => compile(),
+            }?;
             if let Some(disk) = disk {
                 disk.save(&compiled);
             }
@@ -173,7 +168,6 @@ impl Inner {
         .await
     }
 
-    /// Compiles `key` again into the code to keep, in the background, and
     /// swaps it in for the provisional code.
     pub(super) fn recompile_later(
         self: &Arc<Self>,
@@ -183,7 +177,7 @@ impl Inner {
     ) {
         self.in_background(move |inner| async move {
             let started = Instant::now();
-            let compiled = inner.compile_in_background(bytes).await;
+            let compiled = inner.compile(bytes, Urgency::Background).await;
             match compiled.and_then(|compiled| Ok(compiled?)) {
                 Ok(compiled) => {
                     inner.switch(&key, compiled.clone());

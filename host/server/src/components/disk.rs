@@ -1,6 +1,7 @@
 //! Compiled code on local disk, so a restart does not compile again.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use wharf_runtime::{CompiledComponent, LoadError, Runtime};
 use wharf_store::Digest;
 
@@ -15,14 +16,15 @@ use wharf_store::Digest;
 /// can run code in the server.
 pub(super) struct DiskCache {
     dir: PathBuf,
-    engine_tag: String,
+    /// Loads and links the code, and names its engine in every file name.
+    runtime: Arc<Runtime>,
 }
 
 impl DiskCache {
     /// Uses `dir`, creating it (mode 0700) if needed. Refuses a directory
     /// that another user owns or that others may write to, since whoever
     /// writes there chooses the code the server runs.
-    pub fn open(dir: &Path, engine_tag: &str) -> std::io::Result<Self> {
+    pub fn open(dir: &Path, runtime: Arc<Runtime>) -> std::io::Result<Self> {
         use std::os::unix::fs::{DirBuilderExt, MetadataExt};
         if !dir.exists() {
             std::fs::DirBuilder::new()
@@ -43,25 +45,18 @@ impl DiskCache {
         }
         Ok(Self {
             dir: dir.to_owned(),
-            engine_tag: engine_tag.to_owned(),
+            runtime,
         })
     }
 
     fn path(&self, digest: &Digest) -> PathBuf {
-        self.dir.join(format!("{digest}.{}.cwasm", self.engine_tag))
+        self.dir
+            .join(format!("{digest}.{}.cwasm", self.runtime.engine_tag()))
     }
 
     /// The precompiled component for `digest`, if this engine wrote one,
     /// linked by `runtime`. A file that no longer loads is removed.
-    pub fn load(
-        &self,
-        runtime: &Runtime,
-        digest: &Digest,
-    ) -> Option<Result<CompiledComponent, LoadError>> {
-        if runtime.engine_tag() != self.engine_tag {
-            tracing::error!(%digest, "a disk cache was asked for code of another engine");
-            return None;
-        }
+    pub fn load(&self, digest: &Digest) -> Option<Result<CompiledComponent, LoadError>> {
         let path = self.path(digest);
         if !path.exists() {
             return None;
@@ -75,7 +70,7 @@ impl DiskCache {
             unsafe_code,
             reason = "loading precompiled code is unsafe in wasmtime's API"
         )]
-        let loaded = unsafe { runtime.deserialize_file(*digest, &path) };
+        let loaded = unsafe { self.runtime.deserialize_file(*digest, &path) };
         match loaded {
             Err(LoadError::Compile(e)) => {
                 tracing::warn!(path = %path.display(), "dropping an unusable precompiled component: {e:#}");

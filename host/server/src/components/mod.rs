@@ -140,7 +140,7 @@ impl ComponentCache {
         shared: Option<SharedArtifacts>,
         limits: CacheLimits,
     ) -> Self {
-        let disk = disk_dir.and_then(|dir| match DiskCache::open(dir, runtime.engine_tag()) {
+        let disk = disk_dir.and_then(|dir| match DiskCache::open(dir, runtime.clone()) {
             Ok(disk) => Some(Arc::new(disk)),
             Err(e) => {
                 tracing::warn!("not keeping compiled code on disk: {e}");

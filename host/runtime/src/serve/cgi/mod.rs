@@ -235,7 +235,7 @@ async fn relay_output(
     if head_tx.send(Ok(response)).is_err() {
         return;
     }
-    if !rest.is_empty() && frames.send(Ok(rest)).await.is_err() {
+    if !rest.is_empty() && frames.send(rest).await.is_err() {
         return;
     }
     if eof {
@@ -249,7 +249,7 @@ async fn relay_output(
             Ok(n) => {
                 // The client went away: stop reading, which stops the command.
                 if frames
-                    .send(Ok(Bytes::copy_from_slice(&scratch[..n])))
+                    .send(Bytes::copy_from_slice(&scratch[..n]))
                     .await
                     .is_err()
                 {
@@ -313,7 +313,7 @@ async fn read_head(
 }
 
 /// A response body fed by the relay.
-struct ChannelBody(mpsc::Receiver<Result<Bytes, wasmtime_wasi_http::Error>>);
+struct ChannelBody(mpsc::Receiver<Bytes>);
 
 impl Body for ChannelBody {
     type Data = Bytes;
@@ -325,6 +325,6 @@ impl Body for ChannelBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         self.0
             .poll_recv(cx)
-            .map(|item| item.map(|r| r.map(Frame::data)))
+            .map(|item| item.map(|data| Ok(Frame::data(data))))
     }
 }
