@@ -13,6 +13,7 @@ use http::{HeaderMap, StatusCode, header};
 use http_body_util::BodyExt;
 use std::sync::Arc;
 use wharf_registry::{Action, AppName, Deployment, NewDeployment};
+use wharf_runtime::BodyStalled;
 use wharf_server::FetchError;
 use wharf_store::{BlobKey, DigestWriter};
 
@@ -92,6 +93,19 @@ fn refused(app: &AppName, e: FetchError) -> ApiError {
     ApiError::from(e)
 }
 
+/// Why reading the upload failed: the client went quiet (408, naming the
+/// timeout) or broke off (400).
+fn upload_failed(e: axum::Error) -> ApiError {
+    let e = e.into_inner();
+    match e.downcast_ref::<BodyStalled>() {
+        Some(stalled) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the upload stalled: {stalled}; nothing was deployed"),
+        ),
+        None => ApiError::bad_request(format!("the upload was interrupted: {e}")),
+    }
+}
+
 /// Reads the upload, hashing it as it arrives and refusing it with 413 as
 /// soon as it passes `limit` bytes.
 async fn read_upload(
@@ -115,8 +129,7 @@ async fn read_upload(
     let mut bytes = Vec::with_capacity(capacity);
     let mut hasher = DigestWriter::new();
     while let Some(frame) = body.frame().await {
-        let frame =
-            frame.map_err(|e| ApiError::bad_request(format!("the upload was interrupted: {e}")))?;
+        let frame = frame.map_err(upload_failed)?;
         if let Ok(data) = frame.into_data() {
             if (bytes.len() + data.len()) as u64 > limit {
                 return Err(too_large());

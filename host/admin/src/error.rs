@@ -59,6 +59,7 @@ impl ApiError {
             StatusCode::NOT_FOUND => "not_found",
             StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
             StatusCode::CONFLICT => "conflict",
+            StatusCode::REQUEST_TIMEOUT => "timeout",
             StatusCode::PAYLOAD_TOO_LARGE => "too_large",
             StatusCode::UNPROCESSABLE_ENTITY => "not_servable",
             StatusCode::SERVICE_UNAVAILABLE => "unavailable",

@@ -19,12 +19,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use http::{StatusCode, header};
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use std::sync::Arc;
 use tower::ServiceExt;
 use wharf_registry::Registry;
 use wharf_runtime::GuestBody;
-use wharf_server::{AppRouter, Dispatch};
+use wharf_server::{RequestBody, AppRouter, Dispatch};
 use wharf_store::BlobStore;
 
 /// How the admin API is set up.
@@ -135,7 +134,7 @@ async fn method_not_allowed(path: Option<MatchedPath>) -> ApiError {
 }
 
 impl Dispatch for AdminApi {
-    async fn dispatch(&self, request: http::Request<Incoming>) -> http::Response<GuestBody> {
+    async fn dispatch(&self, request: http::Request<RequestBody>) -> http::Response<GuestBody> {
         let request = request.map(axum::body::Body::new);
         let response = match self.router.clone().oneshot(request).await {
             Ok(response) => response,

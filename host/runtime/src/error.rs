@@ -77,11 +77,26 @@ pub enum InvokeError {
         /// The configured number of slots.
         max_instances: u32,
     },
+    /// The app already holds its whole share of the instance slots, so that
+    /// it cannot starve the other apps. Answer 503 and ask the client to
+    /// retry.
+    #[error("the app already runs {share} requests, its share of the instance slots")]
+    AppOverloaded {
+        /// The configured share (`--max-instances-per-app`).
+        share: u32,
+    },
     /// The request body is larger than the limit. Answer 413.
     #[error("the request body is larger than the {limit}-byte limit")]
     BodyTooLarge {
         /// The configured limit in bytes.
         limit: u64,
+    },
+    /// The client stopped sending the request body for longer than the body
+    /// idle timeout before the guest responded. Answer 408.
+    #[error("the client sent no bytes of the request body for {idle:?}")]
+    BodyStalled {
+        /// The configured body idle timeout.
+        idle: Duration,
     },
     /// The guest did not respond within the deadline. Answer 504.
     #[error("the app did not respond within {deadline:?}")]

@@ -40,7 +40,7 @@ mod serve;
 mod world;
 
 pub use capabilities::{
-    AppContext, Bucket, DeploymentFacts, KeyValueError, KeyValueFuture, KeyValueLimits,
+    AppContext, Bucket, DeploymentFacts, InstanceShare, KeyValueError, KeyValueFuture, KeyValueLimits,
     KeyValueStore, MemoryKeyValue, OriginRule, OriginRuleError, OutboundPolicy,
     ResolveAddressStream,
 };
@@ -49,5 +49,5 @@ pub use engine::{
 };
 pub use error::{EngineError, InvokeError, LoadError};
 pub use preview1::{Prepared, prepare};
-pub use serve::{GuestBody, RequestId};
+pub use serve::{BodyError, BodyStalled, GuestBody, IdleTimeoutBody, RequestId};
 pub use world::{AppKind, Interfaces, capabilities, check_bytes};

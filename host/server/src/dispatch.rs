@@ -1,10 +1,10 @@
 //! Deciding which component answers a request, and answering it.
 
 use crate::ComponentCache;
+use crate::listener::RequestBody;
 use crate::error_response::{error_response, text_response};
 use crate::{DIGEST_HEADER, REQUEST_ID_HEADER};
 use http::{HeaderValue, Request, Response, StatusCode};
-use hyper::body::Incoming;
 use std::sync::Arc;
 use wharf_runtime::{AppContext, CompiledComponent, GuestBody, RequestId, Runtime};
 use wharf_store::BlobKey;
@@ -14,7 +14,7 @@ pub trait Dispatch: Send + Sync + 'static {
     /// Answers `request`. Never fails: errors become error responses.
     fn dispatch(
         &self,
-        request: Request<Incoming>,
+        request: Request<RequestBody>,
     ) -> impl Future<Output = Response<GuestBody>> + Send;
 }
 
@@ -47,7 +47,7 @@ impl SingleApp {
 }
 
 impl Dispatch for SingleApp {
-    async fn dispatch(&self, request: Request<Incoming>) -> Response<GuestBody> {
+    async fn dispatch(&self, request: Request<RequestBody>) -> Response<GuestBody> {
         let request_id = RequestId::new();
         let mut response = match self.components.get(&self.key).await {
             Ok(component) => {
@@ -72,7 +72,7 @@ pub(crate) async fn serve_component(
     runtime: &Runtime,
     component: &CompiledComponent,
     app: &Arc<AppContext>,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
     request_id: RequestId,
 ) -> Response<GuestBody> {
     let mut response = match runtime.handle(component, request, request_id, app).await {

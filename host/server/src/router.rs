@@ -6,10 +6,11 @@ use crate::app_data::RegistryKeyValue;
 use crate::components::{ComponentCache, FetchError};
 use crate::dispatch::{serve_component, stamp_request_id};
 use crate::error_response::text_response;
+use crate::instance_shares::InstanceShares;
+use crate::listener::RequestBody;
 use crate::routes::{AppDefaults, Route, Routes, Target};
 use arc_swap::ArcSwap;
 use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wharf_registry::{AppName, Registry, RegistryError};
@@ -64,6 +65,9 @@ impl AppRouter {
             outbound: runtime.config().outbound.clone(),
             keyvalue: Arc::new(RegistryKeyValue(registry.clone())),
             keyvalue_limits: config.keyvalue_limits,
+            instance_shares: Arc::new(InstanceShares::new(
+                runtime.config().max_instances_per_app,
+            )),
         };
         let routes = Routes::new(registry.routing_table().await?, &defaults);
         Ok(Self {
@@ -230,7 +234,7 @@ impl AppRouter {
 }
 
 impl Dispatch for AppRouter {
-    async fn dispatch(&self, request: Request<Incoming>) -> Response<GuestBody> {
+    async fn dispatch(&self, request: Request<RequestBody>) -> Response<GuestBody> {
         let request_id = RequestId::new();
         let host = request_host(request.headers(), request.uri()).unwrap_or_default();
         let resolved = match self.resolve(host) {

@@ -9,6 +9,8 @@ use wharf_runtime::{
 };
 use wharf_store::BlobKey;
 
+use crate::instance_shares::InstanceShares;
+
 /// Separates the app from the digest prefix in a preview hostname:
 /// `<app>--<first 12 hex digits of the digest>.<domain>`.
 pub const PREVIEW_SEPARATOR: &str = "--";
@@ -52,6 +54,8 @@ pub struct AppDefaults {
     pub keyvalue: Arc<dyn KeyValueStore>,
     /// Key-value limits; an app's own quota replaces the default one.
     pub keyvalue_limits: KeyValueLimits,
+    /// Each app's share of the instance pool.
+    pub instance_shares: Arc<InstanceShares>,
 }
 
 /// The in-memory routing table a server answers from, rebuilt whenever the
@@ -120,6 +124,9 @@ impl Routes {
                 .collect(),
             previews: HashMap::new(),
         };
+        defaults
+            .instance_shares
+            .keep_only(table.apps.iter().map(|(app, _)| app));
         for (app, live) in table.apps {
             let route = live.map(|deployment| routes.route(&app, deployment, false, defaults));
             routes.apps.insert(app, route);
@@ -159,6 +166,7 @@ impl Routes {
                     .unwrap_or(defaults.keyvalue_limits.quota_bytes),
                 ..defaults.keyvalue_limits
             },
+            instance_share: defaults.instance_shares.get(app),
         };
         Route {
             key: deployment.key,

@@ -19,17 +19,68 @@ pub struct ConnectionArgs {
     /// is closed.
     #[arg(long, env = "WHARF_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     header_read_timeout: Duration,
+
+    /// How long a connection (HTTP/1 keep-alive or HTTP/2) may stay open
+    /// with no request in flight. It is closed between one and one and a
+    /// half times this after its last request ends. An idle HTTP/1
+    /// connection meets --header-read-timeout first.
+    #[arg(long, env = "WHARF_IDLE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    idle_timeout: Duration,
+
+    /// How long the reader of a request body (a guest, a deploy) waits for
+    /// the client's next bytes. Past it the request is given up: 408 if
+    /// nothing was answered yet, so a stalled upload holds no instance.
+    #[arg(long, env = "WHARF_BODY_IDLE_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    body_idle_timeout: Duration,
+
+    /// Most connections open at once on each listener. Past it the
+    /// listener accepts no more until one closes.
+    #[arg(long, env = "WHARF_MAX_CONNECTIONS", default_value_t = 10_000)]
+    max_connections: usize,
+
+    /// Most connections open at once from one client address. Past it a
+    /// new connection from that address is closed at once. Behind a proxy
+    /// every client has the proxy's address: raise this there.
+    #[arg(long, env = "WHARF_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 256)]
+    max_connections_per_client: usize,
+
+    /// Most requests in flight at once from one client address, over all
+    /// its connections. Past it a request gets 503 with `Retry-After`.
+    /// Behind a proxy every client has the proxy's address: raise this
+    /// there.
+    #[arg(long, env = "WHARF_MAX_REQUESTS_PER_CLIENT", default_value_t = 256)]
+    max_requests_per_client: usize,
 }
 
 impl ConnectionArgs {
     /// The limits as the listener takes them.
     pub fn limits(&self) -> anyhow::Result<ConnectionLimits> {
-        anyhow::ensure!(
-            !self.header_read_timeout.is_zero(),
-            "--header-read-timeout must be longer than zero"
-        );
+        for (flag, timeout) in [
+            ("--header-read-timeout", self.header_read_timeout),
+            ("--idle-timeout", self.idle_timeout),
+            ("--body-idle-timeout", self.body_idle_timeout),
+        ] {
+            anyhow::ensure!(!timeout.is_zero(), "{flag} must be longer than zero");
+        }
+        // The cap is a semaphore's count, which has its own ceiling.
+        let most = u32::MAX as usize >> 3;
+        for (flag, count) in [
+            ("--max-connections", self.max_connections),
+            ("--max-connections-per-client", self.max_connections_per_client),
+            ("--max-requests-per-client", self.max_requests_per_client),
+        ] {
+            anyhow::ensure!(
+                (1..=most).contains(&count),
+                "{flag} must be between 1 and {most}"
+            );
+        }
         Ok(ConnectionLimits {
             header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            body_idle_timeout: self.body_idle_timeout,
+            max_connections: self.max_connections,
+            max_connections_per_client: self.max_connections_per_client,
+            max_requests_per_client: self.max_requests_per_client,
             grace_period: self.grace_period,
         })
     }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wharf_runtime::{AppContext, DeploymentFacts, MemoryKeyValue, Runtime};
+use wharf_runtime::{AppContext, DeploymentFacts, InstanceShare, MemoryKeyValue, Runtime};
 use wharf_server::{CacheLimits, ComponentCache, Listener, SingleApp, shutdown_signal};
 use wharf_store::{BlobStore, StoreOptions};
 
@@ -128,6 +128,7 @@ impl RunCommand {
             // `wharf run` keeps key-value data in memory, for as long as it runs.
             keyvalue: Arc::new(MemoryKeyValue::default()),
             keyvalue_limits: self.runtime.keyvalue_limits(),
+            instance_share: InstanceShare::new(self.runtime.single_app_share()),
         };
         let dispatch = Arc::new(SingleApp::new(runtime, components, key, Arc::new(app)));
 

@@ -13,6 +13,14 @@ pub struct RuntimeArgs {
     #[arg(long, env = "WHARF_MAX_INSTANCES", default_value_t = RuntimeConfig::default().max_instances)]
     max_instances: u32,
 
+    /// Instances one app may hold at once, its live deployment and previews
+    /// together, so that no app can take every slot from the others.
+    /// Requests beyond it get 503 with `Retry-After`. Default: half of
+    /// --max-instances under `wharf serve`; all of them under `wharf run`,
+    /// which serves one app.
+    #[arg(long, env = "WHARF_MAX_INSTANCES_PER_APP")]
+    max_instances_per_app: Option<u32>,
+
     /// Linear memory one instance may use. A guest that needs more traps (500).
     #[arg(long, env = "WHARF_MAX_MEMORY", default_value = "128MiB")]
     max_memory: ByteSize,
@@ -75,15 +83,29 @@ impl RuntimeArgs {
         }
     }
 
+    /// The share of the instance pool of the one app `wharf run` serves.
+    pub fn single_app_share(&self) -> u32 {
+        self.max_instances_per_app.unwrap_or(self.max_instances)
+    }
+
     /// The runtime configuration these flags describe.
     pub fn config(&self) -> anyhow::Result<RuntimeConfig> {
         anyhow::ensure!(self.max_instances > 0, "--max-instances must be at least 1");
+        let max_instances_per_app = self
+            .max_instances_per_app
+            .unwrap_or(self.max_instances.div_ceil(2));
+        anyhow::ensure!(
+            (1..=self.max_instances).contains(&max_instances_per_app),
+            "--max-instances-per-app must be between 1 and --max-instances ({})",
+            self.max_instances
+        );
         anyhow::ensure!(
             !self.deadline.is_zero(),
             "--deadline must be longer than zero"
         );
         Ok(RuntimeConfig {
             max_instances: self.max_instances,
+            max_instances_per_app,
             max_memory_bytes: self.max_memory.as_u64(),
             request_deadline: self.deadline,
             max_request_body_bytes: self.max_request_body.as_u64(),

@@ -3,6 +3,7 @@
 use super::{DeploymentFacts, KeyValueLimits, KeyValueStore, OutboundPolicy};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Everything per app that a request's instance can reach.
 #[derive(Clone)]
@@ -18,4 +19,35 @@ pub struct AppContext {
     pub keyvalue: Arc<dyn KeyValueStore>,
     /// Size limits and the quota on the app's key-value data.
     pub keyvalue_limits: KeyValueLimits,
+    /// The part of the instance pool the app may hold at once.
+    pub instance_share: InstanceShare,
+}
+
+/// The part of the instance pool one app may hold at once: its live
+/// deployment and its previews draw on the same share, so no one app can
+/// take every slot from the others. Clones share the count.
+#[derive(Clone, Debug)]
+pub struct InstanceShare {
+    slots: Arc<Semaphore>,
+    size: u32,
+}
+
+impl InstanceShare {
+    /// A share of `size` instances.
+    pub fn new(size: u32) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(size as usize)),
+            size,
+        }
+    }
+
+    /// How many instances the share allows.
+    pub fn size(&self) -> u32 {
+        self.size
+    }
+
+    /// One of the share's instances, or `None` when all are in use.
+    pub(crate) fn try_take(&self) -> Option<OwnedSemaphorePermit> {
+        self.slots.clone().try_acquire_owned().ok()
+    }
 }

@@ -24,7 +24,7 @@ mod outbound;
 mod state;
 mod wasi;
 
-pub use app::AppContext;
+pub use app::{AppContext, InstanceShare};
 pub use deployment::DeploymentFacts;
 pub use keyvalue::{
     Bucket, KeyValueError, KeyValueFuture, KeyValueLimits, KeyValueStore, MemoryKeyValue,

@@ -11,6 +11,11 @@ pub struct RuntimeConfig {
     /// How many instances may be alive at once, across all apps. This sizes
     /// wasmtime's pooling allocator; a request beyond it is refused with 503.
     pub max_instances: u32,
+    /// How many of those one app may hold at once, its live deployment and
+    /// previews together, so that one app (a flood of stalled uploads, a
+    /// slow dependency) cannot take every slot from the others. A request
+    /// beyond it is refused with 503.
+    pub max_instances_per_app: u32,
     /// Most linear memory one instance may grow to, in bytes. A guest that
     /// tries to grow past it sees allocation fail and traps, which is a 500.
     pub max_memory_bytes: u64,
@@ -85,6 +90,7 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         Self {
             max_instances: 1000,
+            max_instances_per_app: 500,
             max_memory_bytes: 128 << 20,
             request_deadline: Duration::from_secs(30),
             max_request_body_bytes: 10 << 20,

@@ -5,13 +5,17 @@
 //! - `cgi/`: a command (one that exports `wasi:cli/run`), CGI-style;
 //! - `outcome.rs`: a response body ends as its guest's run did, cleanly
 //!   only if the run succeeded;
+//! - `request_body.rs`: a request body's bytes must keep arriving, and how
+//!   reading one fell short;
 //! - `request_id.rs`: the id that ties a response to its log lines.
 
 mod cgi;
 mod outcome;
+mod request_body;
 mod request_id;
 mod wasi_http;
 
+pub use request_body::{BodyError, BodyStalled, IdleTimeoutBody};
 pub use request_id::RequestId;
 
 use crate::capabilities::{AppContext, HostState};
@@ -21,6 +25,7 @@ use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::{PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 use wharf_store::Digest;
 
@@ -39,7 +44,8 @@ impl Runtime {
         app: &Arc<AppContext>,
     ) -> Result<http::Response<GuestBody>, InvokeError>
     where
-        B: http_body::Body<Data = Bytes, Error = hyper::Error> + Send + 'static,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BodyError> + Send,
     {
         let config = &self.config;
         // A body declared too large is refused before it takes a slot.
@@ -51,13 +57,25 @@ impl Runtime {
         if declared.is_some_and(|len| len > limit) {
             return Err(InvokeError::BodyTooLarge { limit });
         }
-        let permit = self
+        // The app's share first, so an app at its share does not take a
+        // pool slot only to give it back.
+        let app_slot = app
+            .instance_share
+            .try_take()
+            .ok_or(InvokeError::AppOverloaded {
+                share: app.instance_share.size(),
+            })?;
+        let pool_slot = self
             .instance_slots
             .clone()
             .try_acquire_owned()
             .map_err(|_| InvokeError::Overloaded {
                 max_instances: config.max_instances,
             })?;
+        let permit = InstanceSlot {
+            _pool: pool_slot,
+            _app: app_slot,
+        };
         match component.pre_instance() {
             PreInstance::Http(pre) => {
                 let pre = pre.clone();
@@ -71,6 +89,13 @@ impl Runtime {
             }
         }
     }
+}
+
+/// A request's hold on an instance: a slot of the pool and one of its app's
+/// share, both given back when the request's guest is done.
+pub(crate) struct InstanceSlot {
+    _pool: OwnedSemaphorePermit,
+    _app: OwnedSemaphorePermit,
 }
 
 impl Runtime {

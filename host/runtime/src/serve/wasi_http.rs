@@ -2,15 +2,15 @@
 //! `wasi:http/incoming-handler`.
 
 use super::outcome::{ends_with_run, outcome_channel};
-use super::{GuestBody, classify};
+use super::request_body::{BodyError, BodyFaults, BodyStalled};
+use super::{GuestBody, InstanceSlot, classify};
 use crate::capabilities::{AppContext, HostState};
 use crate::world::AppPre;
 use crate::{CompiledComponent, InvokeError, RequestId, Runtime};
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use tokio::sync::{OwnedSemaphorePermit, oneshot};
+use tokio::sync::oneshot;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 
@@ -26,15 +26,16 @@ impl Runtime {
         request: http::Request<B>,
         request_id: RequestId,
         app: &Arc<AppContext>,
-        permit: OwnedSemaphorePermit,
+        permit: InstanceSlot,
     ) -> Result<http::Response<GuestBody>, InvokeError>
     where
-        B: http_body::Body<Data = Bytes, Error = hyper::Error> + Send + 'static,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BodyError> + Send,
     {
         let config = &self.config;
         let limit = config.max_request_body_bytes;
-        let body_too_large = Arc::new(AtomicBool::new(false));
-        let request = request.map(|body| limit_body(body, limit, body_too_large.clone()));
+        let faults = Arc::new(BodyFaults::default());
+        let request = request.map(|body| limit_body(body, limit, faults.clone()));
 
         let (mut store, memory_hit) = self.new_store(
             component,
@@ -86,9 +87,9 @@ impl Runtime {
             result
         });
 
-        let too_large = || body_too_large.load(Ordering::Relaxed);
+        let refusal = || faults.refusal(limit);
         match receiver.await {
-            Ok(_) if too_large() => Err(InvokeError::BodyTooLarge { limit }),
+            Ok(_) if let Some(refusal) = refusal() => Err(refusal),
             Ok(Ok(response)) => Ok(ends_with_run(response, outcome_rx)),
             Ok(Err(code)) => {
                 tracing::error!(%request_id, %digest, "guest answered with error code {code:?}");
@@ -97,7 +98,7 @@ impl Runtime {
             // The guest dropped the response outparam without using it: it
             // finished, trapped or was stopped. The task says which.
             Err(_) => match task.await {
-                _ if too_large() => Err(InvokeError::BodyTooLarge { limit }),
+                _ if let Some(refusal) = refusal() => Err(refusal),
                 outcome => no_response(outcome, request_id, digest),
             },
         }
@@ -120,20 +121,26 @@ fn no_response(
     }
 }
 
-/// Caps a request body at `limit` bytes. Past it the guest's read fails and
-/// `too_large` is set, so the caller can answer 413 if no response was sent.
+/// Caps a request body at `limit` bytes. Past it, or when the client stalls
+/// or breaks off, the guest's read fails and `faults` records why, so the
+/// caller can answer 413 or 408 if no response was sent.
 fn limit_body<B>(
     body: B,
     limit: u64,
-    too_large: Arc<AtomicBool>,
+    faults: Arc<BodyFaults>,
 ) -> impl http_body::Body<Data = Bytes, Error = wasmtime_wasi_http::Error>
 where
-    B: http_body::Body<Data = Bytes, Error = hyper::Error>,
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BodyError>,
 {
     Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX)).map_err(move |e| {
         if e.is::<LengthLimitError>() {
-            too_large.store(true, Ordering::Relaxed);
+            faults.note_too_large();
             return wasmtime_wasi_http::Error::HttpRequestBodySize(Some(limit));
+        }
+        faults.note_error(&*e);
+        if e.is::<BodyStalled>() {
+            return wasmtime_wasi_http::Error::ConnectionReadTimeout;
         }
         match e.downcast::<hyper::Error>() {
             Ok(e) => wasmtime_wasi_http::Error::Hyper(*e),

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use http_body_util::channel::{Channel, Sender};
 use wharf_runtime::{
-    AppContext, Compiler, CompilerMode, DeploymentFacts, MemoryKeyValue, RequestId, RuntimeConfig,
+    AppContext, Compiler, CompilerMode, DeploymentFacts, InstanceShare, MemoryKeyValue, RequestId, RuntimeConfig,
 };
 use wharf_store::{ClusterSecret, StoreOptions};
 
@@ -87,6 +87,7 @@ fn app() -> Arc<AppContext> {
         outbound: Arc::default(),
         keyvalue: Arc::new(MemoryKeyValue::default()),
         keyvalue_limits: Default::default(),
+        instance_share: InstanceShare::new(8),
     })
 }
 

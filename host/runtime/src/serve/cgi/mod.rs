@@ -5,7 +5,8 @@
 mod head;
 
 use super::outcome::{EndsWithRun, outcome_channel};
-use super::{GuestBody, classify};
+use super::request_body::{BodyError, BodyFaults};
+use super::{GuestBody, InstanceSlot, classify};
 use crate::capabilities::{AppContext, HostState};
 use crate::{CompiledComponent, InvokeError, RequestId, Runtime};
 use bytes::{Bytes, BytesMut};
@@ -15,10 +16,9 @@ use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
-use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::cli::{AsyncStdinStream, AsyncStdoutStream};
 use wasmtime_wasi::p2::bindings::CommandPre;
@@ -39,10 +39,11 @@ impl Runtime {
         request: http::Request<B>,
         request_id: RequestId,
         app: &Arc<AppContext>,
-        slot: OwnedSemaphorePermit,
+        slot: InstanceSlot,
     ) -> Result<Response<GuestBody>, InvokeError>
     where
-        B: Body<Data = Bytes, Error = hyper::Error> + Send + 'static,
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BodyError> + Send,
     {
         let config = self.config.clone();
         let (parts, body) = request.into_parts();
@@ -50,16 +51,16 @@ impl Runtime {
 
         // stdin: the request body, pumped through a bounded pipe.
         let (stdin_writer, stdin_reader) = tokio::io::duplex(PIPE_BYTES);
-        let stdin_state = Arc::new(StdinState::default());
+        let stdin_faults = Arc::new(BodyFaults::default());
         let pump = tokio::spawn(pump_body(
             body,
             stdin_writer,
             config.max_request_body_bytes,
-            stdin_state.clone(),
+            stdin_faults.clone(),
         ));
         let stdin_reader = StdinReader {
             pipe: stdin_reader,
-            state: stdin_state.clone(),
+            faults: stdin_faults.clone(),
         };
         // stdout: read by the parser below as the command writes it.
         let (stdout_writer, stdout_reader) = tokio::io::duplex(PIPE_BYTES);
@@ -107,48 +108,42 @@ impl Runtime {
             stdout_reader,
             outcome_rx,
             head_tx,
-            stdin_state.clone(),
+            stdin_faults.clone(),
         ));
-        let too_large = || stdin_state.too_large.load(Ordering::SeqCst);
         match head_rx.await {
-            _ if too_large() => Err(InvokeError::BodyTooLarge {
-                limit: self.config.max_request_body_bytes,
-            }),
+            _ if let Some(refusal) = stdin_faults.refusal(self.config.max_request_body_bytes) => {
+                Err(refusal)
+            }
             Ok(result) => result,
             Err(_) => Err(InvokeError::internal("the CGI relay stopped")),
         }
     }
 }
 
-/// How the request body's trip into stdin ended, when it did not end well.
-#[derive(Default)]
-struct StdinState {
-    /// The body passed the limit.
-    too_large: AtomicBool,
-    /// The client's upload broke off.
-    broken: AtomicBool,
-}
-
 /// Copies the request body into the command's stdin, stopping at `limit`
-/// bytes, at a broken upload (flagging either), or when the command stops
-/// reading.
-async fn pump_body<B>(body: B, mut stdin: DuplexStream, limit: u64, state: Arc<StdinState>)
+/// bytes, at a broken or stalled upload (recording which in `faults`), or
+/// when the command stops reading.
+async fn pump_body<B>(body: B, mut stdin: DuplexStream, limit: u64, faults: Arc<BodyFaults>)
 where
-    B: Body<Data = Bytes, Error = hyper::Error>,
+    B: Body<Data = Bytes>,
+    B::Error: Into<BodyError> + Send,
 {
     let mut body = std::pin::pin!(body);
     let mut sent = 0u64;
     while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else {
-            state.broken.store(true, Ordering::SeqCst);
-            return;
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) => {
+                faults.note_error(&*e.into());
+                return;
+            }
         };
         let Ok(data) = frame.into_data() else {
             continue;
         };
         sent += data.len() as u64;
         if sent > limit {
-            state.too_large.store(true, Ordering::SeqCst);
+            faults.note_too_large();
             return;
         }
         if stdin.write_all(&data).await.is_err() {
@@ -158,12 +153,12 @@ where
     let _ = stdin.shutdown().await;
 }
 
-/// The command's stdin. A body cut short (over the limit, or broken off)
-/// ends in a read error rather than a clean end of file, so the command
+/// The command's stdin. A body cut short (over the limit, stalled or broken
+/// off) ends in a read error rather than a clean end of file, so the command
 /// cannot mistake part of a body for all of it.
 struct StdinReader {
     pipe: DuplexStream,
-    state: Arc<StdinState>,
+    faults: Arc<BodyFaults>,
 }
 
 impl tokio::io::AsyncRead for StdinReader {
@@ -176,11 +171,7 @@ impl tokio::io::AsyncRead for StdinReader {
         let wanted = buf.remaining() > 0;
         let polled = Pin::new(&mut self.pipe).poll_read(cx, buf);
         let at_end = matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() == before;
-        let state = &self.state;
-        if wanted
-            && at_end
-            && (state.too_large.load(Ordering::SeqCst) || state.broken.load(Ordering::SeqCst))
-        {
+        if wanted && at_end && self.faults.cut_short() {
             return Poll::Ready(Err(std::io::Error::other("the request body was cut short")));
         }
         polled
@@ -195,7 +186,7 @@ async fn relay_output(
     mut stdout: DuplexStream,
     outcome: oneshot::Receiver<Result<(), InvokeError>>,
     head_tx: oneshot::Sender<Result<Response<GuestBody>, InvokeError>>,
-    stdin: Arc<StdinState>,
+    stdin: Arc<BodyFaults>,
 ) {
     let stopped = || InvokeError::internal("the command's task stopped");
     let mut buffer = BytesMut::new();
@@ -262,9 +253,9 @@ async fn relay_output(
         Some(outcome) => outcome.await.unwrap_or_else(|_| Err(stopped())),
         None => Ok(()),
     };
-    if stdin.too_large.load(Ordering::SeqCst) {
+    if stdin.cut_short() {
         result = Err(InvokeError::internal(
-            "the request body passed the limit after the response began",
+            "the request body was cut short after the response began",
         ));
     }
     // The body ends as the run did: cut off if it failed. The outcome goes
