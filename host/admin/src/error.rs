@@ -84,6 +84,13 @@ impl From<RegistryError> for ApiError {
             RegistryError::NothingToRollBackTo { .. }
             | RegistryError::AlreadyLive { .. }
             | RegistryError::HostnameTaken { .. } => StatusCode::CONFLICT,
+            e if e.is_unavailable() => {
+                tracing::warn!("the registry's database is unavailable: {e}");
+                return Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("the registry's database is unavailable ({e}); try again shortly"),
+                );
+            }
             // Another change (a long garbage collection, say) holds the lock.
             e if e.is_busy() => {
                 return Self::new(

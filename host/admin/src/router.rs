@@ -23,7 +23,7 @@ use std::sync::Arc;
 use tower::ServiceExt;
 use wharf_registry::Registry;
 use wharf_runtime::GuestBody;
-use wharf_server::{RequestBody, AppRouter, Dispatch};
+use wharf_server::{AppRouter, Dispatch, RequestBody};
 use wharf_store::BlobStore;
 
 /// How the admin API is set up.

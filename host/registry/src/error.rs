@@ -109,6 +109,24 @@ impl RegistryError {
     }
 }
 
+impl RegistryError {
+    /// Whether the database could not be reached at all (refused, reset,
+    /// or no connection within the pool's acquire timeout): the registry is
+    /// down, not the request wrong, and worth trying again.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::Database(
+                sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::WorkerCrashed
+            )
+        )
+    }
+}
+
 /// A [`RegistryError::Malformed`] for `what`, failing with `source`.
 pub(crate) fn malformed(
     what: impl Into<String>,

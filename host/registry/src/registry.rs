@@ -15,6 +15,11 @@ use crate::rows::{
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor, Row};
 use std::collections::HashSet;
+use std::time::Duration;
+
+/// How long a registry call waits for a Postgres connection before it
+/// fails as unavailable ([`RegistryError::is_unavailable`]).
+pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 use wharf_store::BlobKey;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -87,6 +92,9 @@ impl Registry {
             }
             Database::Postgres => AnyPoolOptions::new()
                 .max_connections(8)
+                // With Postgres down, a call fails within this rather than
+                // sqlx's default 30 s, and the admin API answers 503.
+                .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
                 .connect(url)
                 .await
                 .map_err(bad)?,
@@ -123,7 +131,7 @@ impl Registry {
 
     /// Follows the change feed from this process, checking the position
     /// every `poll` in any case; see [`FeedFollower`].
-    pub fn follow(&self, poll: std::time::Duration) -> FeedFollower {
+    pub fn follow(&self, poll: Duration) -> FeedFollower {
         FeedFollower::new(self.clone(), self.feed.clone(), poll)
     }
 

@@ -40,8 +40,8 @@ mod serve;
 mod world;
 
 pub use capabilities::{
-    AppContext, Bucket, DeploymentFacts, InstanceShare, KeyValueError, KeyValueFuture, KeyValueLimits,
-    KeyValueStore, MemoryKeyValue, OriginRule, OriginRuleError, OutboundPolicy,
+    AppContext, Bucket, DeploymentFacts, InstanceShare, KeyValueError, KeyValueFuture,
+    KeyValueLimits, KeyValueStore, MemoryKeyValue, OriginRule, OriginRuleError, OutboundPolicy,
     ResolveAddressStream,
 };
 pub use engine::{

@@ -1,8 +1,8 @@
 //! Deciding which component answers a request, and answering it.
 
 use crate::ComponentCache;
-use crate::listener::RequestBody;
 use crate::error_response::{error_response, text_response};
+use crate::listener::RequestBody;
 use crate::{DIGEST_HEADER, REQUEST_ID_HEADER};
 use http::{HeaderValue, Request, Response, StatusCode};
 use std::sync::Arc;

@@ -65,9 +65,7 @@ impl AppRouter {
             outbound: runtime.config().outbound.clone(),
             keyvalue: Arc::new(RegistryKeyValue(registry.clone())),
             keyvalue_limits: config.keyvalue_limits,
-            instance_shares: Arc::new(InstanceShares::new(
-                runtime.config().max_instances_per_app,
-            )),
+            instance_shares: Arc::new(InstanceShares::new(runtime.config().max_instances_per_app)),
         };
         let routes = Routes::new(registry.routing_table().await?, &defaults);
         Ok(Self {

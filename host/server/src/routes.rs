@@ -299,6 +299,7 @@ mod tests {
                 outbound: Arc::new(OutboundPolicy::default()),
                 keyvalue: Arc::new(wharf_runtime::MemoryKeyValue::default()),
                 keyvalue_limits: KeyValueLimits::default(),
+                instance_shares: Arc::new(InstanceShares::new(4)),
             },
         )
     }

@@ -67,7 +67,7 @@ impl AdminSession {
     }
 
     /// `wharf serve --store STORE --db DB`, on Garage credentials.
-    fn on(store: &str, db: &str, args: &[&str]) -> Result<Self> {
+    pub(crate) fn on(store: &str, db: &str, args: &[&str]) -> Result<Self> {
         let data_dir = tempfile::tempdir()?;
         let token = format!("test-token-{:016x}", rand_u64());
         let mut server_env = Garage::from_env().aws_env();
@@ -96,6 +96,14 @@ impl AdminSession {
         } = self;
         server.kill()?;
         Self::embedded_in(_data_dir, &[])
+    }
+
+    /// The admin token the CLI environment carries.
+    pub(crate) fn token(&self) -> &str {
+        self.env
+            .iter()
+            .find_map(|(name, value)| (*name == "WHARF_TOKEN").then_some(value.as_str()))
+            .expect("the session carries a token")
     }
 
     /// Runs `wharf ARGS... --json` against this server and decodes stdout.

@@ -66,7 +66,10 @@ impl ConnectionArgs {
         let most = u32::MAX as usize >> 3;
         for (flag, count) in [
             ("--max-connections", self.max_connections),
-            ("--max-connections-per-client", self.max_connections_per_client),
+            (
+                "--max-connections-per-client",
+                self.max_connections_per_client,
+            ),
             ("--max-requests-per-client", self.max_requests_per_client),
         ] {
             anyhow::ensure!(

@@ -143,7 +143,10 @@ mod tests {
         let steady = tokio::spawn(async move {
             for _ in 0..4 {
                 tokio::time::sleep(Duration::from_secs(4)).await;
-                sender.send_data(Bytes::from_static(b"x")).await.unwrap();
+                sender
+                    .send_data(Bytes::from_static(b"x"))
+                    .await
+                    .expect("the body is read");
             }
             // Then nothing more, and the sender stays open.
             tokio::time::sleep(Duration::from_secs(60)).await;
@@ -152,7 +155,7 @@ mod tests {
         let mut received = 0;
         let stalled = loop {
             match body.frame().await.expect("the body does not end") {
-                Ok(frame) => received += frame.into_data().unwrap().len(),
+                Ok(frame) => received += frame.into_data().expect("data").len(),
                 Err(e) => break e,
             }
         };
@@ -166,13 +169,19 @@ mod tests {
     async fn time_between_reads_does_not_count() {
         let (mut sender, body) = Channel::<Bytes, BodyError>::new(4);
         let mut body = IdleTimeoutBody::new(body, Duration::from_secs(1));
-        sender.send_data(Bytes::from_static(b"a")).await.unwrap();
-        sender.send_data(Bytes::from_static(b"b")).await.unwrap();
+        sender
+            .send_data(Bytes::from_static(b"a"))
+            .await
+            .expect("room");
+        sender
+            .send_data(Bytes::from_static(b"b"))
+            .await
+            .expect("room");
         drop(sender);
-        assert!(body.frame().await.unwrap().is_ok());
+        assert!(body.frame().await.expect("a frame").is_ok());
         // The reader is busy for longer than the timeout between reads.
         tokio::time::sleep(Duration::from_secs(10)).await;
-        assert!(body.frame().await.unwrap().is_ok());
+        assert!(body.frame().await.expect("a frame").is_ok());
         assert!(body.frame().await.is_none(), "the body ends cleanly");
     }
 }

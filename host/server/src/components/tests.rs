@@ -5,7 +5,8 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use http_body_util::channel::{Channel, Sender};
 use wharf_runtime::{
-    AppContext, Compiler, CompilerMode, DeploymentFacts, InstanceShare, MemoryKeyValue, RequestId, RuntimeConfig,
+    AppContext, Compiler, CompilerMode, DeploymentFacts, InstanceShare, MemoryKeyValue, RequestId,
+    RuntimeConfig,
 };
 use wharf_store::{ClusterSecret, StoreOptions};
 

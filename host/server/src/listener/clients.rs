@@ -140,10 +140,16 @@ mod tests {
         assert_eq!(first.activity(), (2, true));
         drop(requests);
         assert_eq!(first.activity(), (2, false));
-        assert!(second.start_request().is_some(), "finished requests count no more");
+        assert!(
+            second.start_request().is_some(),
+            "finished requests count no more"
+        );
 
         drop(first);
-        assert!(clients.connect(one).is_some(), "a closed connection frees its place");
+        assert!(
+            clients.connect(one).is_some(),
+            "a closed connection frees its place"
+        );
     }
 
     #[test]
@@ -151,6 +157,6 @@ mod tests {
         let clients = Clients::new(1, 1);
         let address = IpAddr::V4(Ipv4Addr::LOCALHOST);
         drop(clients.connect(address).expect("a connection"));
-        assert!(clients.by_address.lock().unwrap().is_empty());
+        assert!(clients.by_address.lock().expect("lock").is_empty());
     }
 }
