@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -271,6 +272,14 @@ def get(address, path="/", host=None, timeout=600):
 
 
 # ---------------------------------------------------------------- load
+
+
+def spin(address):
+    """Sends busy-loop one request and waits for whatever ends it."""
+    try:
+        get(address, host="busy.localhost")
+    except OSError:
+        pass
 
 
 def first_request(node):
@@ -751,6 +760,39 @@ class Bench:
             f"| {len(times)} | {len(times) / total:.0f} | {q(0.5):.2f} | {q(0.99):.2f} | {times[-1] * 1e3:.2f} | {rss:.1f} |",
         )
 
+    def busy_neighbours(self):
+        """hello's latency while two guests of another app spin on the CPU."""
+        hello = TARGET / "guests/hello.wasm"
+        busy = TARGET / "guests/busy-loop.wasm"
+        # The deadline outlasts the measurement, so the spinning guests run
+        # throughout it; stopping the server ends them.
+        server = Wharf(self.wharf_bin, self.data_dir("busy"), ["--deadline", "600s", "--grace-period", "1s"])
+        server.deploy(hello, "app")
+        server.deploy(busy, "busy")
+        rate = 200
+        measure = lambda: oha(server.url, seconds=self.seconds, connections=4, host="app.localhost",
+                              rate=rate)["latencyPercentiles"]
+        oha(server.url, seconds=1, connections=4, host="app.localhost")
+        idle = measure()
+        for _ in range(2):
+            threading.Thread(target=spin, args=(server.addresses[0],), daemon=True).start()
+        time.sleep(0.5)
+        loaded = measure()
+        server.stop()
+        ratio = loaded["p50"] / idle["p50"]
+        self.section(
+            "hello beside two spinning guests",
+            f"One `wharf serve` with two apps: hello, and busy-loop, whose guest spins until its "
+            f"deadline. hello is measured open-loop (`oha -q {rate} -c 4 --latency-correction`, "
+            f"{self.seconds} s), first alone, then while two busy-loop requests spin.\n\n"
+            "| hello | p50 ms | p99 ms |\n|---|---|---|\n"
+            f"| alone | {idle['p50'] * 1e3:.3f} | {idle['p99'] * 1e3:.3f} |\n"
+            f"| beside two spinning guests | {loaded['p50'] * 1e3:.3f} | {loaded['p99'] * 1e3:.3f} |\n\n"
+            f"p50 ratio: {ratio:.2f}×.",
+        )
+        self.target("hello p50 beside two spinning guests, against alone", "≤ 2×",
+                    f"{ratio:.2f}×", ratio <= 2)
+
     def memory(self):
         hello = TARGET / "guests/hello.wasm"
         requests = 20_000 if self.args.smoke else 1_000_000
@@ -808,7 +850,8 @@ def main():
     parser.add_argument("--smoke", action="store_true", help="short runs on debug builds")
     parser.add_argument("--out", type=pathlib.Path, help="where to write the report [bench/RESULTS.md]")
     parser.add_argument("--only", choices=["throughput", "hello", "echo-cpu", "cold", "python",
-                                           "background-compile", "many-apps", "memory"],
+                                           "background-compile", "many-apps", "memory",
+                                           "busy-neighbours"],
                         help="run one workload (the report then holds only it; it goes to --out, "
                              "or target/bench/only-WORKLOAD.md)")
     parser.add_argument("--against", metavar="REV",
@@ -849,6 +892,8 @@ def main():
             bench.many_apps()
         if wanted("memory"):
             bench.memory()
+        if wanted("busy-neighbours"):
+            bench.busy_neighbours()
         report = bench.report(command)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report)
