@@ -3,6 +3,8 @@
 //!
 //! - `wasi_http.rs`: a component that exports `wasi:http/incoming-handler`;
 //! - `cgi/`: a command (one that exports `wasi:cli/run`), CGI-style;
+//! - `long_running.rs`: a guest that keeps the CPU busy moves to threads
+//!   of its own, so short requests are never behind it;
 //! - `outcome.rs`: a response body ends as its guest's run did, cleanly
 //!   only if the run succeeded;
 //! - `request_body.rs`: a request body's bytes must keep arriving, and how
@@ -10,6 +12,7 @@
 //! - `request_id.rs`: the id that ties a response to its log lines.
 
 mod cgi;
+mod long_running;
 mod outcome;
 mod request_body;
 mod request_id;
@@ -19,6 +22,7 @@ pub use request_body::{BodyError, BodyStalled, IdleTimeoutBody};
 pub use request_id::RequestId;
 
 use crate::capabilities::{AppContext, HostState};
+use long_running::Interrupts;
 use crate::engine::PreInstance;
 use crate::{CompiledComponent, InvokeError, Runtime, RuntimeConfig};
 use bytes::Bytes;
@@ -100,27 +104,32 @@ pub(crate) struct InstanceSlot {
 
 impl Runtime {
     /// A store for one request, with the memory limiter and the epoch
-    /// deadline set: the guest yields at every tick and is interrupted at
-    /// the request deadline. Also returns the flag that says whether the
-    /// memory limit was hit.
+    /// deadline set: the guest yields at every tick, which `Interrupts`
+    /// counts, and is interrupted at the request deadline. Also returns the
+    /// flag that says whether the memory limit was hit.
     pub(crate) fn new_store(
         &self,
         component: &CompiledComponent,
         state: HostState,
-    ) -> (Store<HostState>, Arc<AtomicBool>) {
+    ) -> (Store<HostState>, Arc<AtomicBool>, Interrupts) {
         let mut store = Store::new(component.engine(), state);
         store.limiter(|state| &mut state.limiter);
         let memory_hit = store.data().limiter.hit_flag();
         let deadline_at = Instant::now() + self.config.request_deadline;
+        let interrupts = Interrupts::default();
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            Ok(if Instant::now() >= deadline_at {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::Yield(1)
-            })
+        store.epoch_deadline_callback({
+            let interrupts = interrupts.clone();
+            move |_| {
+                interrupts.count();
+                Ok(if Instant::now() >= deadline_at {
+                    UpdateDeadline::Interrupt
+                } else {
+                    UpdateDeadline::Yield(1)
+                })
+            }
         });
-        (store, memory_hit)
+        (store, memory_hit, interrupts)
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::outcome::{ends_with_run, outcome_channel};
 use super::request_body::{BodyError, BodyFaults, BodyStalled};
+use super::long_running::run_guest;
 use super::{GuestBody, InstanceSlot, classify};
 use crate::capabilities::{AppContext, HostState};
 use crate::world::AppPre;
@@ -37,7 +38,7 @@ impl Runtime {
         let faults = Arc::new(BodyFaults::default());
         let request = request.map(|body| limit_body(body, limit, faults.clone()));
 
-        let (mut store, memory_hit) = self.new_store(
+        let (mut store, memory_hit, interrupts) = self.new_store(
             component,
             HostState::new(config, request_id, app.clone(), component.uses_sockets()),
         );
@@ -66,13 +67,19 @@ impl Runtime {
         let (outcome_tx, outcome_rx) = outcome_channel();
         let task = tokio::spawn(async move {
             let _slot = permit;
-            let call = async {
-                let app = pre.instantiate_async(&mut store).await?;
-                app.wasi_http_incoming_handler()
-                    .call_handle(&mut store, guest_request, response_out)
-                    .await
+            // The run owns the store, so that it can move to the
+            // long-running lane, and hands it back for the order below.
+            let run = async move {
+                let call = async {
+                    let app = pre.instantiate_async(&mut store).await?;
+                    app.wasi_http_incoming_handler()
+                        .call_handle(&mut store, guest_request, response_out)
+                        .await
+                };
+                (tokio::time::timeout(deadline, call).await, store)
             };
-            let result = match tokio::time::timeout(deadline, call).await {
+            let (result, store) = run_guest(run, interrupts).await;
+            let result = match result {
                 Ok(Ok(())) => Ok(()),
                 Err(_elapsed) => Err(InvokeError::DeadlineExceeded { deadline }),
                 Ok(Err(e)) => Err(classify(&e, &memory_hit, &config, request_id, digest)),

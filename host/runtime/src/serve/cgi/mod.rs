@@ -6,6 +6,7 @@ mod head;
 
 use super::outcome::{EndsWithRun, outcome_channel};
 use super::request_body::{BodyError, BodyFaults};
+use super::long_running::run_guest;
 use super::{GuestBody, InstanceSlot, classify};
 use crate::capabilities::{AppContext, HostState};
 use crate::{CompiledComponent, InvokeError, RequestId, Runtime};
@@ -73,17 +74,23 @@ impl Runtime {
             AsyncStdinStream::new(stdin_reader),
             AsyncStdoutStream::new(PIPE_BYTES, stdout_writer),
         );
-        let (mut store, memory_hit) = self.new_store(component, state);
+        let (mut store, memory_hit, interrupts) = self.new_store(component, state);
         let digest = component.digest();
         let (outcome_tx, outcome_rx) = oneshot::channel();
         tokio::spawn(async move {
             let _slot = slot;
             let deadline = config.request_deadline;
-            let call = async {
-                let command = pre.instantiate_async(&mut store).await?;
-                command.wasi_cli_run().call_run(&mut store).await
+            // The run owns the store, so that it can move to the
+            // long-running lane, and hands it back to be closed below.
+            let run = async move {
+                let call = async {
+                    let command = pre.instantiate_async(&mut store).await?;
+                    command.wasi_cli_run().call_run(&mut store).await
+                };
+                (tokio::time::timeout(deadline, call).await, store)
             };
-            let outcome = match tokio::time::timeout(deadline, call).await {
+            let (result, store) = run_guest(run, interrupts).await;
+            let outcome = match result {
                 Err(_elapsed) => Err(InvokeError::DeadlineExceeded { deadline }),
                 Ok(Ok(Ok(()))) => Ok(()),
                 Ok(Ok(Err(()))) => Err(InvokeError::Exited(1)),
