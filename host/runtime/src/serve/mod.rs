@@ -22,10 +22,10 @@ pub use request_body::{BodyError, BodyStalled, IdleTimeoutBody};
 pub use request_id::RequestId;
 
 use crate::capabilities::{AppContext, HostState};
-use long_running::Interrupts;
 use crate::engine::PreInstance;
 use crate::{CompiledComponent, InvokeError, Runtime, RuntimeConfig};
 use bytes::Bytes;
+use long_running::Interrupts;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -141,7 +141,10 @@ pub(crate) fn classify(
     request_id: RequestId,
     digest: Digest,
 ) -> InvokeError {
-    tracing::error!(%request_id, %digest, "guest failed: {e:?}");
+    // `{e:#}`: the error's chain, which includes the guest's wasm
+    // backtrace, without the host's own backtrace that RUST_BACKTRACE
+    // would add to `{e:?}` (about 19 KB per trap).
+    tracing::error!(%request_id, %digest, "guest failed: {e:#}");
     if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
         InvokeError::DeadlineExceeded {
             deadline: config.request_deadline,

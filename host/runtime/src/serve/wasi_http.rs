@@ -1,9 +1,9 @@
 //! Serving one request to a component that exports
 //! `wasi:http/incoming-handler`.
 
+use super::long_running::run_guest;
 use super::outcome::{ends_with_run, outcome_channel};
 use super::request_body::{BodyError, BodyFaults, BodyStalled};
-use super::long_running::run_guest;
 use super::{GuestBody, InstanceSlot, classify};
 use crate::capabilities::{AppContext, HostState};
 use crate::world::AppPre;

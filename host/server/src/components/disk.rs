@@ -33,6 +33,13 @@ impl DiskCache {
                 .create(dir)?;
         }
         let meta = std::fs::metadata(dir)?;
+        if !meta.is_dir() {
+            return Err(std::io::Error::other(format!(
+                "{} is not a directory; move it away so wharf can create its compiled-code \
+                 directory there",
+                dir.display()
+            )));
+        }
         let me = std::fs::metadata("/proc/self")?.uid();
         if meta.uid() != me || meta.mode() & 0o022 != 0 {
             return Err(std::io::Error::other(format!(

@@ -356,3 +356,17 @@ async fn code_for_another_engine_is_never_loaded() {
     assert_eq!((cache.compiles(), cache.shared_loads()), (1, 0));
     assert_eq!(loaded.compiler(), Compiler::Cranelift);
 }
+
+#[test]
+fn a_plain_file_in_place_of_the_compiled_code_directory_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let compiled = dir.path().join("compiled");
+    std::fs::write(&compiled, b"not a directory").expect("a plain file");
+    let refused = disk::DiskCache::open(&compiled, runtime(CompilerMode::Cranelift))
+        .err()
+        .expect("a plain file is refused");
+    assert!(
+        refused.to_string().contains("is not a directory"),
+        "{refused}"
+    );
+}

@@ -4,9 +4,9 @@
 
 mod head;
 
+use super::long_running::run_guest;
 use super::outcome::{EndsWithRun, outcome_channel};
 use super::request_body::{BodyError, BodyFaults};
-use super::long_running::run_guest;
 use super::{GuestBody, InstanceSlot, classify};
 use crate::capabilities::{AppContext, HostState};
 use crate::{CompiledComponent, InvokeError, RequestId, Runtime};
