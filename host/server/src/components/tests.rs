@@ -362,7 +362,7 @@ fn a_plain_file_in_place_of_the_compiled_code_directory_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     let compiled = dir.path().join("compiled");
     std::fs::write(&compiled, b"not a directory").expect("a plain file");
-    let refused = disk::DiskCache::open(&compiled, runtime(CompilerMode::Cranelift))
+    let refused = DiskCache::open(&compiled, runtime(CompilerMode::Cranelift))
         .err()
         .expect("a plain file is refused");
     assert!(
