@@ -96,6 +96,15 @@ def build_baseline(rev, profile, workdir):
         return binary
     finally:
         run(["git", "worktree", "remove", "--force", tree], cwd=ROOT)
+        # Cargo records the baseline's sources by paths relative to the
+        # workspace, the same as this tree's, and its build is newer than
+        # this tree's files: without this, cargo would take this tree's
+        # crates for built already and keep the baseline's.
+        now = time.time()
+        tracked = subprocess.run(["git", "ls-files", "-z", "host"], cwd=ROOT, check=True,
+                                 capture_output=True).stdout.split(b"\0")
+        for path in filter(None, tracked):
+            os.utime(ROOT / os.fsdecode(path), (now, now))
 
 
 def js_component(workdir):
