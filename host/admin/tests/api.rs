@@ -278,3 +278,85 @@ async fn unknown_fields_are_refused_by_name() {
     let settings: AppSettingsBody = json(response).await;
     assert_eq!(settings.kv_quota, None);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Any method, path and body from an authorized client: the API answers
+    /// with a success or a client error in the error shape, never a 500, so
+    /// bad input is always named as the caller's.
+    #[test]
+    fn no_request_is_a_server_error() {
+        let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+        let api = runtime.block_on(api());
+        let segment = "[a-z0-9-]{1,12}|[\\PC&&[^/?#]]{0,12}|%[0-9A-Fa-f]{2}|\\.\\.?";
+        let path = proptest::collection::vec(
+            proptest::string::string_regex(segment).expect("regex"),
+            0..5,
+        )
+        .prop_map(|segments| format!("/v1/{}", segments.join("/")));
+        let known = "/v1/(apps|gc|apps/[a-z]{1,6}(/(deployments|settings|rollback|promote|config|hostnames|history)(/[a-z0-9=._-]{0,10})?)?)(\\?[a-z=&0-9]{0,20})?";
+        let paths = prop_oneof![path, proptest::string::string_regex(known).expect("regex")];
+        let methods = prop_oneof![
+            Just("GET"),
+            Just("POST"),
+            Just("PUT"),
+            Just("DELETE"),
+            Just("PATCH")
+        ];
+        let bodies =
+            "\\PC{0,40}|\\{\"[a-z_]{1,12}\": ?(\"[ -~]{0,12}\"|[0-9]{1,20}|true|null|\\[\\])\\}";
+        // PROPTEST_CASES sets how many (256 by default).
+        let config = proptest::test_runner::Config::default();
+        let cases = config.cases;
+        let answered = std::cell::Cell::new((0u32, 0u32));
+        let mut runner = proptest::test_runner::TestRunner::new(config);
+        runner
+            .run(&(methods, paths, bodies), |(method, path, body)| {
+                let Ok(request) = Request::builder()
+                    .method(method)
+                    .uri(&path)
+                    .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(body.clone()))
+                else {
+                    return Ok(());
+                };
+                let (status, bytes) = runtime.block_on(async {
+                    let response = send(&api, request).await;
+                    let status = response.status();
+                    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                        .await
+                        .expect("body");
+                    (status, bytes)
+                });
+                let (successes, refusals) = answered.get();
+                answered.set(if status.is_success() {
+                    (successes + 1, refusals)
+                } else {
+                    (successes, refusals + 1)
+                });
+                prop_assert!(
+                    status.is_success() || status.is_client_error(),
+                    "{method} {path} {body:?}: {status} {bytes:?}"
+                );
+                if status.is_client_error() {
+                    prop_assert!(
+                        serde_json::from_slice::<ErrorBody>(&bytes).is_ok(),
+                        "{method} {path}: {status} not in the error shape: {bytes:?}"
+                    );
+                }
+                Ok(())
+            })
+            .expect("every request answered as the caller's doing");
+        // The generated requests reach the handlers, not only the URI parser.
+        let (successes, refusals) = answered.get();
+        assert!(successes > 0, "no request succeeded");
+        assert!(
+            successes + refusals > cases / 2,
+            "only {} of {cases} requests were sent",
+            successes + refusals
+        );
+    }
+}

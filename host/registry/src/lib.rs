@@ -18,6 +18,8 @@ mod feed;
 mod keyvalue;
 mod model;
 mod names;
+#[cfg(test)]
+mod properties;
 mod registry;
 mod rows;
 

@@ -36,6 +36,8 @@ mod capabilities;
 mod engine;
 mod error;
 mod preview1;
+#[cfg(test)]
+mod properties;
 mod serve;
 mod world;
 

@@ -21,6 +21,8 @@ mod error;
 mod key;
 mod location;
 mod objects;
+#[cfg(test)]
+mod properties;
 mod quota;
 mod shared_artifacts;
 

@@ -1,6 +1,6 @@
-//! The registry's Postgres going away and coming back, while it keeps
-//! running for the rest of the suite: wharf reaches it through a [`Link`]
-//! the test cuts and restores.
+//! The registry's Postgres and the object store (Garage) going away and
+//! coming back, while they keep running for the rest of the suite: wharf
+//! reaches them through a [`Link`] the test cuts and restores.
 
 use crate::harness::client;
 use crate::serve::AdminSession;
@@ -163,5 +163,76 @@ async fn with_postgres_down_apps_serve_and_the_admin_api_fails_fast() -> Result<
     assert!(!redeployed.digest.is_empty());
     let served = session.server.get_host("hello.localhost", "/").await?;
     assert_eq!(served.text().await?, "Hello from wharf, v2!\n");
+    Ok(())
+}
+
+/// `endpoint` (`http://HOST:PORT`) as a socket address.
+fn endpoint_address(endpoint: &str) -> Result<SocketAddr> {
+    let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    std::net::ToSocketAddrs::to_socket_addrs(address)?
+        .next()
+        .context("an address")
+}
+
+/// With the object store down, apps whose code is loaded keep serving, a
+/// deploy fails with 503 and records nothing, and deploys work again when
+/// the store returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_object_store_down_loaded_apps_serve_and_deploys_fail_cleanly() -> Result<()> {
+    let garage = Garage::from_env();
+    let mut link = Link::to(endpoint_address(&garage.endpoint)?).await?;
+    let db = Postgres::from_env().fresh_database().await;
+    let session = AdminSession::on_endpoint(
+        &garage.fresh_url(),
+        &db,
+        &[],
+        &format!("http://127.0.0.1:{}", link.port),
+    )?;
+    session.deploy(guests::HELLO, "hello", &[])?;
+    assert_eq!(
+        session.body_at("hello.localhost").await?,
+        "Hello from wharf!\n"
+    );
+
+    link.cut();
+    assert_eq!(
+        session.body_at("hello.localhost").await?,
+        "Hello from wharf!\n",
+        "a loaded app serves without the store"
+    );
+    let asked = Instant::now();
+    let refused = session.cli_fails(&["deploy", guests::HELLO_V2, "--app", "hello"])?;
+    let refused_in = asked.elapsed();
+    assert!(
+        refused.contains("503") || refused.contains("unavailable"),
+        "{refused}"
+    );
+    let history: wharf_admin::api::History = session.cli(&["history", "hello"])?;
+    assert_eq!(
+        history.deployments.len(),
+        1,
+        "the failed deploy recorded nothing"
+    );
+
+    link.restore().await?;
+    let restored = Instant::now();
+    let mut redeployed = None;
+    while restored.elapsed() < Duration::from_secs(60) {
+        if let Ok(result) = session.deploy(guests::HELLO_V2, "hello", &[]) {
+            redeployed = Some((result, restored.elapsed()));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (_, recovered_in) = redeployed.context("deploys never worked again")?;
+    println!(
+        "object store down: the loaded app served 200; a deploy failed in {refused_in:?} \
+         and recorded nothing; after the store returned a deploy succeeded within \
+         {recovered_in:?}"
+    );
+    assert_eq!(
+        session.body_at("hello.localhost").await?,
+        "Hello from wharf, v2!\n"
+    );
     Ok(())
 }

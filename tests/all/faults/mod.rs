@@ -7,11 +7,16 @@
 //! - `connections.rs`: slow, idle and too many connections;
 //! - `uploads.rs`: stalled request bodies and deploy uploads, and the
 //!   instance pool's shares;
-//! - `dependencies.rs`: the registry's Postgres going away and back.
+//! - `crashes.rs`: the server killed at random points of deploys;
+//! - `guests.rs`: traps, spinning loops and memory hits all at once;
+//! - `dependencies.rs`: the registry's Postgres and the object store going
+//!   away and coming back.
 
 mod connections;
+mod crashes;
 mod cut_off;
 mod dependencies;
+mod guests;
 mod uploads;
 
 use anyhow::Result;

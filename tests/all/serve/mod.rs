@@ -68,9 +68,24 @@ impl AdminSession {
 
     /// `wharf serve --store STORE --db DB`, on Garage credentials.
     pub(crate) fn on(store: &str, db: &str, args: &[&str]) -> Result<Self> {
+        Self::on_endpoint(store, db, args, &Garage::from_env().endpoint)
+    }
+
+    /// [`AdminSession::on`], reaching the S3 API at `s3_endpoint`.
+    pub(crate) fn on_endpoint(
+        store: &str,
+        db: &str,
+        args: &[&str],
+        s3_endpoint: &str,
+    ) -> Result<Self> {
         let data_dir = tempfile::tempdir()?;
         let token = format!("test-token-{:016x}", rand_u64());
         let mut server_env = Garage::from_env().aws_env();
+        for (name, value) in &mut server_env {
+            if *name == "AWS_ENDPOINT" {
+                *value = s3_endpoint.to_owned();
+            }
+        }
         server_env.push(("WHARF_ADMIN_TOKEN", token.clone()));
         let mut all_args = vec!["--store", store, "--db", db];
         all_args.extend_from_slice(args);
@@ -88,7 +103,7 @@ impl AdminSession {
 
     /// Kills the server (SIGKILL) if it still runs and starts a new one on
     /// the same data directory.
-    fn restart(self) -> Result<Self> {
+    pub(crate) fn restart(self) -> Result<Self> {
         let Self {
             mut server,
             _data_dir,
@@ -96,6 +111,11 @@ impl AdminSession {
         } = self;
         server.kill()?;
         Self::embedded_in(_data_dir, &[])
+    }
+
+    /// The server's data directory.
+    pub(crate) fn data_dir(&self) -> &Path {
+        self._data_dir.path()
     }
 
     /// The admin token the CLI environment carries.
@@ -116,7 +136,7 @@ impl AdminSession {
     }
 
     /// Runs `wharf ARGS...`, expects it to fail, and returns stderr.
-    fn cli_fails(&self, args: &[&str]) -> Result<String> {
+    pub(crate) fn cli_fails(&self, args: &[&str]) -> Result<String> {
         let (status, _, stderr) = wharf_cli_env(args, &self.env)?;
         ensure!(!status.success(), "wharf {args:?} succeeded");
         Ok(stderr)
@@ -129,7 +149,7 @@ impl AdminSession {
     }
 
     /// The body served at `host`, which must be 200.
-    async fn body_at(&self, host: &str) -> Result<String> {
+    pub(crate) async fn body_at(&self, host: &str) -> Result<String> {
         let response = self.server.get_host(host, "/").await?;
         ensure!(response.status() == 200, "{host}: {}", response.status());
         Ok(response.text().await?)
@@ -165,7 +185,7 @@ async fn wait_for_body(d: &AdminSession, host: &str, body: &str) -> Result<()> {
     }
 }
 
-fn walk(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+pub(crate) fn walk(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();

@@ -353,4 +353,46 @@ mod tests {
         assert_eq!(get("HTTP_HOST"), Some("app.localhost:8080"));
         assert_eq!(get("SERVER_PROTOCOL"), Some("HTTP/1.1"));
     }
+
+    mod properties {
+        use super::*;
+
+        proptest::proptest! {
+            /// The parser decides from the first bytes that settle it, so a
+            /// command's output split anywhere reads as it does whole.
+            #[test]
+            fn a_head_reads_the_same_however_the_output_arrives(
+                output in "(([A-Za-z-]{0,12} ?:[ -~\\t]{0,20}|[ -~]{0,20})\\r?\\n){0,6}[ -~]{0,20}",
+                cuts in proptest::collection::vec(0usize..200, 0..6),
+            ) {
+                let output = output.as_bytes();
+                let whole = split_head(output);
+                let mut ends: Vec<usize> = cuts.into_iter().map(|cut| cut.min(output.len())).collect();
+                ends.sort_unstable();
+                ends.push(output.len());
+                let mut parser = HeadParser::default();
+                let mut decided = Head::Partial;
+                for end in ends {
+                    decided = parser.advance(&output[..end]);
+                    if decided != Head::Partial {
+                        break;
+                    }
+                }
+                proptest::prop_assert_eq!(decided, whole);
+            }
+
+            /// Any bytes at all: the parser never panics, and a head it finds
+            /// has headers and ends with a blank line inside the output.
+            #[test]
+            fn any_output_is_parsed_without_panicking(
+                output in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            ) {
+                if let Head::Complete(headers, body_at) = split_head(&output) {
+                    proptest::prop_assert!(!headers.is_empty());
+                    proptest::prop_assert!(body_at <= output.len());
+                    proptest::prop_assert!(output[..body_at].ends_with(b"\n"));
+                }
+            }
+        }
+    }
 }
