@@ -20,6 +20,10 @@ use std::time::Duration;
 /// How long a registry call waits for a Postgres connection before it
 /// fails as unavailable ([`RegistryError::is_unavailable`]).
 pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How long opening the registry keeps trying a Postgres that does not
+/// answer yet.
+pub const POSTGRES_STARTUP_WAIT: Duration = Duration::from_secs(30);
 use wharf_store::BlobKey;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -90,14 +94,26 @@ impl Registry {
                     .await
                     .map_err(bad)?
             }
-            Database::Postgres => AnyPoolOptions::new()
-                .max_connections(8)
-                // With Postgres down, a call fails within this rather than
-                // sqlx's default 30 s, and the admin API answers 503.
-                .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
-                .connect(url)
-                .await
-                .map_err(bad)?,
+            Database::Postgres => {
+                let options = AnyPoolOptions::new()
+                    .max_connections(8)
+                    // With Postgres down, a call fails within this rather
+                    // than sqlx's default 30 s, and the admin API answers 503.
+                    .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT);
+                // A server started beside its database (compose, a pod)
+                // waits for it at start, for up to POSTGRES_STARTUP_WAIT.
+                let started = std::time::Instant::now();
+                loop {
+                    match options.clone().connect(url).await {
+                        Ok(pool) => break pool,
+                        Err(e) if started.elapsed() < POSTGRES_STARTUP_WAIT => {
+                            tracing::warn!("waiting for Postgres at {}: {e}", redact(url));
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                        Err(e) => return Err(bad(e)),
+                    }
+                }
+            }
         };
         match database {
             Database::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,

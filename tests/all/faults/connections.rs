@@ -192,17 +192,22 @@ async fn a_client_is_held_to_its_requests_in_flight() -> Result<()> {
     for _ in 0..2 {
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", server.port())).await?;
         stream
-            .write_all(b"GET /?ms=3000 HTTP/1.1\r\nHost: slow.localhost\r\n\r\n")
+            .write_all(b"GET /?ms=8000 HTTP/1.1\r\nHost: slow.localhost\r\n\r\n")
             .await?;
         slow.push(stream);
     }
-    // Both are in flight once the log shows them dispatched; give the
-    // server a moment to start them.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let refused = crate::harness::client()
-        .get(server.url("/?ms=0"))
-        .send()
-        .await?;
+    // Both count once the server has read their heads: ask until it says so.
+    let asked = Instant::now();
+    let refused = loop {
+        let response = crate::harness::client()
+            .get(server.url("/?ms=0"))
+            .send()
+            .await?;
+        if response.status() == 503 || asked.elapsed() > Duration::from_secs(6) {
+            break response;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(refused.status(), 503);
     assert!(refused.headers().contains_key("retry-after"));
     let message = refused.text().await?;
@@ -213,7 +218,7 @@ async fn a_client_is_held_to_its_requests_in_flight() -> Result<()> {
         .await?;
     assert_eq!(other.status(), 200, "another client is not held to it");
     for mut stream in slow {
-        let status = super::read_status(&mut stream, Duration::from_secs(10)).await?;
+        let status = super::read_status(&mut stream, Duration::from_secs(15)).await?;
         assert_eq!(status, 200);
     }
     Ok(())

@@ -38,6 +38,11 @@ async fn deploys_killed_at_random_points_leave_a_consistent_registry() -> Result
     let hello = std::fs::read(guests::HELLO)?;
     let components = tempfile::tempdir()?;
     let mut session = AdminSession::embedded(&[])?;
+    // How long one deploy takes here, uncut: the kills fall within twice
+    // that, so some land before the acknowledgement and some after.
+    let timed = std::time::Instant::now();
+    session.deploy(guests::HELLO_V2, "timing", &[])?;
+    let deploy_time = timed.elapsed().as_millis().max(1) as u64;
     let (mut sent, mut acknowledged) = (BTreeSet::new(), BTreeSet::new());
     let mut delays = Vec::new();
     for n in 0..DEPLOYS {
@@ -54,9 +59,7 @@ async fn deploys_killed_at_random_points_leave_a_consistent_registry() -> Result
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()?;
-        // 0 to 400 ms: before, during and after the upload, compile and
-        // commit of a deploy on this machine.
-        let delay = Duration::from_millis(seed.rotate_left(n as u32 * 7) % 400);
+        let delay = Duration::from_millis(seed.rotate_left(n as u32 * 7) % (2 * deploy_time));
         delays.push(delay.as_millis());
         tokio::time::sleep(delay).await;
         session = session.restart()?;
@@ -75,10 +78,18 @@ async fn deploys_killed_at_random_points_leave_a_consistent_registry() -> Result
         .map(|deployment| deployment.digest.clone())
         .collect();
     println!(
-        "{DEPLOYS} deploys, the server killed after {delays:?} ms (seed {seed}): {} \
-         acknowledged, {} recorded",
+        "{DEPLOYS} deploys of about {deploy_time} ms each, the server killed after {delays:?} ms \
+         (seed {seed}): {} acknowledged, {} recorded",
         acknowledged.len(),
         recorded.len()
+    );
+    assert!(
+        !acknowledged.is_empty(),
+        "no deploy outlived its kill: nothing was tested"
+    );
+    assert!(
+        acknowledged.len() < DEPLOYS,
+        "no deploy was cut: nothing was tested"
     );
     assert!(
         acknowledged.is_subset(&recorded),

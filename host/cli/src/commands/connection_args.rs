@@ -30,7 +30,9 @@ pub struct ConnectionArgs {
     /// How long the reader of a request body (a guest, a deploy) waits for
     /// the client's next bytes. Past it the request is given up: 408 if
     /// nothing was answered yet, so a stalled upload holds no instance.
-    #[arg(long, env = "WHARF_BODY_IDLE_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    /// Keep it below --deadline, or the deadline ends a stalled request
+    /// first (504).
+    #[arg(long, env = "WHARF_BODY_IDLE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     body_idle_timeout: Duration,
 
     /// Most connections open at once on each listener. Past it the
@@ -53,8 +55,16 @@ pub struct ConnectionArgs {
 }
 
 impl ConnectionArgs {
-    /// The limits as the listener takes them.
-    pub fn limits(&self) -> anyhow::Result<ConnectionLimits> {
+    /// The limits as the listener takes them, for guests with
+    /// `request_deadline`.
+    pub fn limits(&self, request_deadline: Duration) -> anyhow::Result<ConnectionLimits> {
+        if self.body_idle_timeout >= request_deadline {
+            tracing::warn!(
+                "--body-idle-timeout ({:?}) is not below --deadline ({request_deadline:?}): a \
+                 stalled upload will meet the deadline first and get 504, not 408",
+                self.body_idle_timeout
+            );
+        }
         for (flag, timeout) in [
             ("--header-read-timeout", self.header_read_timeout),
             ("--idle-timeout", self.idle_timeout),

@@ -72,6 +72,7 @@ impl RunCommand {
         wharf_runtime::check_bytes(&prepared.bytes).with_context(cannot_serve)?;
 
         let runtime = Arc::new(Runtime::new(self.runtime.config()?)?);
+        let limits = self.connections.limits(runtime.config().request_deadline)?;
         let cache_dir = self.cache_dir.clone().unwrap_or_else(default_cache_dir);
         let store = Arc::new(BlobStore::open("memory://", &StoreOptions::default())?);
         let size = prepared.bytes.len();
@@ -136,9 +137,7 @@ impl RunCommand {
             .await
             .with_context(|| format!("cannot listen on {}", self.listen))?;
         eprintln!("listening on http://{}", listener.local_addr()?);
-        listener
-            .serve(dispatch, shutdown_signal(), self.connections.limits()?)
-            .await;
+        listener.serve(dispatch, shutdown_signal(), limits).await;
         Ok(())
     }
 }

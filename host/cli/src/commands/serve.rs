@@ -200,7 +200,7 @@ impl ServeCommand {
         let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
-        let limits = self.connections.limits()?;
+        let limits = self.connections.limits(runtime.config().request_deadline)?;
         tokio::join!(
             public.serve(router, until_stopped(stopped.clone()), limits),
             admin_listener.serve(admin, until_stopped(stopped), limits),

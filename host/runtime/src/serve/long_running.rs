@@ -3,55 +3,44 @@
 //! request are never queued behind them.
 //!
 //! A request's guest starts where the request is handled, which costs no
-//! hand-off. The epoch ticker interrupts running guest code every
-//! [`RuntimeConfig::EPOCH_TICK`](crate::RuntimeConfig::EPOCH_TICK); a guest
-//! interrupted [`LONG_RUNNING_TICKS`] times is long-running, and at its next
-//! yield its run (the future that owns its store and its stack) moves to
-//! the long-running lane, where it carries on from where it stopped.
+//! hand-off. Its run (the future that owns its store and its stack) is
+//! timed while it runs: one that has spent [`LONG_RUNNING`] running, waits
+//! not counted, is long-running, and at its next yield (the epoch ticker
+//! makes running guest code yield every tick) it moves to the long-running
+//! lane, where it carries on from where it stopped.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::task::Poll;
+use std::time::{Duration, Instant};
 
-/// How many epoch interrupts make a guest long-running: running guest code
-/// across two ticks means at least one whole tick (10 ms) of it.
-pub(crate) const LONG_RUNNING_TICKS: u32 = 2;
+/// How long a guest's run may keep a request thread busy, in all, before
+/// it moves to the lane: one epoch tick, far beyond what a request that
+/// mostly waits on I/O spends.
+pub(crate) const LONG_RUNNING: Duration = crate::RuntimeConfig::EPOCH_TICK;
 
 /// The nice value of the lane's threads: below request handling, so the
 /// scheduler runs short requests first, yet above background compiles.
 const LANE_NICE: libc::c_int = 10;
 
-/// How often a request's guest has been interrupted by the epoch ticker,
-/// shared by the store's epoch callback and the run that watches it.
-#[derive(Clone, Default)]
-pub(crate) struct Interrupts(Arc<AtomicU32>);
-
-impl Interrupts {
-    /// Counts one interrupt.
-    pub(crate) fn count(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn long_running(&self) -> bool {
-        self.0.load(Ordering::Relaxed) >= LONG_RUNNING_TICKS
-    }
-}
-
-/// Runs `run` here until `interrupts` say it is long-running, then on the
-/// long-running lane until it ends. Dropping the returned future stops the
-/// run wherever it is.
-pub(crate) async fn run_guest<F>(run: F, interrupts: Interrupts) -> F::Output
+/// Runs `run` here until it has been running for [`LONG_RUNNING`] in all,
+/// then on the long-running lane until it ends. Dropping the returned
+/// future stops the run wherever it is.
+pub(crate) async fn run_guest<F>(run: F) -> F::Output
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let mut run = Box::pin(run);
+    let mut running = Duration::ZERO;
     let here = std::future::poll_fn(|cx| {
-        if interrupts.long_running() {
+        if running >= LONG_RUNNING {
             return Poll::Ready(None);
         }
-        run.as_mut().poll(cx).map(Some)
+        let started = Instant::now();
+        let polled = run.as_mut().poll(cx).map(Some);
+        running += started.elapsed();
+        polled
     })
     .await;
     if let Some(output) = here {
@@ -60,26 +49,42 @@ where
     let Some(lane) = lane() else {
         return run.await;
     };
-    let mut moved = AbortOnDrop(lane.spawn(run));
+    let mut moved = AbortOnDrop::new(lane.spawn(run));
     match moved.output().await {
         Ok(output) => output,
+        // The lane's runtime is never shut down, so its tasks end only by
+        // finishing or panicking.
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
 
-/// A task of the lane, stopped if whoever waits for it goes away (the
-/// request's deadline passed, or its client left).
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+/// A task that is stopped if whoever waits for it goes away first: a
+/// guest's run on the lane, or a request's guest task until its response
+/// head is out (a client that leaves before then takes its guest with it).
+pub(crate) struct AbortOnDrop<T>(Option<tokio::task::JoinHandle<T>>);
 
 impl<T> AbortOnDrop<T> {
+    /// Holds `task`.
+    pub(crate) fn new(task: tokio::task::JoinHandle<T>) -> Self {
+        Self(Some(task))
+    }
+
+    /// Lets the task run on whatever happens to its waiter.
+    pub(crate) fn detach(mut self) -> tokio::task::JoinHandle<T> {
+        self.0.take().expect("a task is detached once")
+    }
+
     async fn output(&mut self) -> Result<T, tokio::task::JoinError> {
-        Pin::new(&mut self.0).await
+        let task = self.0.as_mut().expect("a task not detached");
+        Pin::new(task).await
     }
 }
 
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
-        self.0.abort();
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
     }
 }
 
@@ -140,31 +145,31 @@ mod tests {
 
     #[tokio::test]
     async fn a_long_running_guest_carries_on_at_lower_priority_on_the_lane() {
-        let interrupts = Interrupts::default();
-        let ticker = interrupts.clone();
         let run = async move {
             let before = where_am_i();
-            for _ in 0..LONG_RUNNING_TICKS {
-                ticker.count();
-                tokio::task::yield_now().await;
+            // Busy past the limit, then yielding, as an interrupted guest does.
+            let busy_until = Instant::now() + LONG_RUNNING;
+            while Instant::now() < busy_until {
+                std::hint::spin_loop();
             }
+            tokio::task::yield_now().await;
             (before, where_am_i())
         };
-        let (before, after) = run_guest(run, interrupts).await;
+        let (before, after) = run_guest(run).await;
         assert!(!before.0.starts_with("wharf-long-running"), "{before:?}");
         assert_eq!(after, ("wharf-long-running".to_owned(), LANE_NICE));
     }
 
     #[tokio::test]
-    async fn a_short_guest_stays_where_it_began() {
-        let interrupts = Interrupts::default();
-        let ticker = interrupts.clone();
+    async fn a_guest_that_waits_stays_where_it_began() {
         let run = async move {
-            ticker.count();
-            tokio::task::yield_now().await;
+            // Waiting, however long, is not running.
+            for _ in 0..3 {
+                tokio::time::sleep(LONG_RUNNING * 2).await;
+            }
             where_am_i()
         };
-        let (name, _) = run_guest(run, interrupts).await;
+        let (name, _) = run_guest(run).await;
         assert!(!name.starts_with("wharf-long-running"), "{name}");
     }
 }

@@ -25,7 +25,6 @@ use crate::capabilities::{AppContext, HostState};
 use crate::engine::PreInstance;
 use crate::{CompiledComponent, InvokeError, Runtime, RuntimeConfig};
 use bytes::Bytes;
-use long_running::Interrupts;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -104,32 +103,27 @@ pub(crate) struct InstanceSlot {
 
 impl Runtime {
     /// A store for one request, with the memory limiter and the epoch
-    /// deadline set: the guest yields at every tick, which `Interrupts`
-    /// counts, and is interrupted at the request deadline. Also returns the
-    /// flag that says whether the memory limit was hit.
+    /// deadline set: the guest yields at every tick and is interrupted at
+    /// the request deadline. Also returns the flag that says whether the
+    /// memory limit was hit.
     pub(crate) fn new_store(
         &self,
         component: &CompiledComponent,
         state: HostState,
-    ) -> (Store<HostState>, Arc<AtomicBool>, Interrupts) {
+    ) -> (Store<HostState>, Arc<AtomicBool>) {
         let mut store = Store::new(component.engine(), state);
         store.limiter(|state| &mut state.limiter);
         let memory_hit = store.data().limiter.hit_flag();
         let deadline_at = Instant::now() + self.config.request_deadline;
-        let interrupts = Interrupts::default();
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback({
-            let interrupts = interrupts.clone();
-            move |_| {
-                interrupts.count();
-                Ok(if Instant::now() >= deadline_at {
-                    UpdateDeadline::Interrupt
-                } else {
-                    UpdateDeadline::Yield(1)
-                })
-            }
+        store.epoch_deadline_callback(move |_| {
+            Ok(if Instant::now() >= deadline_at {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
+            })
         });
-        (store, memory_hit, interrupts)
+        (store, memory_hit)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Serving one request to a component that exports
 //! `wasi:http/incoming-handler`.
 
-use super::long_running::run_guest;
+use super::long_running::{AbortOnDrop, run_guest};
 use super::outcome::{ends_with_run, outcome_channel};
 use super::request_body::{BodyError, BodyFaults, BodyStalled};
 use super::{GuestBody, InstanceSlot, classify};
@@ -38,7 +38,7 @@ impl Runtime {
         let faults = Arc::new(BodyFaults::default());
         let request = request.map(|body| limit_body(body, limit, faults.clone()));
 
-        let (mut store, memory_hit, interrupts) = self.new_store(
+        let (mut store, memory_hit) = self.new_store(
             component,
             HostState::new(config, request_id, app.clone(), component.uses_sockets()),
         );
@@ -65,7 +65,7 @@ impl Runtime {
         let digest = component.digest();
         let config = config.clone();
         let (outcome_tx, outcome_rx) = outcome_channel();
-        let task = tokio::spawn(async move {
+        let task = AbortOnDrop::new(tokio::spawn(async move {
             let _slot = permit;
             // The run owns the store, so that it can move to the
             // long-running lane, and hands it back for the order below.
@@ -78,7 +78,7 @@ impl Runtime {
                 };
                 (tokio::time::timeout(deadline, call).await, store)
             };
-            let (result, store) = run_guest(run, interrupts).await;
+            let (result, store) = run_guest(run).await;
             let result = match result {
                 Ok(Ok(())) => Ok(()),
                 Err(_elapsed) => Err(InvokeError::DeadlineExceeded { deadline }),
@@ -92,10 +92,14 @@ impl Runtime {
             let _ = outcome_tx.send(result.as_ref().map(drop).map_err(ToString::to_string));
             drop(store);
             result
-        });
+        }));
 
+        // Until the head is out, a client that goes away (this future is
+        // dropped) stops the guest; after it, the guest finishes its body.
+        let head = receiver.await;
+        let task = task.detach();
         let refusal = || faults.refusal(limit);
-        match receiver.await {
+        match head {
             Ok(_) if let Some(refusal) = refusal() => Err(refusal),
             Ok(Ok(response)) => Ok(ends_with_run(response, outcome_rx)),
             Ok(Err(code)) => {

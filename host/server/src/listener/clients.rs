@@ -37,7 +37,7 @@ impl Clients {
     /// Opens the account of a new connection from `address`, or `None` if
     /// that address already holds its most connections.
     pub(super) fn connect(self: &Arc<Self>, address: IpAddr) -> Option<Connection> {
-        let address = address.to_canonical();
+        let address = client_of(address);
         let mut by_address = self.by_address.lock().expect("clients lock");
         let client = by_address.entry(address).or_default();
         if client.connections.load(Ordering::Relaxed) >= self.max_connections {
@@ -51,6 +51,18 @@ impl Clients {
             in_flight: AtomicUsize::new(0),
             started: AtomicUsize::new(0),
         })
+    }
+}
+
+/// The client an address belongs to: an IPv4 address (IPv4-mapped IPv6
+/// included) is one client, and so is an IPv6 /64, the block one host
+/// usually has to itself.
+fn client_of(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from_bits(
+            v6.to_bits() & !((1u128 << 64) - 1),
+        )),
+        v4 => v4,
     }
 }
 
@@ -150,6 +162,23 @@ mod tests {
             clients.connect(one).is_some(),
             "a closed connection frees its place"
         );
+    }
+
+    #[test]
+    fn an_ipv6_host_is_one_client_across_its_slash_64() {
+        let clients = Clients::new(1, 1);
+        let one: IpAddr = "2001:db8:1:2::1".parse().expect("an address");
+        let same_block: IpAddr = "2001:db8:1:2:ffff::9".parse().expect("an address");
+        let other_block: IpAddr = "2001:db8:1:3::1".parse().expect("an address");
+        let _held = clients.connect(one).expect("a first connection");
+        assert!(
+            clients.connect(same_block).is_none(),
+            "the same /64 is the same client"
+        );
+        assert!(clients.connect(other_block).is_some());
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().expect("an address");
+        let _v4 = clients.connect(mapped).expect("a first IPv4 connection");
+        assert!(clients.connect(IpAddr::V4(Ipv4Addr::LOCALHOST)).is_none());
     }
 
     #[test]

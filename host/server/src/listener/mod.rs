@@ -11,7 +11,7 @@ pub use limits::{ConnectionLimits, raise_open_file_limit};
 
 use crate::Dispatch;
 use crate::error_response::text_response;
-use clients::{Clients, Connection};
+use clients::{Clients, Connection, InFlight};
 use http::{StatusCode, header};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
-use wharf_runtime::IdleTimeoutBody;
 use wharf_runtime::authority::{HostError, check_host};
+use wharf_runtime::{GuestBody, IdleTimeoutBody};
 
 /// The body of a request as a [`Dispatch`] gets it: the client's bytes,
 /// which must keep arriving ([`ConnectionLimits::body_idle_timeout`]).
@@ -161,7 +161,7 @@ impl ServedConnection {
             let max_requests = account.max_requests();
             let dispatch = dispatch.clone();
             async move {
-                Ok::<_, Infallible>(match (admitted, in_flight) {
+                let response = match (admitted, &in_flight) {
                     (Err(e), _) => text_response(StatusCode::BAD_REQUEST, format!("{e}\n")),
                     (Ok(_), None) => text_response(
                         StatusCode::SERVICE_UNAVAILABLE,
@@ -170,8 +170,11 @@ impl ServedConnection {
                              (`--max-requests-per-client`)\n"
                         ),
                     ),
-                    (Ok(request), Some(_in_flight)) => dispatch.dispatch(request).await,
-                })
+                    (Ok(request), Some(_)) => dispatch.dispatch(request).await,
+                };
+                // The request counts until its body is sent, or the client
+                // leaves.
+                Ok::<_, Infallible>(response.map(|body| CountedBody { body, in_flight }))
             }
         });
         let io = TokioIo::new(self.stream);
@@ -204,6 +207,37 @@ impl ServedConnection {
                 }
             }
         }
+    }
+}
+
+/// A response body that holds its request's place among the client's
+/// requests in flight until hyper is done with it.
+struct CountedBody {
+    body: GuestBody,
+    in_flight: Option<InFlight>,
+}
+
+impl hyper::body::Body for CountedBody {
+    type Data = bytes::Bytes;
+    type Error = <GuestBody as hyper::body::Body>::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.body).poll_frame(cx);
+        if let std::task::Poll::Ready(None) = polled {
+            self.in_flight = None;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 

@@ -4,7 +4,7 @@
 
 mod head;
 
-use super::long_running::run_guest;
+use super::long_running::{AbortOnDrop, run_guest};
 use super::outcome::{EndsWithRun, outcome_channel};
 use super::request_body::{BodyError, BodyFaults};
 use super::{GuestBody, InstanceSlot, classify};
@@ -74,10 +74,10 @@ impl Runtime {
             AsyncStdinStream::new(stdin_reader),
             AsyncStdoutStream::new(PIPE_BYTES, stdout_writer),
         );
-        let (mut store, memory_hit, interrupts) = self.new_store(component, state);
+        let (mut store, memory_hit) = self.new_store(component, state);
         let digest = component.digest();
         let (outcome_tx, outcome_rx) = oneshot::channel();
-        tokio::spawn(async move {
+        let task = AbortOnDrop::new(tokio::spawn(async move {
             let _slot = slot;
             let deadline = config.request_deadline;
             // The run owns the store, so that it can move to the
@@ -89,7 +89,7 @@ impl Runtime {
                 };
                 (tokio::time::timeout(deadline, call).await, store)
             };
-            let (result, store) = run_guest(run, interrupts).await;
+            let (result, store) = run_guest(run).await;
             let outcome = match result {
                 Err(_elapsed) => Err(InvokeError::DeadlineExceeded { deadline }),
                 Ok(Ok(Ok(()))) => Ok(()),
@@ -108,7 +108,7 @@ impl Runtime {
             // Closing the store closes stdout, which ends the response body.
             drop(store);
             let _ = outcome_tx.send(outcome);
-        });
+        }));
 
         let (head_tx, head_rx) = oneshot::channel();
         tokio::spawn(relay_output(
@@ -117,7 +117,11 @@ impl Runtime {
             head_tx,
             stdin_faults.clone(),
         ));
-        match head_rx.await {
+        // Until the head is out, a client that goes away (this future is
+        // dropped) stops the command; after it, the command finishes.
+        let head = head_rx.await;
+        task.detach();
+        match head {
             _ if let Some(refusal) = stdin_faults.refusal(self.config.max_request_body_bytes) => {
                 Err(refusal)
             }
