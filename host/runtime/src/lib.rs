@@ -27,6 +27,9 @@
 //!   component; `correct_adapter` makes a preview1 adapter inside a
 //!   component answer a positional read of stdin as a pipe does.
 //!
+//! - `thread_priority.rs`: lowering a thread's CPU priority, for the
+//!   long-running lane here and the server's background compiles.
+//!
 //! wharf runs on Linux only: the instance pool here, and the server's
 //! compiled-code directory and background compile threads, use Linux
 //! interfaces.
@@ -39,6 +42,7 @@ mod preview1;
 #[cfg(test)]
 mod properties;
 mod serve;
+pub mod thread_priority;
 mod world;
 
 pub use capabilities::{

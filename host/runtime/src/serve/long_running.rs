@@ -9,6 +9,7 @@
 //! makes running guest code yield every tick) it moves to the long-running
 //! lane, where it carries on from where it stopped.
 
+use crate::thread_priority::lower_this_thread_priority;
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::Poll;
@@ -21,7 +22,7 @@ pub(crate) const LONG_RUNNING: Duration = crate::RuntimeConfig::EPOCH_TICK;
 
 /// The nice value of the lane's threads: below request handling, so the
 /// scheduler runs short requests first, yet above background compiles.
-const LANE_NICE: libc::c_int = 10;
+const LANE_NICE: i32 = 10;
 
 /// Runs `run` here until it has been running for [`LONG_RUNNING`] in all,
 /// then on the long-running lane until it ends. Dropping the returned
@@ -96,7 +97,9 @@ fn lane() -> Option<&'static tokio::runtime::Handle> {
     LANE.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
             .thread_name("wharf-long-running")
-            .on_thread_start(lower_this_thread_priority)
+            .on_thread_start(|| {
+                lower_this_thread_priority(LANE_NICE, "a long-running guest thread")
+            })
             .enable_all()
             .build()
             .inspect_err(|e| {
@@ -108,39 +111,14 @@ fn lane() -> Option<&'static tokio::runtime::Handle> {
     .map(tokio::runtime::Runtime::handle)
 }
 
-/// Lowers the calling thread's CPU priority to [`LANE_NICE`]. On Linux the
-/// nice value belongs to the thread.
-fn lower_this_thread_priority() {
-    // SAFETY: gettid and setpriority take no pointers and only change the
-    // scheduling priority of the calling thread.
-    #[expect(unsafe_code, reason = "libc calls to lower a thread's priority")]
-    let result = unsafe {
-        let thread = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, thread as libc::id_t, LANE_NICE)
-    };
-    if result != 0 {
-        tracing::warn!(
-            "a long-running guest thread keeps normal priority: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// The calling thread's name and nice value.
-    fn where_am_i() -> (String, libc::c_int) {
-        // SAFETY: reads the calling thread's nice value; errno is cleared
-        // first because -1 is also a valid answer.
-        #[expect(unsafe_code, reason = "libc call to read a thread's priority")]
-        let nice = unsafe {
-            *libc::__errno_location() = 0;
-            libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t)
-        };
+    fn where_am_i() -> (String, i32) {
         let name = std::thread::current().name().unwrap_or_default().to_owned();
-        (name, nice)
+        (name, crate::thread_priority::this_thread_nice())
     }
 
     #[tokio::test]

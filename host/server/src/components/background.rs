@@ -1,11 +1,12 @@
 //! Low-priority threads for compiles that no request is waiting on.
 
 use std::sync::OnceLock;
+use wharf_runtime::thread_priority::lower_this_thread_priority;
 
 /// The nice value of background compile threads: the lowest priority, so
 /// the scheduler gives the CPU to request handling first and lets the
 /// compile use what is left.
-const BACKGROUND_NICE: libc::c_int = 19;
+const BACKGROUND_NICE: i32 = 19;
 
 /// A thread pool, started on first use, whose threads run at the lowest
 /// CPU priority. wasmtime compiles functions in parallel on the rayon pool
@@ -23,7 +24,9 @@ impl BackgroundPool {
         let pool = self.pool.get_or_init(|| {
             rayon::ThreadPoolBuilder::new()
                 .thread_name(|i| format!("wharf-bg-compile-{i}"))
-                .start_handler(|_| lower_this_thread_priority())
+                .start_handler(|_| {
+                    lower_this_thread_priority(BACKGROUND_NICE, "a background compile thread")
+                })
                 .build()
                 .inspect_err(|e| {
                     tracing::warn!("background compiles run at normal priority: cannot start their threads: {e}")
@@ -37,24 +40,6 @@ impl BackgroundPool {
     }
 }
 
-/// Lowers the calling thread's CPU priority to [`BACKGROUND_NICE`]. On Linux,
-/// the only system wharf runs on, the nice value belongs to the thread.
-fn lower_this_thread_priority() {
-    // SAFETY: gettid and setpriority take no pointers and only change the
-    // scheduling priority of the calling thread.
-    #[expect(unsafe_code, reason = "libc calls to lower a thread's priority")]
-    let result = unsafe {
-        let thread = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, thread as libc::id_t, BACKGROUND_NICE)
-    };
-    if result != 0 {
-        tracing::warn!(
-            "a background compile thread keeps normal priority: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,13 +48,7 @@ mod tests {
     fn work_runs_on_a_lowest_priority_thread() {
         let pool = BackgroundPool::default();
         let (name, nice) = pool.run(|| {
-            // SAFETY: reads the calling thread's nice value; errno is
-            // cleared first because -1 is also a valid answer.
-            #[expect(unsafe_code, reason = "libc call to read a thread's priority")]
-            let nice = unsafe {
-                *libc::__errno_location() = 0;
-                libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t)
-            };
+            let nice = wharf_runtime::thread_priority::this_thread_nice();
             (std::thread::current().name().map(str::to_owned), nice)
         });
         assert_eq!(nice, BACKGROUND_NICE);
