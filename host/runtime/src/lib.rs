@@ -27,6 +27,8 @@
 //!   component; `correct_adapter` makes a preview1 adapter inside a
 //!   component answer a positional read of stdin as a pipe does.
 //!
+//! - `idle_body.rs`: [`IdleTimeoutBody`], a body whose bytes must keep
+//!   arriving, for requests and for the responses to outbound requests;
 //! - `thread_priority.rs`: lowering a thread's CPU priority, for the
 //!   long-running lane here and the server's background compiles.
 //!
@@ -38,6 +40,7 @@ pub mod authority;
 mod capabilities;
 mod engine;
 mod error;
+mod idle_body;
 mod preview1;
 #[cfg(test)]
 mod properties;
@@ -54,6 +57,7 @@ pub use engine::{
     CompiledComponent, Compiler, CompilerMode, Purpose, Runtime, RuntimeConfig, UnknownCompiler,
 };
 pub use error::{EngineError, InvokeError, LoadError};
+pub use idle_body::{BodyError, BodyStalled, IdleTimeoutBody};
 pub use preview1::{Prepared, prepare};
-pub use serve::{BodyError, BodyStalled, GuestBody, IdleTimeoutBody, RequestId};
+pub use serve::{GuestBody, RequestId};
 pub use world::{AppKind, Interfaces, capabilities, check_bytes};

@@ -103,6 +103,8 @@ impl AppRouter {
             tracing::info!(seq = routes.seq, "routes reloaded");
             let routes = Arc::new(routes);
             let previous = self.routes.swap(routes.clone());
+            // Deleted apps' shares go with the table that no longer has them.
+            self.defaults.instance_shares.keep_only(routes.apps());
             self.prepare_redeploys(&previous, &routes);
         }
         Ok(self.routes.load().seq)

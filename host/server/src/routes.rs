@@ -124,9 +124,6 @@ impl Routes {
                 .collect(),
             previews: HashMap::new(),
         };
-        defaults
-            .instance_shares
-            .keep_only(table.apps.iter().map(|(app, _)| app));
         for (app, live) in table.apps {
             let route = live.map(|deployment| routes.route(&app, deployment, false, defaults));
             routes.apps.insert(app, route);
@@ -179,6 +176,11 @@ impl Routes {
         self.previews
             .get(&(app.clone(), digits.to_owned()))
             .cloned()
+    }
+
+    /// Every app, live or not.
+    pub fn apps(&self) -> impl Iterator<Item = &AppName> {
+        self.apps.keys()
     }
 
     /// Every app's live deployment, by app.

@@ -9,8 +9,8 @@
 //! makes running guest code yield every tick) it moves to the long-running
 //! lane, where it carries on from where it stopped.
 
+use super::AbortOnDrop;
 use crate::thread_priority::lower_this_thread_priority;
-use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -56,36 +56,6 @@ where
         // The lane's runtime is never shut down, so its tasks end only by
         // finishing or panicking.
         Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
-}
-
-/// A task that is stopped if whoever waits for it goes away first: a
-/// guest's run on the lane, or a request's guest task until its response
-/// head is out (a client that leaves before then takes its guest with it).
-pub(crate) struct AbortOnDrop<T>(Option<tokio::task::JoinHandle<T>>);
-
-impl<T> AbortOnDrop<T> {
-    /// Holds `task`.
-    pub(crate) fn new(task: tokio::task::JoinHandle<T>) -> Self {
-        Self(Some(task))
-    }
-
-    /// Lets the task run on whatever happens to its waiter.
-    pub(crate) fn detach(mut self) -> tokio::task::JoinHandle<T> {
-        self.0.take().expect("a task is detached once")
-    }
-
-    async fn output(&mut self) -> Result<T, tokio::task::JoinError> {
-        let task = self.0.as_mut().expect("a task not detached");
-        Pin::new(task).await
-    }
-}
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        if let Some(task) = &self.0 {
-            task.abort();
-        }
     }
 }
 

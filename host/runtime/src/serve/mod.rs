@@ -7,8 +7,7 @@
 //!   of its own, so short requests are never behind it;
 //! - `outcome.rs`: a response body ends as its guest's run did, cleanly
 //!   only if the run succeeded;
-//! - `request_body.rs`: a request body's bytes must keep arriving, and how
-//!   reading one fell short;
+//! - `request_body.rs`: how reading a request body fell short;
 //! - `request_id.rs`: the id that ties a response to its log lines.
 
 mod cgi;
@@ -18,11 +17,11 @@ mod request_body;
 mod request_id;
 mod wasi_http;
 
-pub use request_body::{BodyError, BodyStalled, IdleTimeoutBody};
 pub use request_id::RequestId;
 
 use crate::capabilities::{AppContext, HostState};
 use crate::engine::PreInstance;
+use crate::idle_body::BodyError;
 use crate::{CompiledComponent, InvokeError, Runtime, RuntimeConfig};
 use bytes::Bytes;
 use std::sync::Arc;
@@ -99,6 +98,36 @@ impl Runtime {
 pub(crate) struct InstanceSlot {
     _pool: OwnedSemaphorePermit,
     _app: OwnedSemaphorePermit,
+}
+
+/// A task that is stopped if whoever waits for it goes away first: a
+/// guest's run on the lane, or a request's guest task until its response
+/// head is out (a client that leaves before then takes its guest with it).
+pub(crate) struct AbortOnDrop<T>(Option<tokio::task::JoinHandle<T>>);
+
+impl<T> AbortOnDrop<T> {
+    /// Holds `task`.
+    pub(crate) fn new(task: tokio::task::JoinHandle<T>) -> Self {
+        Self(Some(task))
+    }
+
+    /// Lets the task run on whatever happens to its waiter.
+    pub(crate) fn detach(mut self) -> tokio::task::JoinHandle<T> {
+        self.0.take().expect("a task is detached once")
+    }
+
+    pub(crate) async fn output(&mut self) -> Result<T, tokio::task::JoinError> {
+        let task = self.0.as_mut().expect("a task not detached");
+        std::pin::Pin::new(task).await
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
+    }
 }
 
 impl Runtime {

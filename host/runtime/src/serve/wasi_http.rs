@@ -1,11 +1,12 @@
 //! Serving one request to a component that exports
 //! `wasi:http/incoming-handler`.
 
-use super::long_running::{AbortOnDrop, run_guest};
+use super::long_running::run_guest;
 use super::outcome::{ends_with_run, outcome_channel};
-use super::request_body::{BodyError, BodyFaults, BodyStalled};
-use super::{GuestBody, InstanceSlot, classify};
+use super::request_body::BodyFaults;
+use super::{AbortOnDrop, GuestBody, InstanceSlot, classify};
 use crate::capabilities::{AppContext, HostState};
+use crate::idle_body::{BodyError, wasi_http_error};
 use crate::world::AppPre;
 use crate::{CompiledComponent, InvokeError, RequestId, Runtime};
 use bytes::Bytes;
@@ -150,12 +151,6 @@ where
             return wasmtime_wasi_http::Error::HttpRequestBodySize(Some(limit));
         }
         faults.note_error(&*e);
-        if e.is::<BodyStalled>() {
-            return wasmtime_wasi_http::Error::ConnectionReadTimeout;
-        }
-        match e.downcast::<hyper::Error>() {
-            Ok(e) => wasmtime_wasi_http::Error::Hyper(*e),
-            Err(e) => wasmtime_wasi_http::Error::InternalError(Some(e.to_string())),
-        }
+        wasi_http_error(e)
     })
 }

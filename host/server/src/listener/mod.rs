@@ -11,7 +11,7 @@ pub use limits::{ConnectionLimits, raise_open_file_limit};
 
 use crate::Dispatch;
 use crate::error_response::text_response;
-use clients::{Clients, Connection, InFlight};
+use clients::{Clients, Connection, InFlightBody};
 use http::{StatusCode, header};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
+use wharf_runtime::IdleTimeoutBody;
 use wharf_runtime::authority::{HostError, check_host};
-use wharf_runtime::{GuestBody, IdleTimeoutBody};
 
 /// The body of a request as a [`Dispatch`] gets it: the client's bytes,
 /// which must keep arriving ([`ConnectionLimits::body_idle_timeout`]).
@@ -155,10 +155,10 @@ impl ServedConnection {
             .and_then(|addr| http::HeaderValue::from_str(&addr.to_string()).ok());
         let account = self.account.clone();
         let body_idle_timeout = self.limits.body_idle_timeout;
+        let max_requests = self.limits.max_requests_per_client;
         let service = service_fn(move |request: http::Request<Incoming>| {
             let admitted = admit(request, arrived_at.as_ref(), body_idle_timeout);
             let in_flight = account.start_request();
-            let max_requests = account.max_requests();
             let dispatch = dispatch.clone();
             async move {
                 let response = match (admitted, &in_flight) {
@@ -174,7 +174,7 @@ impl ServedConnection {
                 };
                 // The request counts until its body is sent, or the client
                 // leaves.
-                Ok::<_, Infallible>(response.map(|body| CountedBody { body, in_flight }))
+                Ok::<_, Infallible>(response.map(|body| InFlightBody::new(body, in_flight)))
             }
         });
         let io = TokioIo::new(self.stream);
@@ -207,37 +207,6 @@ impl ServedConnection {
                 }
             }
         }
-    }
-}
-
-/// A response body that holds its request's place among the client's
-/// requests in flight until hyper is done with it.
-struct CountedBody {
-    body: GuestBody,
-    in_flight: Option<InFlight>,
-}
-
-impl hyper::body::Body for CountedBody {
-    type Data = bytes::Bytes;
-    type Error = <GuestBody as hyper::body::Body>::Error;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        let polled = std::pin::Pin::new(&mut self.body).poll_frame(cx);
-        if let std::task::Poll::Ready(None) = polled {
-            self.in_flight = None;
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.body.size_hint()
     }
 }
 

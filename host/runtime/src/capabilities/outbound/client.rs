@@ -2,13 +2,10 @@
 //! addresses only, within the connect, first-byte and between-bytes limits.
 
 use super::policy::{Denial, Destination, OutboundPolicy, VetError};
-use bytes::Bytes;
-use http_body::{Body, Frame, SizeHint};
+use crate::idle_body::{IdleTimeoutBody, wasi_http_error};
 use http_body_util::BodyExt;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::{Arc, LazyLock};
-use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use wasmtime_wasi_http::io::TokioIo;
@@ -76,14 +73,12 @@ pub(crate) async fn send(
     .map_err(|_| Error::ConnectionReadTimeout)?
     .map_err(Error::from)?;
 
+    // A response that falls silent past the timeout, while the guest is
+    // waiting for its next frame, fails as a read timeout.
     let response = response.map(|body| {
-        TimedBody {
-            inner: body,
-            limit: between_bytes_timeout,
-            timer: Box::pin(tokio::time::sleep(between_bytes_timeout)),
-            waiting: false,
-        }
-        .boxed_unsync()
+        IdleTimeoutBody::new(body, between_bytes_timeout)
+            .map_err(wasi_http_error)
+            .boxed_unsync()
     });
     let io = async move {
         match connection {
@@ -185,50 +180,3 @@ static TLS: LazyLock<tokio_rustls::TlsConnector> = LazyLock::new(|| {
     .with_no_client_auth();
     tokio_rustls::TlsConnector::from(Arc::new(config))
 });
-
-/// A response body that fails when the upstream falls silent for longer
-/// than `limit` while the guest is waiting for the next frame. Time the
-/// guest spends not reading does not count.
-struct TimedBody {
-    inner: hyper::body::Incoming,
-    limit: Duration,
-    timer: Pin<Box<tokio::time::Sleep>>,
-    /// Whether the last poll was pending, so the timer is running.
-    waiting: bool,
-}
-
-impl Body for TimedBody {
-    type Data = Bytes;
-    type Error = Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
-        match Pin::new(&mut self.inner).poll_frame(cx) {
-            Poll::Ready(frame) => {
-                self.waiting = false;
-                Poll::Ready(frame.map(|frame| frame.map_err(Error::from)))
-            }
-            Poll::Pending => {
-                if !self.waiting {
-                    self.waiting = true;
-                    let deadline = tokio::time::Instant::now() + self.limit;
-                    self.timer.as_mut().reset(deadline);
-                }
-                match self.timer.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Some(Err(Error::ConnectionReadTimeout))),
-                    Poll::Pending => Poll::Pending,
-                }
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}

@@ -4,11 +4,12 @@
 
 mod head;
 
-use super::long_running::{AbortOnDrop, run_guest};
+use super::long_running::run_guest;
 use super::outcome::{EndsWithRun, outcome_channel};
-use super::request_body::{BodyError, BodyFaults};
-use super::{GuestBody, InstanceSlot, classify};
+use super::request_body::BodyFaults;
+use super::{AbortOnDrop, GuestBody, InstanceSlot, classify};
 use crate::capabilities::{AppContext, HostState};
+use crate::idle_body::BodyError;
 use crate::{CompiledComponent, InvokeError, RequestId, Runtime};
 use bytes::{Bytes, BytesMut};
 use head::{Head, HeadParser, build_head, environment};
