@@ -12,6 +12,11 @@ use clap::Parser;
 #[derive(Parser)]
 #[command(name = "wharf", version, about)]
 struct Cli {
+    /// How log lines are written on stderr, guest output and access lines
+    /// included.
+    #[arg(long, global = true, env = "WHARF_LOG_FORMAT", value_enum, default_value_t)]
+    log_format: logging::LogFormat,
+
     #[command(subcommand)]
     command: commands::Command,
 }
@@ -22,7 +27,7 @@ fn main() -> anyhow::Result<()> {
     if !serves {
         exit_quietly_on_closed_stdout();
     }
-    let _log = logging::init();
+    let _log = logging::init(cli.log_format);
     if serves {
         // Many connections must not run the process out of descriptors.
         match wharf_server::raise_open_file_limit() {

@@ -29,6 +29,8 @@
 //!
 //! - `idle_body.rs`: [`IdleTimeoutBody`], a body whose bytes must keep
 //!   arriving, for requests and for the responses to outbound requests;
+//! - `metrics.rs`: the outbound and key-value counts, through the
+//!   `metrics` facade;
 //! - `thread_priority.rs`: lowering a thread's CPU priority, for the
 //!   long-running lane here and the server's background compiles.
 //!
@@ -41,6 +43,7 @@ mod capabilities;
 mod engine;
 mod error;
 mod idle_body;
+pub mod metrics;
 mod preview1;
 #[cfg(test)]
 mod properties;
@@ -49,9 +52,9 @@ pub mod thread_priority;
 mod world;
 
 pub use capabilities::{
-    AppContext, Bucket, DeploymentFacts, InstanceShare, KeyValueError, KeyValueFuture,
-    KeyValueLimits, KeyValueStore, MemoryKeyValue, OriginRule, OriginRuleError, OutboundPolicy,
-    ResolveAddressStream,
+    AppContext, Bucket, DeploymentFacts, GuestLine, GuestLogSink, InstanceShare, KeyValueError,
+    KeyValueFuture, KeyValueLimits, KeyValueStore, MemoryKeyValue, OriginRule, OriginRuleError,
+    OutboundPolicy, ResolveAddressStream,
 };
 pub use engine::{
     CompiledComponent, Compiler, CompilerMode, Purpose, Runtime, RuntimeConfig, UnknownCompiler,

@@ -3,6 +3,8 @@
 use crate::ComponentCache;
 use crate::error_response::{error_response, text_response};
 use crate::listener::RequestBody;
+use crate::observe::metrics::count_invoke_error;
+use crate::observe::{AppTelemetry, Health, ServedBy};
 use crate::{DIGEST_HEADER, REQUEST_ID_HEADER};
 use http::{HeaderValue, Request, Response, StatusCode};
 use std::sync::Arc;
@@ -23,35 +25,44 @@ pub struct SingleApp {
     runtime: Arc<Runtime>,
     components: ComponentCache,
     key: BlobKey,
-    app: Arc<AppContext>,
+    served: ServedBy,
+    health: Arc<Health>,
 }
 
 impl SingleApp {
     /// Serves the component stored under `key`, loaded through
     /// `components` like any app of `wharf serve` (so provisional code is
     /// replaced by the optimized code when that is ready), on `runtime`, as
-    /// the app `app` describes.
+    /// the app `app` describes, answering the reserved health paths
+    /// from `health`.
     pub fn new(
         runtime: Arc<Runtime>,
         components: ComponentCache,
         key: BlobKey,
         app: Arc<AppContext>,
+        health: Arc<Health>,
     ) -> Self {
+        let telemetry = Arc::new(AppTelemetry::new(&app.facts.app));
         Self {
             runtime,
             components,
             key,
-            app,
+            served: ServedBy { app, telemetry },
+            health,
         }
     }
 }
 
 impl Dispatch for SingleApp {
     async fn dispatch(&self, request: Request<RequestBody>) -> Response<GuestBody> {
+        if let Some(response) = self.health.well_known(&request) {
+            return response;
+        }
         let request_id = RequestId::new();
         let mut response = match self.components.get(&self.key).await {
             Ok(component) => {
-                serve_component(&self.runtime, &component, &self.app, request, request_id).await
+                let served = self.served.clone();
+                serve_component(&self.runtime, &component, served, request, request_id).await
             }
             Err(e) => {
                 tracing::error!(%request_id, "cannot load the component: {e}");
@@ -66,25 +77,32 @@ impl Dispatch for SingleApp {
     }
 }
 
-/// Hands `request` to `component`, turning a failure into its error
-/// response, and marks the response with the component's digest.
+/// Hands `request` to `component`, as the deployment `served` names,
+/// turning a failure into its error response (and counting it), and marks
+/// the response with the component's digest and with `served`, for the
+/// access log.
 pub(crate) async fn serve_component(
     runtime: &Runtime,
     component: &CompiledComponent,
-    app: &Arc<AppContext>,
+    served: ServedBy,
     request: Request<RequestBody>,
     request_id: RequestId,
 ) -> Response<GuestBody> {
-    let mut response = match runtime.handle(component, request, request_id, app).await {
+    let mut response = match runtime
+        .handle(component, request, request_id, &served.app)
+        .await
+    {
         Ok(response) => response,
         Err(error) => {
-            tracing::warn!(%request_id, "{error}");
+            tracing::warn!(%request_id, app = %served.app.facts.app, "{error}");
+            count_invoke_error(&served.app.facts.app, &error);
             error_response(&error, request_id)
         }
     };
     response
         .headers_mut()
         .insert(DIGEST_HEADER, component.digest_header().clone());
+    response.extensions_mut().insert(served);
     response
 }
 

@@ -32,7 +32,7 @@ pub fn text_response(status: StatusCode, body: String) -> Response<GuestBody> {
     full_response(status, "text/plain; charset=utf-8", Bytes::from(body))
 }
 
-fn full_response(
+pub(crate) fn full_response(
     status: StatusCode,
     content_type: &'static str,
     body: Bytes,

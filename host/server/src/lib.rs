@@ -11,13 +11,17 @@
 //! 4. [`AppRouter`] is the dispatch of `wharf serve`: the Host header picks
 //!    an app ([`Routes`]), the registry says which deployment it serves, and
 //!    the [`ComponentCache`] fetches, verifies and compiles it once.
+//! 5. [`observe`] is what a running server tells about itself: Prometheus
+//!    metrics, health, access logs, and each app's recent numbers and
+//!    guest output.
 
 mod app_data;
 mod components;
 mod dispatch;
 mod error_response;
-mod instance_shares;
+mod lasting_apps;
 mod listener;
+pub mod observe;
 mod router;
 mod routes;
 mod signal;
@@ -28,7 +32,7 @@ pub use error_response::json_response;
 pub use listener::{ConnectionLimits, Listener, RequestBody, raise_open_file_limit};
 pub use router::{AppRouter, RouterConfig};
 pub use routes::preview_label;
-pub use signal::shutdown_signal;
+pub use signal::{shutdown_signal, stop_after_drain_delay};
 
 /// Response header carrying the digest of the component that answered.
 pub const DIGEST_HEADER: &str = "wharf-digest";

@@ -6,8 +6,13 @@ use crate::app_data::RegistryKeyValue;
 use crate::components::{ComponentCache, FetchError};
 use crate::dispatch::{serve_component, stamp_request_id};
 use crate::error_response::text_response;
-use crate::instance_shares::InstanceShares;
+use crate::lasting_apps::LastingApps;
 use crate::listener::RequestBody;
+use crate::observe::metrics::{
+    CACHE_BYTES, CACHE_ENTRIES, FEED_POSITION, INSTANCE_SLOTS, INSTANCES_IN_USE, READY, Refusal,
+    SINCE_REGISTRY_CHECKED,
+};
+use crate::observe::{AppTelemetry, Health, Metrics, ServedBy};
 use crate::routes::{AppDefaults, Route, Routes, Target};
 use arc_swap::ArcSwap;
 use http::{Request, Response, StatusCode};
@@ -41,6 +46,7 @@ pub struct AppRouter {
     reloading: Mutex<()>,
     /// What every app's context starts from when the routes are rebuilt.
     defaults: AppDefaults,
+    health: Arc<Health>,
 }
 
 /// Why a request found no component to run.
@@ -60,12 +66,13 @@ impl AppRouter {
         components: ComponentCache,
         registry: Registry,
         config: RouterConfig,
+        health: Arc<Health>,
     ) -> Result<Self, RegistryError> {
         let defaults = AppDefaults {
             outbound: runtime.config().outbound.clone(),
             keyvalue: Arc::new(RegistryKeyValue(registry.clone())),
             keyvalue_limits: config.keyvalue_limits,
-            instance_shares: Arc::new(InstanceShares::new(runtime.config().max_instances_per_app)),
+            lasting: Arc::new(LastingApps::new(runtime.config().max_instances_per_app)),
         };
         let routes = Routes::new(registry.routing_table().await?, &defaults);
         Ok(Self {
@@ -76,6 +83,7 @@ impl AppRouter {
             routes: ArcSwap::from_pointee(routes),
             reloading: Mutex::new(()),
             defaults,
+            health,
         })
     }
 
@@ -87,6 +95,38 @@ impl AppRouter {
     /// The router's configuration.
     pub fn config(&self) -> &RouterConfig {
         &self.config
+    }
+
+    /// `app`'s telemetry on this server, if the app exists.
+    pub fn telemetry(&self, app: &AppName) -> Option<Arc<AppTelemetry>> {
+        self.defaults.lasting.telemetry(app)
+    }
+
+    /// Sets the gauges of the state the router sees (instance slots, the
+    /// component cache, the registry feed, readiness) at each scrape of
+    /// `metrics`.
+    pub fn report_at_scrape(self: &Arc<Self>, metrics: &Metrics) {
+        let router = Arc::downgrade(self);
+        metrics.at_scrape(move || {
+            let Some(router) = router.upgrade() else {
+                return;
+            };
+            let runtime = &router.runtime;
+            metrics::gauge!(INSTANCES_IN_USE).set(runtime.instances_in_use());
+            metrics::gauge!(INSTANCE_SLOTS).set(runtime.config().max_instances);
+            let (entries, bytes) = router.components.usage();
+            metrics::gauge!(CACHE_ENTRIES).set(entries as f64);
+            metrics::gauge!(CACHE_BYTES).set(bytes as f64);
+            metrics::gauge!(FEED_POSITION).set(router.routes.load().seq as f64);
+            if let Some(since) = router.health.since_registry_checked() {
+                metrics::gauge!(SINCE_REGISTRY_CHECKED).set(since.as_secs_f64());
+            }
+            metrics::gauge!(READY).set(if router.health.ready().is_ok() {
+                1.0
+            } else {
+                0.0
+            });
+        });
     }
 
     /// Reloads the routes if the registry's change feed has moved past them.
@@ -103,8 +143,9 @@ impl AppRouter {
             tracing::info!(seq = routes.seq, "routes reloaded");
             let routes = Arc::new(routes);
             let previous = self.routes.swap(routes.clone());
-            // Deleted apps' shares go with the table that no longer has them.
-            self.defaults.instance_shares.keep_only(routes.apps());
+            // Deleted apps' shares and telemetry go with the table that no
+            // longer has them.
+            self.defaults.lasting.keep_only(routes.apps());
             self.prepare_redeploys(&previous, &routes);
         }
         Ok(self.routes.load().seq)
@@ -140,7 +181,10 @@ impl AppRouter {
                     return;
                 };
                 match router.refresh().await {
-                    Ok(seq) => feed.applied(seq),
+                    Ok(seq) => {
+                        router.health.registry_checked();
+                        feed.applied(seq);
+                    }
                     Err(e) => {
                         tracing::warn!("cannot read the registry's change feed: {e}");
                         feed.cannot_apply();
@@ -176,6 +220,10 @@ impl AppRouter {
 
     fn unroutable_response(&self, why: Unroutable, request_id: RequestId) -> Response<GuestBody> {
         let domain = &self.config.domain;
+        match why {
+            Unroutable::Fetch(..) => Refusal::Unavailable.count(),
+            _ => Refusal::NoSuchApp.count(),
+        }
         let (status, message) = match why {
             Unroutable::NoRoute(host) => (
                 StatusCode::NOT_FOUND,
@@ -235,19 +283,26 @@ impl AppRouter {
 
 impl Dispatch for AppRouter {
     async fn dispatch(&self, request: Request<RequestBody>) -> Response<GuestBody> {
+        if let Some(response) = self.health.well_known(&request) {
+            return response;
+        }
         let request_id = RequestId::new();
         let host = request_host(request.headers(), request.uri()).unwrap_or_default();
         let resolved = match self.resolve(host) {
             Ok(route) => match self.components.get(&route.key).await {
-                Ok(component) => Ok((component, route.app)),
+                Ok(component) => Ok((component, route)),
                 Err(e) => Err(Unroutable::Fetch(route.app.facts.app.clone(), e)),
             },
             Err(why) => Err(why),
         };
         let mut response = match resolved {
             Err(why) => self.unroutable_response(why, request_id),
-            Ok((component, app)) => {
-                serve_component(&self.runtime, &component, &app, request, request_id).await
+            Ok((component, route)) => {
+                let served = ServedBy {
+                    app: route.app,
+                    telemetry: route.telemetry,
+                };
+                serve_component(&self.runtime, &component, served, request, request_id).await
             }
         };
         stamp_request_id(&mut response, request_id);

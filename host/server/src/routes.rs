@@ -9,7 +9,8 @@ use wharf_runtime::{
 };
 use wharf_store::BlobKey;
 
-use crate::instance_shares::InstanceShares;
+use crate::lasting_apps::LastingApps;
+use crate::observe::AppTelemetry;
 
 /// Separates the app from the digest prefix in a preview hostname:
 /// `<app>--<first 12 hex digits of the digest>.<domain>`.
@@ -43,6 +44,8 @@ pub struct Route {
     pub key: BlobKey,
     /// What its instances may reach.
     pub app: Arc<AppContext>,
+    /// Where its app's numbers and guest output go.
+    pub telemetry: Arc<AppTelemetry>,
 }
 
 /// The server-wide settings every app's context starts from.
@@ -54,8 +57,9 @@ pub struct AppDefaults {
     pub keyvalue: Arc<dyn KeyValueStore>,
     /// Key-value limits; an app's own quota replaces the default one.
     pub keyvalue_limits: KeyValueLimits,
-    /// Each app's share of the instance pool.
-    pub instance_shares: Arc<InstanceShares>,
+    /// What each app keeps across rebuilds: its share of the instance pool
+    /// and its telemetry.
+    pub lasting: Arc<LastingApps>,
 }
 
 /// The in-memory routing table a server answers from, rebuilt whenever the
@@ -147,6 +151,7 @@ impl Routes {
         preview: bool,
         defaults: &AppDefaults,
     ) -> Route {
+        let lasting = defaults.lasting.get(app);
         let context = AppContext {
             facts: DeploymentFacts::new(
                 app.to_string(),
@@ -163,11 +168,13 @@ impl Routes {
                     .unwrap_or(defaults.keyvalue_limits.quota_bytes),
                 ..defaults.keyvalue_limits
             },
-            instance_share: defaults.instance_shares.get(app),
+            instance_share: lasting.share,
+            guest_log: Some(lasting.telemetry.clone()),
         };
         Route {
             key: deployment.key,
             app: Arc::new(context),
+            telemetry: lasting.telemetry,
         }
     }
 
@@ -301,7 +308,7 @@ mod tests {
                 outbound: Arc::new(OutboundPolicy::default()),
                 keyvalue: Arc::new(wharf_runtime::MemoryKeyValue::default()),
                 keyvalue_limits: KeyValueLimits::default(),
-                instance_shares: Arc::new(InstanceShares::new(4)),
+                lasting: Arc::new(LastingApps::new(4)),
             },
         )
     }

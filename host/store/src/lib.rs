@@ -20,6 +20,7 @@ mod digest;
 mod error;
 mod key;
 mod location;
+pub mod metrics;
 mod objects;
 #[cfg(test)]
 mod properties;

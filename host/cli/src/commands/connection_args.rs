@@ -13,6 +13,14 @@ pub struct ConnectionArgs {
     #[arg(long, env = "WHARF_GRACE_PERIOD", default_value = "30s", value_parser = humantime::parse_duration)]
     grace_period: Duration,
 
+    /// On SIGINT or SIGTERM, how long the server stays up, answering, after
+    /// its readiness checks turn to 503 and before it stops accepting
+    /// connections. Set it to how long your load balancer takes to see a
+    /// failed readiness check (interval times failures). A second signal
+    /// ends it early.
+    #[arg(long, env = "WHARF_DRAIN_DELAY", default_value = "0s", value_parser = humantime::parse_duration)]
+    drain_delay: Duration,
+
     /// How long an HTTP/1 client has to send a whole request head, counted
     /// from when its connection starts waiting for one. A client sending
     /// its head too slowly, or a keep-alive connection idle for this long,
@@ -55,6 +63,11 @@ pub struct ConnectionArgs {
 }
 
 impl ConnectionArgs {
+    /// `--drain-delay`.
+    pub fn drain_delay(&self) -> Duration {
+        self.drain_delay
+    }
+
     /// The limits as the listener takes them, for guests with
     /// `request_deadline`.
     pub fn limits(&self, request_deadline: Duration) -> anyhow::Result<ConnectionLimits> {

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod access_log_args;
 mod apps;
 mod client;
 mod config;

@@ -1,5 +1,6 @@
 //! `wharf run`: serve one component from disk.
 
+use super::access_log_args::AccessLogArgs;
 use super::connection_args::ConnectionArgs;
 use super::runtime_args::RuntimeArgs;
 use anyhow::Context;
@@ -8,7 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wharf_runtime::{AppContext, DeploymentFacts, InstanceShare, MemoryKeyValue, Runtime};
-use wharf_server::{CacheLimits, ComponentCache, Listener, SingleApp, shutdown_signal};
+use wharf_server::observe::Health;
+use wharf_server::{CacheLimits, ComponentCache, Listener, SingleApp, stop_after_drain_delay};
 use wharf_store::{BlobStore, StoreOptions};
 
 /// Serve one wasi:http component from a file, answering every request with a
@@ -27,6 +29,9 @@ pub struct RunCommand {
 
     #[command(flatten)]
     connections: ConnectionArgs,
+
+    #[command(flatten)]
+    access_log: AccessLogArgs,
 
     /// A configuration value the app reads through wasi:config, as
     /// `KEY=VALUE`; repeat it for more.
@@ -130,14 +135,24 @@ impl RunCommand {
             keyvalue: Arc::new(MemoryKeyValue::default()),
             keyvalue_limits: self.runtime.keyvalue_limits(),
             instance_share: InstanceShare::new(self.runtime.single_app_share()),
+            guest_log: None,
         };
-        let dispatch = Arc::new(SingleApp::new(runtime, components, key, Arc::new(app)));
+        let health = Arc::new(Health::standalone());
+        let dispatch = Arc::new(SingleApp::new(
+            runtime,
+            components,
+            key,
+            Arc::new(app),
+            health.clone(),
+        ));
 
         let listener = Listener::bind(self.listen)
             .await
             .with_context(|| format!("cannot listen on {}", self.listen))?;
         eprintln!("listening on http://{}", listener.local_addr()?);
-        listener.serve(dispatch, shutdown_signal(), limits).await;
+        let stop = stop_after_drain_delay(&health, self.connections.drain_delay());
+        let access = self.access_log.access_log("public");
+        listener.serve(dispatch, stop, limits, access).await;
         Ok(())
     }
 }

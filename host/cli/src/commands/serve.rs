@@ -1,6 +1,7 @@
 //! `wharf serve`: host many apps from the blob store and the registry, with
 //! the admin API on a second listener.
 
+use super::access_log_args::AccessLogArgs;
 use super::connection_args::ConnectionArgs;
 use super::data_dir::{default_data_dir, token_file};
 use super::runtime_args::RuntimeArgs;
@@ -13,8 +14,9 @@ use std::time::Duration;
 use wharf_admin::{AdminApi, AdminConfig, AdminToken, PublicUrls, TokenSource};
 use wharf_registry::{AppName, Hostname, Registry};
 use wharf_runtime::Runtime;
+use wharf_server::observe::{AccessLog, Health, Metrics, MetricsEndpoint};
 use wharf_server::{
-    AppRouter, CacheLimits, ComponentCache, Listener, RouterConfig, shutdown_signal,
+    AppRouter, CacheLimits, ComponentCache, Listener, RouterConfig, stop_after_drain_delay,
 };
 use wharf_store::{BlobStore, ClusterSecret, S3Settings, SharedArtifacts, StoreOptions};
 
@@ -33,6 +35,18 @@ pub struct ServeCommand {
     /// http://IP:PORT`. Keep it on loopback or a private network.
     #[arg(long, env = "WHARF_ADMIN_LISTEN", default_value = "127.0.0.1:8081")]
     admin_listen: SocketAddr,
+
+    /// Address of the metrics listener, printed as `metrics listening on
+    /// http://IP:PORT`: `GET /metrics` in Prometheus's format, `/livez` and
+    /// `/readyz`. No token: keep it on loopback or a private network. `off`
+    /// turns it off.
+    #[arg(
+        long,
+        env = "WHARF_METRICS_LISTEN",
+        default_value = "127.0.0.1:8082",
+        value_name = "ADDR|off"
+    )]
+    metrics_listen: MetricsListen,
 
     /// Where state lives [default: $XDG_DATA_HOME/wharf or ~/.local/share/wharf].
     #[arg(long, env = "WHARF_DATA_DIR")]
@@ -95,6 +109,9 @@ pub struct ServeCommand {
     connections: ConnectionArgs,
 
     #[command(flatten)]
+    access_log: AccessLogArgs,
+
+    #[command(flatten)]
     runtime: RuntimeArgs,
 }
 
@@ -136,6 +153,11 @@ impl ServeCommand {
         token: AdminToken,
         token_source: TokenSource,
     ) -> anyhow::Result<()> {
+        // Before anything registers a metric, or it would go nowhere.
+        let metrics = match self.metrics_listen {
+            MetricsListen::Off => None,
+            MetricsListen::On(_) => Some(Metrics::install(runtime.engine_tag())?),
+        };
         let (store, registry) = self.open_state(&data_dir).await?;
 
         let public = Listener::bind(self.listen)
@@ -146,6 +168,14 @@ impl ServeCommand {
             .with_context(|| format!("cannot listen on {} (--admin-listen)", self.admin_listen))?;
         let public_addr = public.local_addr()?;
         let admin_addr = admin_listener.local_addr()?;
+        let metrics_listener = match self.metrics_listen {
+            MetricsListen::Off => None,
+            MetricsListen::On(addr) => Some(
+                Listener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (--metrics-listen)"))?,
+            ),
+        };
 
         let limits = CacheLimits {
             max_components: self.max_compiled,
@@ -165,8 +195,16 @@ impl ServeCommand {
             default_app: self.default_app.clone(),
             keyvalue_limits: self.runtime.keyvalue_limits(),
         };
+        let health = Arc::new(Health::with_registry(self.poll_interval));
         let router = Arc::new(
-            AppRouter::new(runtime.clone(), components, registry.clone(), router_config).await?,
+            AppRouter::new(
+                runtime.clone(),
+                components,
+                registry.clone(),
+                router_config,
+                health.clone(),
+            )
+            .await?,
         );
         let follower = router.follow_changes(self.poll_interval);
         let admin = Arc::new(AdminApi::new(
@@ -185,6 +223,15 @@ impl ServeCommand {
 
         eprintln!("listening on http://{public_addr}");
         eprintln!("admin listening on http://{admin_addr}");
+        let metrics_serving = match (metrics_listener, metrics) {
+            (Some(listener), Some(metrics)) => {
+                eprintln!("metrics listening on http://{}", listener.local_addr()?);
+                router.report_at_scrape(&metrics);
+                let _upkeep = metrics.keep_up();
+                Some((listener, MetricsEndpoint::new(metrics, health.clone())))
+            }
+            _ => None,
+        };
         match token_source {
             TokenSource::Environment => eprintln!("admin token from WHARF_ADMIN_TOKEN"),
             TokenSource::File | TokenSource::Generated => {
@@ -193,17 +240,41 @@ impl ServeCommand {
         }
 
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let drain_delay = self.connections.drain_delay();
         tokio::spawn(async move {
-            shutdown_signal().await;
+            stop_after_drain_delay(&health, drain_delay).await;
             let _ = stop.send(true);
         });
         let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         };
         let limits = self.connections.limits(runtime.config().request_deadline)?;
+        let metrics_served = async {
+            if let Some((listener, endpoint)) = metrics_serving {
+                let access = AccessLog {
+                    enabled: false,
+                    ..self.access_log.access_log("metrics")
+                };
+                let until = until_stopped(stopped.clone());
+                listener
+                    .serve(Arc::new(endpoint), until, limits, access)
+                    .await;
+            }
+        };
         tokio::join!(
-            public.serve(router, until_stopped(stopped.clone()), limits),
-            admin_listener.serve(admin, until_stopped(stopped), limits),
+            public.serve(
+                router,
+                until_stopped(stopped.clone()),
+                limits,
+                self.access_log.access_log("public"),
+            ),
+            admin_listener.serve(
+                admin,
+                until_stopped(stopped.clone()),
+                limits,
+                self.access_log.access_log("admin"),
+            ),
+            metrics_served,
         );
         follower.abort();
         Ok(())
@@ -249,6 +320,26 @@ impl ServeCommand {
         let secret = ClusterSecret::new(&secret)
             .map_err(|e| anyhow::anyhow!("--artifact-secret-file {}: {e}", path.display()))?;
         Ok(Some(SharedArtifacts::new(store, secret)))
+    }
+}
+
+/// `--metrics-listen`: an address, or `off`.
+#[derive(Clone, Copy, Debug)]
+enum MetricsListen {
+    On(SocketAddr),
+    Off,
+}
+
+impl std::str::FromStr for MetricsListen {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text == "off" {
+            return Ok(Self::Off);
+        }
+        text.parse().map(Self::On).map_err(|e| {
+            format!("`{text}` is neither an address like 127.0.0.1:8082 nor `off`: {e}")
+        })
     }
 }
 

@@ -1,6 +1,6 @@
 //! [`AppContext`]: what the host knows about the app a request is for.
 
-use super::{DeploymentFacts, KeyValueLimits, KeyValueStore, OutboundPolicy};
+use super::{DeploymentFacts, GuestLogSink, KeyValueLimits, KeyValueStore, OutboundPolicy};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -21,6 +21,8 @@ pub struct AppContext {
     pub keyvalue_limits: KeyValueLimits,
     /// The part of the instance pool the app may hold at once.
     pub instance_share: InstanceShare,
+    /// Where the app's guest output is kept besides the log, if anywhere.
+    pub guest_log: Option<Arc<dyn GuestLogSink>>,
 }
 
 /// The part of the instance pool one app may hold at once: its live

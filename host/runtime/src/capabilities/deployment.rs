@@ -38,6 +38,13 @@ impl DeploymentFacts {
             preview,
         }
     }
+
+    /// The first 12 hex digits of the digest, as preview hostnames and the
+    /// access log show it.
+    pub fn short_digest(&self) -> &str {
+        let hex = self.digest.strip_prefix("sha256-").unwrap_or(&self.digest);
+        hex.get(..12).unwrap_or(hex)
+    }
 }
 
 impl deployment::Host for HostState {

@@ -1,10 +1,13 @@
-//! Guest stdout and stderr, written line by line to the server's log.
+//! Guest stdout and stderr, written line by line to the server's log and
+//! to the app's [`GuestLogSink`], if it has one.
 //!
 //! Writes never wait: each line becomes one `tracing` event tagged with the
-//! request id, and the process's log writer is non-blocking. A request may log
-//! at most [`RuntimeConfig::max_guest_log_bytes`](crate::RuntimeConfig); the
-//! rest is dropped after one warning.
+//! app, the digest and the request id, and the process's log writer is
+//! non-blocking. A request may log at most
+//! [`RuntimeConfig::max_guest_log_bytes`](crate::RuntimeConfig); the rest is
+//! dropped after one warning.
 
+use super::AppContext;
 use crate::RequestId;
 use bytes::Bytes;
 use std::pin::Pin;
@@ -17,6 +20,26 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 /// Longest line kept before it is logged in pieces.
 const MAX_LINE: usize = 8 * 1024;
 
+/// Where a server keeps what an app's guests print, besides the log: the
+/// recent lines a `wharf logs` reads.
+pub trait GuestLogSink: Send + Sync {
+    /// Takes one line a guest printed.
+    fn line(&self, line: GuestLine<'_>);
+}
+
+/// One line of a guest's output, without its line ending.
+#[derive(Clone, Copy, Debug)]
+pub struct GuestLine<'a> {
+    /// The request the guest was serving.
+    pub request_id: RequestId,
+    /// The digest of the deployment that printed it, `sha256-<hex>`.
+    pub digest: &'a str,
+    /// `stdout` or `stderr`.
+    pub stream: &'static str,
+    /// The text, with invalid UTF-8 replaced.
+    pub text: &'a str,
+}
+
 /// The log sink shared by one request's stdout and stderr.
 #[derive(Clone)]
 pub(crate) struct GuestLog {
@@ -25,15 +48,17 @@ pub(crate) struct GuestLog {
 
 struct Budget {
     request_id: RequestId,
+    app: Arc<AppContext>,
     remaining: AtomicUsize,
     warned: AtomicBool,
 }
 
 impl GuestLog {
-    pub(crate) fn new(request_id: RequestId, max_bytes: usize) -> Self {
+    pub(crate) fn new(request_id: RequestId, app: Arc<AppContext>, max_bytes: usize) -> Self {
         Self {
             shared: Arc::new(Budget {
                 request_id,
+                app,
                 remaining: AtomicUsize::new(max_bytes),
                 warned: AtomicBool::new(false),
             }),
@@ -120,8 +145,11 @@ impl LineWriter {
                 Some(left - granted)
             });
         if granted < want && !self.shared.warned.swap(true, Ordering::Relaxed) {
+            let facts = &self.shared.app.facts;
             tracing::warn!(
                 target: "wharf::guest",
+                app = %facts.app,
+                digest = facts.short_digest(),
                 request_id = %self.shared.request_id,
                 "guest output exceeded the per-request log limit; the rest is dropped"
             );
@@ -132,12 +160,25 @@ impl LineWriter {
     fn emit(&mut self) {
         let text = String::from_utf8_lossy(&self.line);
         let text = text.strip_suffix('\r').unwrap_or(&text);
+        let Budget {
+            request_id, app, ..
+        } = &*self.shared;
         tracing::info!(
             target: "wharf::guest",
-            request_id = %self.shared.request_id,
+            app = %app.facts.app,
+            digest = app.facts.short_digest(),
+            request_id = %request_id,
             stream = self.stream,
             "{text}"
         );
+        if let Some(sink) = &app.guest_log {
+            sink.line(GuestLine {
+                request_id: *request_id,
+                digest: &app.facts.digest,
+                stream: self.stream,
+                text,
+            });
+        }
         self.line.clear();
     }
 }

@@ -8,7 +8,8 @@
 //! - `deployment.rs`: `wharf:app/deployment` ([`DeploymentFacts`]);
 //! - `outbound/`: outbound HTTP and `wasi:sockets`, under an
 //!   [`OutboundPolicy`];
-//! - `guest_log.rs`: guest stdout and stderr, to the server's log;
+//! - `guest_log.rs`: guest stdout and stderr, to the server's log and the
+//!   app's [`GuestLogSink`];
 //! - `app.rs`: [`AppContext`], everything per app a request can reach;
 //! - `state.rs`: [`HostState`], one per instance's store.
 //!
@@ -26,6 +27,7 @@ mod wasi;
 
 pub use app::{AppContext, InstanceShare};
 pub use deployment::DeploymentFacts;
+pub use guest_log::{GuestLine, GuestLogSink};
 pub use keyvalue::{
     Bucket, KeyValueError, KeyValueFuture, KeyValueLimits, KeyValueStore, MemoryKeyValue,
 };

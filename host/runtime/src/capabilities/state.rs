@@ -3,6 +3,7 @@
 use super::guest_log::GuestLog;
 use super::outbound::SocketAccess;
 use super::{AppContext, OutboundPolicy};
+use crate::metrics::OutboundResult;
 use crate::{RequestId, RuntimeConfig};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,7 +36,7 @@ impl HostState {
         app: Arc<AppContext>,
         uses_sockets: bool,
     ) -> Self {
-        let log = GuestLog::new(request_id, config.max_guest_log_bytes);
+        let log = GuestLog::new(request_id, app.clone(), config.max_guest_log_bytes);
         let mut wasi = WasiCtx::builder();
         wasi.stdout(log.stdout()).stderr(log.stderr());
         Self::with_wasi(config, request_id, app, uses_sockets, wasi)
@@ -52,7 +53,7 @@ impl HostState {
         stdin: AsyncStdinStream,
         stdout: AsyncStdoutStream,
     ) -> Self {
-        let log = GuestLog::new(request_id, config.max_guest_log_bytes);
+        let log = GuestLog::new(request_id, app.clone(), config.max_guest_log_bytes);
         let mut wasi = WasiCtx::builder();
         wasi.envs(env)
             .stdin(stdin)
@@ -84,6 +85,7 @@ impl HostState {
             http: WasiHttpCtx::new(),
             outbound: OutboundHttp {
                 request_id,
+                app: app.clone(),
                 policy: app.outbound.clone(),
                 sent: 0,
             },
@@ -116,6 +118,8 @@ impl WasiHttpView for HostState {
 /// on requests.
 struct OutboundHttp {
     request_id: RequestId,
+    /// The app sending, for the outbound-request counts.
+    app: Arc<AppContext>,
     policy: Arc<OutboundPolicy>,
     /// Outbound requests made so far by this incoming request.
     sent: u32,
@@ -140,14 +144,29 @@ impl WasiHttpHooks for OutboundHttp {
                 max = self.policy.max_requests,
                 "denied outbound request: the request made too many"
             );
+            crate::metrics::outbound_request(&self.app.facts.app, OutboundResult::Denied);
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
-        Box::new(crate::capabilities::outbound::send(
+        let sending = crate::capabilities::outbound::send(
             self.policy.clone(),
             self.request_id,
             request,
             options,
-        ))
+        );
+        let app = self.app.clone();
+        Box::new(async move {
+            let sent = sending.await;
+            let result = match &sent {
+                Ok(_) => OutboundResult::Sent,
+                Err(
+                    wasmtime_wasi_http::Error::HttpRequestDenied
+                    | wasmtime_wasi_http::Error::DestinationIpProhibited,
+                ) => OutboundResult::Denied,
+                Err(_) => OutboundResult::Failed,
+            };
+            crate::metrics::outbound_request(&app.facts.app, result);
+            sent
+        })
     }
 }
 

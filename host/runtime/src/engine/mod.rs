@@ -72,6 +72,13 @@ impl Runtime {
         &self.config
     }
 
+    /// How many instance slots requests hold now, of
+    /// [`RuntimeConfig::max_instances`].
+    pub fn instances_in_use(&self) -> u32 {
+        let free = u32::try_from(self.instance_slots.available_permits()).unwrap_or(u32::MAX);
+        self.config.max_instances.saturating_sub(free)
+    }
+
     /// Names the main engine's configuration: code compiled by an engine
     /// with another tag must not be loaded here. It is 16 hex digits of a
     /// SHA-256 over [`wasmtime::Engine::precompile_compatibility_hash`] and

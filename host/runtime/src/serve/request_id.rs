@@ -15,6 +15,15 @@ impl RequestId {
     }
 }
 
+impl std::str::FromStr for RequestId {
+    type Err = std::num::ParseIntError;
+
+    /// Reads the 16 hex digits [`RequestId`]'s `Display` writes.
+    fn from_str(hex: &str) -> Result<Self, Self::Err> {
+        u64::from_str_radix(hex, 16).map(Self)
+    }
+}
+
 impl Default for RequestId {
     fn default() -> Self {
         Self::new()

@@ -4,7 +4,8 @@
 //! (`background.rs`), and for code compiled here, a seal into the shared
 //! store.
 
-use super::{FetchError, Inner};
+use super::{FetchError, Inner, LoadSource, count_load};
+use crate::observe::metrics::COMPILE_DURATION;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -51,6 +52,7 @@ impl Inner {
         {
             tracing::info!(%key, "loaded precompiled code");
             let compiled = compiled?;
+            count_load(LoadSource::Disk, &compiled);
             // A deploy seals its code for the cluster wherever the code
             // came from; publishing what is already sealed does nothing.
             if urgency == Urgency::Deploy {
@@ -64,6 +66,7 @@ impl Inner {
                 Ok(Some(verified)) => match self.load_shared(verified).await? {
                     Ok(compiled) => {
                         self.counts.shared_loads.fetch_add(1, Ordering::Relaxed);
+                        count_load(LoadSource::Shared, &compiled);
                         tracing::info!(%key, elapsed = ?started.elapsed(), "component ready: loaded code compiled by another server");
                         return Ok(compiled);
                     }
@@ -93,6 +96,7 @@ impl Inner {
             }
             Urgency::Deploy | Urgency::Background => self.compile(bytes.clone(), urgency).await??,
         };
+        count_load(LoadSource::Compile, &compiled);
         tracing::info!(%key, elapsed = ?started.elapsed(), compiler = %compiled.compiler(), "component ready");
         if compiled.is_provisional() {
             self.recompile_later(*key, bytes, replace_shared);
@@ -155,7 +159,13 @@ impl Inner {
             self.background.clone(),
         );
         blocking(move || {
-            let compile = || runtime.compile(&bytes, urgency.purpose());
+            let compile = || {
+                let started = Instant::now();
+                let compiled = runtime.compile(&bytes, urgency.purpose())?;
+                metrics::histogram!(COMPILE_DURATION, "compiler" => compiled.compiler().to_string())
+                    .record(started.elapsed());
+                Ok::<_, LoadError>(compiled)
+            };
             let compiled = match urgency {
                 Urgency::Background => pool.run(compile),
                 Urgency::Request | Urgency::Deploy => compile(),

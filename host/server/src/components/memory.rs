@@ -3,6 +3,7 @@
 //! least recently used dropped past the limits.
 
 use super::{FAILURE_MEMORY, FetchError, Inner};
+use crate::observe::metrics::CACHE_EVICTIONS;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -111,14 +112,19 @@ impl Inner {
             .or_insert_with(|| (Instant::now(), error.clone()));
     }
 
+    /// How many of `entries` are compiled, and the bytes of their code.
+    pub(super) fn usage(&self, entries: &Entries) -> (usize, usize) {
+        entries
+            .values()
+            .filter_map(|e| e.cell.get())
+            .fold((0, 0), |(n, b), c| (n + 1, b + c.code_bytes()))
+    }
+
     /// Drops the least recently used components until the cache is within
     /// its limits, never `keep` (the one just added).
     pub(super) fn evict(&self, keep: &BlobKey) {
         let within_limits = |entries: &Entries| {
-            let (count, bytes) = entries
-                .values()
-                .filter_map(|e| e.cell.get())
-                .fold((0, 0), |(n, b), c| (n + 1, b + c.code_bytes()));
+            let (count, bytes) = self.usage(entries);
             count <= self.limits.max_components && bytes <= self.limits.max_code_bytes
         };
         if within_limits(&self.entries.load()) {
@@ -135,6 +141,7 @@ impl Inner {
                 .map(|(key, _)| *key);
             let Some(oldest) = oldest else { return };
             entries.remove(&oldest);
+            metrics::counter!(CACHE_EVICTIONS).increment(1);
             tracing::info!(key = %oldest, "evicted a compiled component to stay within the cache limits");
         });
     }

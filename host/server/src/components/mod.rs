@@ -23,6 +23,7 @@ mod memory;
 #[cfg(test)]
 mod tests;
 
+use crate::observe::metrics::COMPONENT_LOADS;
 use arc_swap::ArcSwap;
 use background::BackgroundPool;
 use bytes::Bytes;
@@ -35,7 +36,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, watch};
-use wharf_runtime::{CompiledComponent, LoadError, Runtime};
+use wharf_runtime::{CompiledComponent, Compiler, LoadError, Runtime};
 use wharf_store::{BlobKey, BlobStore, SharedArtifacts, StoreError};
 
 /// Why a stored component could not be made ready to serve.
@@ -57,6 +58,35 @@ pub enum FetchError {
 /// store is tried again, so a missing or corrupt blob is not downloaded and
 /// hashed on every request.
 pub const FAILURE_MEMORY: Duration = Duration::from_secs(5);
+
+/// Where a load found its compiled component.
+#[derive(Clone, Copy, Debug)]
+enum LoadSource {
+    /// Already in memory.
+    Memory,
+    /// The disk cache.
+    Disk,
+    /// Code another server compiled and sealed in the shared store.
+    Shared,
+    /// Compiled here.
+    Compile,
+}
+
+/// `wharf_component_loads_total` for `source` and `compiler`.
+fn load_counter(source: LoadSource, compiler: Compiler) -> metrics::Counter {
+    let source = match source {
+        LoadSource::Memory => "memory",
+        LoadSource::Disk => "disk",
+        LoadSource::Shared => "shared",
+        LoadSource::Compile => "compile",
+    };
+    metrics::counter!(COMPONENT_LOADS, "source" => source, "compiler" => compiler.to_string())
+}
+
+/// Counts a load of `compiled` from `source`.
+fn count_load(source: LoadSource, compiled: &CompiledComponent) {
+    load_counter(source, compiled.compiler()).increment(1);
+}
 
 /// How many compiled components to keep, and how much compiled code.
 #[derive(Clone, Copy, Debug)]
@@ -118,6 +148,9 @@ struct Inner {
     /// How many background recompiles and prefetches are queued or running.
     background_jobs: watch::Sender<usize>,
     counts: Counts,
+    /// `wharf_component_loads_total{source="memory"}` by compiler,
+    /// registered once: every request counts one.
+    memory_loads: [metrics::Counter; 2],
 }
 
 /// What the cache has done, for tests and logs.
@@ -162,6 +195,8 @@ impl ComponentCache {
                 background_turns: Semaphore::new(1),
                 background_jobs: watch::Sender::new(0),
                 counts: Counts::default(),
+                memory_loads: [Compiler::Cranelift, Compiler::Winch]
+                    .map(|compiler| load_counter(LoadSource::Memory, compiler)),
             }),
         }
     }
@@ -181,6 +216,12 @@ impl ComponentCache {
     /// How many loads took verified code from the shared store.
     pub fn shared_loads(&self) -> u64 {
         self.inner.counts.shared_loads.load(Ordering::Relaxed)
+    }
+
+    /// How many components are compiled and in memory, and the bytes of
+    /// their code.
+    pub fn usage(&self) -> (usize, usize) {
+        self.inner.usage(&self.inner.entries.load())
     }
 
     /// How many provisional components were replaced by their recompiled
@@ -204,6 +245,8 @@ impl ComponentCache {
         if let Some(entry) = inner.entries.load().get(key) {
             entry.touch(inner.clock.load(Ordering::Relaxed));
             if let Some(compiled) = entry.cell.get() {
+                let by_compiler = usize::from(compiled.compiler() == Compiler::Winch);
+                inner.memory_loads[by_compiler].increment(1);
                 return Ok(compiled.clone());
             }
         }

@@ -89,6 +89,7 @@ fn app() -> Arc<AppContext> {
         keyvalue: Arc::new(MemoryKeyValue::default()),
         keyvalue_limits: Default::default(),
         instance_share: InstanceShare::new(8),
+        guest_log: None,
     })
 }
 

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use wharf_runtime::GuestBody;
 
 /// The clients connected to one listener, by address.
 pub(super) struct Clients {
@@ -121,44 +120,6 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
         self.0.client.in_flight.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// A response body that holds its request's place among the client's
-/// requests in flight until it ends, or hyper drops it.
-pub(super) struct InFlightBody {
-    body: GuestBody,
-    in_flight: Option<InFlight>,
-}
-
-impl InFlightBody {
-    /// `body`, holding `in_flight` (if the request was counted).
-    pub(super) fn new(body: GuestBody, in_flight: Option<InFlight>) -> Self {
-        Self { body, in_flight }
-    }
-}
-
-impl hyper::body::Body for InFlightBody {
-    type Data = bytes::Bytes;
-    type Error = <GuestBody as hyper::body::Body>::Error;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        let polled = std::pin::Pin::new(&mut self.body).poll_frame(cx);
-        if let std::task::Poll::Ready(None) = polled {
-            self.in_flight = None;
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        self.body.size_hint()
     }
 }
 

@@ -2,23 +2,29 @@
 //! shutdown:
 //!
 //! - `limits.rs`: [`ConnectionLimits`], and raising the open-file limit;
-//! - `clients.rs`: connections and requests in flight per client address.
+//! - `clients.rs`: connections and requests in flight per client address;
+//! - `response_body.rs`: a response body that holds its request's place
+//!   and its access record until it ends.
 
 mod clients;
 mod limits;
+mod response_body;
 
 pub use limits::{ConnectionLimits, raise_open_file_limit};
 
 use crate::Dispatch;
 use crate::error_response::text_response;
-use clients::{Clients, Connection, InFlightBody};
+use crate::observe::AccessLog;
+use crate::observe::metrics::Refusal;
+use clients::{Clients, Connection};
 use http::{StatusCode, header};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use response_body::ServedBody;
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -48,8 +54,9 @@ impl Listener {
     }
 
     /// Serves requests with `dispatch` until `shutdown` resolves, each
-    /// connection within `limits`, and each request's host checked
-    /// ([`check_host`]). Then stops accepting, lets in-flight requests
+    /// connection within `limits`, each request's host checked
+    /// ([`check_host`]) and each one recorded as `access` says. Then stops
+    /// accepting, lets in-flight requests
     /// finish for up to the grace period, and returns. Returns `false` if
     /// connections were still open at the end of the grace period and were
     /// cut.
@@ -58,6 +65,7 @@ impl Listener {
         dispatch: Arc<D>,
         shutdown: impl Future<Output = ()>,
         limits: ConnectionLimits,
+        access: AccessLog,
     ) -> bool {
         let mut builder = auto::Builder::new(TokioExecutor::new());
         // The header timer runs whenever an HTTP/1 connection waits for a
@@ -102,8 +110,10 @@ impl Listener {
             };
             let connection = ServedConnection {
                 stream,
+                peer: peer.ip(),
                 account: Arc::new(account),
                 limits,
+                access,
                 stopping: stopping.clone(),
             };
             let (builder, dispatch) = (builder.clone(), dispatch.clone());
@@ -132,8 +142,10 @@ impl Listener {
 /// One accepted connection and what it is held to.
 struct ServedConnection {
     stream: TcpStream,
+    peer: IpAddr,
     account: Arc<Connection>,
     limits: ConnectionLimits,
+    access: AccessLog,
     /// Turns true when the listener shuts down.
     stopping: watch::Receiver<bool>,
 }
@@ -156,25 +168,34 @@ impl ServedConnection {
         let account = self.account.clone();
         let body_idle_timeout = self.limits.body_idle_timeout;
         let max_requests = self.limits.max_requests_per_client;
+        let (access, peer) = (self.access, self.peer);
         let service = service_fn(move |request: http::Request<Incoming>| {
+            let record = access.begin(&request, peer);
             let admitted = admit(request, arrived_at.as_ref(), body_idle_timeout);
             let in_flight = account.start_request();
             let dispatch = dispatch.clone();
             async move {
-                let response = match (admitted, &in_flight) {
-                    (Err(e), _) => text_response(StatusCode::BAD_REQUEST, format!("{e}\n")),
-                    (Ok(_), None) => text_response(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        format!(
-                            "this client already has {max_requests} requests in flight \
-                             (`--max-requests-per-client`)\n"
-                        ),
-                    ),
+                let mut response = match (admitted, &in_flight) {
+                    (Err(e), _) => {
+                        Refusal::BadRequest.count();
+                        text_response(StatusCode::BAD_REQUEST, format!("{e}\n"))
+                    }
+                    (Ok(_), None) => {
+                        Refusal::ClientOverloaded.count();
+                        text_response(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            format!(
+                                "this client already has {max_requests} requests in flight \
+                                 (`--max-requests-per-client`)\n"
+                            ),
+                        )
+                    }
                     (Ok(request), Some(_)) => dispatch.dispatch(request).await,
                 };
+                let record = record.responded(&mut response);
                 // The request counts until its body is sent, or the client
-                // leaves.
-                Ok::<_, Infallible>(response.map(|body| InFlightBody::new(body, in_flight)))
+                // leaves; then it is logged.
+                Ok::<_, Infallible>(response.map(|body| ServedBody::new(body, in_flight, record)))
             }
         });
         let io = TokioIo::new(self.stream);

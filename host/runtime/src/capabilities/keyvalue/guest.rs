@@ -47,6 +47,11 @@ impl AppData {
         &self.0.facts.app
     }
 
+    /// Counts one `operation` on the app's data.
+    fn count(&self, operation: &'static str) {
+        crate::metrics::keyvalue_operation(self.app(), operation);
+    }
+
     fn limits(&self) -> &KeyValueLimits {
         &self.0.keyvalue_limits
     }
@@ -71,6 +76,7 @@ impl AppData {
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, store::Error> {
         self.check_key(key)?;
+        self.count("get");
         self.store()
             .get(self.app(), bucket, key)
             .await
@@ -88,6 +94,7 @@ impl AppData {
             }));
         }
         let quota = self.limits().quota_bytes;
+        self.count("set");
         self.store()
             .set(self.app(), bucket, key, value, quota)
             .await
@@ -96,6 +103,7 @@ impl AppData {
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), store::Error> {
         self.check_key(key)?;
+        self.count("delete");
         self.store()
             .delete(self.app(), bucket, key)
             .await
@@ -171,6 +179,7 @@ impl store::HostBucket for HostState {
         let (data, name) = self.open_bucket(&bucket)?;
         let offset = cursor.unwrap_or(0);
         let page = data.limits().list_page;
+        data.count("list_keys");
         let keys = data
             .store()
             .list_keys(data.app(), &name, offset, page)
@@ -196,6 +205,7 @@ impl atomics::Host for HostState {
         let (data, name) = self.open_bucket(&bucket)?;
         data.check_key(&key)?;
         let quota = data.limits().quota_bytes;
+        data.count("increment");
         data.store()
             .increment(data.app(), &name, &key, delta, quota)
             .await

@@ -1,0 +1,83 @@
+//! The body a listener sends: the dispatch's response body, holding its
+//! request's place among the client's requests in flight and its access
+//! record until it ends.
+
+use super::clients::InFlight;
+use crate::observe::AccessRecord;
+use crate::observe::access::BodyEnd;
+use hyper::body::{Body, Frame, SizeHint};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use wharf_runtime::GuestBody;
+
+/// A response body on its way to the client.
+pub(super) struct ServedBody {
+    body: GuestBody,
+    in_flight: Option<InFlight>,
+    record: Option<AccessRecord>,
+    sent: u64,
+}
+
+impl ServedBody {
+    /// `body`, holding `in_flight` (if the request was counted) and
+    /// `record` until it ends.
+    pub(super) fn new(body: GuestBody, in_flight: Option<InFlight>, record: AccessRecord) -> Self {
+        Self {
+            body,
+            in_flight,
+            record: Some(record),
+            sent: 0,
+        }
+    }
+
+    fn end(&mut self, how: BodyEnd) {
+        self.in_flight = None;
+        if let Some(record) = self.record.take() {
+            record.finish(self.sent, how);
+        }
+    }
+}
+
+impl Body for ServedBody {
+    type Data = bytes::Bytes;
+    type Error = <GuestBody as Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    self.sent += data.len() as u64;
+                }
+            }
+            Poll::Ready(Some(Err(_))) => self.end(BodyEnd::Failed),
+            Poll::Ready(None) => self.end(BodyEnd::Complete),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for ServedBody {
+    fn drop(&mut self) {
+        // hyper drops a body it has sent whole without polling it to the
+        // end when the body said it was done (`is_end_stream`).
+        let how = if self.body.is_end_stream() {
+            BodyEnd::Complete
+        } else {
+            BodyEnd::ClientGone
+        };
+        self.end(how);
+    }
+}

@@ -1,0 +1,135 @@
+//! One access-log line and one count per request, written when its
+//! response ends: when the body is sent, fails, or the client leaves.
+
+use super::AppTelemetry;
+use crate::REQUEST_ID_HEADER;
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use wharf_runtime::AppContext;
+
+/// Which app and deployment answered a request: put in the response's
+/// extensions by the dispatch, taken out by the listener's access record.
+#[derive(Clone)]
+pub struct ServedBy {
+    /// The deployment's context.
+    pub app: Arc<AppContext>,
+    /// Where the app's numbers go.
+    pub telemetry: Arc<AppTelemetry>,
+}
+
+/// What a listener logs about each request.
+#[derive(Clone, Copy, Debug)]
+pub struct AccessLog {
+    /// The listener's name in the log: `public` or `admin`.
+    pub listener: &'static str,
+    /// Whether to write a line per request (requests are counted anyway).
+    pub enabled: bool,
+    /// Whether the line's path keeps its query string. Off by default:
+    /// queries carry tokens and other secrets.
+    pub with_query: bool,
+}
+
+impl AccessLog {
+    /// Starts the record of `request`, from `client`, arriving now.
+    pub(crate) fn begin<B>(&self, request: &Request<B>, client: IpAddr) -> AccessStart {
+        AccessStart {
+            log: *self,
+            started: Instant::now(),
+            line: self
+                .enabled
+                .then(|| (request.method().clone(), request.uri().clone())),
+            client,
+        }
+    }
+}
+
+/// A request's record before its response head.
+pub(crate) struct AccessStart {
+    log: AccessLog,
+    started: Instant,
+    /// Its method and target, when lines are written.
+    line: Option<(Method, Uri)>,
+    client: IpAddr,
+}
+
+impl AccessStart {
+    /// Notes `response`'s head, taking the [`ServedBy`] out of it.
+    pub(crate) fn responded<B>(self, response: &mut Response<B>) -> AccessRecord {
+        let served = response.extensions_mut().remove::<ServedBy>();
+        if let Some(served) = &served {
+            served.telemetry.record_head(self.started.elapsed());
+        }
+        AccessRecord {
+            status: response.status(),
+            request_id: response.headers().get(REQUEST_ID_HEADER).cloned(),
+            served,
+            start: self,
+        }
+    }
+}
+
+/// How a response body ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BodyEnd {
+    /// Sent whole.
+    Complete,
+    /// Its producer failed (the guest trapped mid-body, say).
+    Failed,
+    /// The client went away first.
+    ClientGone,
+}
+
+impl BodyEnd {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Complete => "complete",
+            Self::Failed => "failed",
+            Self::ClientGone => "client_gone",
+        }
+    }
+}
+
+/// A request whose response head is out.
+pub(crate) struct AccessRecord {
+    start: AccessStart,
+    status: StatusCode,
+    request_id: Option<HeaderValue>,
+    served: Option<ServedBy>,
+}
+
+impl AccessRecord {
+    /// Counts the request and writes its line: its response ended as
+    /// `end`, after `bytes` bytes of body.
+    pub(crate) fn finish(self, bytes: u64, end: BodyEnd) {
+        let elapsed = self.start.started.elapsed();
+        if let Some(served) = &self.served {
+            served.telemetry.record_end(self.status, elapsed);
+        }
+        let Some((method, uri)) = &self.start.line else {
+            return;
+        };
+        let path = if self.start.log.with_query {
+            uri.path_and_query().map_or(uri.path(), |p| p.as_str())
+        } else {
+            uri.path()
+        };
+        let facts = self.served.as_ref().map(|served| &served.app.facts);
+        let request_id = self.request_id.as_ref().and_then(|id| id.to_str().ok());
+        tracing::info!(
+            target: "wharf::access",
+            listener = %self.start.log.listener,
+            app = facts.map(|facts| display(&facts.app)),
+            digest = facts.map(|facts| display(facts.short_digest())),
+            method = %method,
+            path = %path,
+            status = self.status.as_u16(),
+            bytes,
+            duration_ms = elapsed.as_micros() as f64 / 1000.0,
+            request_id = request_id.map(display),
+            client = %self.start.client,
+            end = %end.label(),
+        );
+    }
+}
