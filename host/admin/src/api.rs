@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use wharf_server::observe::{AppStats, LogLine};
+
 /// The answer to a deploy.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DeployResult {
@@ -80,6 +82,18 @@ pub struct AppInfo {
     pub live: Option<DeploymentInfo>,
     /// Custom hostnames routed to it.
     pub hostnames: Vec<String>,
+    /// Its requests over the last five minutes on the server that answered.
+    #[serde(default)]
+    pub stats: Option<AppStats>,
+}
+
+/// The answer to `GET /v1/apps/{app}/stats`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AppStatsBody {
+    /// The app.
+    pub app: String,
+    /// Its numbers on the server that answered.
+    pub stats: AppStats,
 }
 
 /// Every app.

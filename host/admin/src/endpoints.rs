@@ -34,6 +34,11 @@ pub const SETTINGS: Endpoint = endpoint("/v1/apps/{app}/settings", &["GET", "PUT
 pub const CONFIG: Endpoint = endpoint("/v1/apps/{app}/config", &["GET"]);
 /// `PUT`, `DELETE`: one configuration key.
 pub const CONFIG_KEY: Endpoint = endpoint("/v1/apps/{app}/config/{key}", &["PUT", "DELETE"]);
+/// `GET`: the app's recent guest output, as NDJSON; `?follow=true` streams
+/// new lines, `?since=5m` starts later.
+pub const LOGS: Endpoint = endpoint("/v1/apps/{app}/logs", &["GET"]);
+/// `GET`: the app's request rate, error rate and latency on this server.
+pub const STATS: Endpoint = endpoint("/v1/apps/{app}/stats", &["GET"]);
 /// `POST`: remove blobs no deployment refers to.
 pub const GC: Endpoint = endpoint("/v1/gc", &["POST"]);
 
@@ -49,6 +54,8 @@ pub const ALL: &[Endpoint] = &[
     SETTINGS,
     CONFIG,
     CONFIG_KEY,
+    LOGS,
+    STATS,
     GC,
 ];
 

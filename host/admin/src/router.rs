@@ -5,11 +5,11 @@
 //! [`endpoints`]: crate::endpoints
 
 use crate::endpoints::{
-    APP, APPS, CONFIG, CONFIG_KEY, DEPLOYMENTS, Endpoint, GC, HISTORY, HOSTNAMES, PROMOTE,
-    ROLLBACK, SETTINGS,
+    APP, APPS, CONFIG, CONFIG_KEY, DEPLOYMENTS, Endpoint, GC, HISTORY, HOSTNAMES, LOGS, PROMOTE,
+    ROLLBACK, SETTINGS, STATS,
 };
 use crate::error::ApiError;
-use crate::handlers::{apps, config, releases};
+use crate::handlers::{apps, config, observe, releases};
 use crate::state::Admin;
 use crate::token::AdminToken;
 use crate::views::PublicUrls;
@@ -18,11 +18,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use http::{StatusCode, header};
-use http_body_util::{BodyExt, Full};
 use std::sync::Arc;
 use tower::ServiceExt;
 use wharf_registry::Registry;
-use wharf_runtime::GuestBody;
+use wharf_runtime::{GuestBody, host_body};
 use wharf_server::{AppRouter, Dispatch, RequestBody};
 use wharf_store::BlobStore;
 
@@ -88,6 +87,8 @@ fn routes(admin: Arc<Admin>) -> axum::Router {
             CONFIG_KEY.template(),
             put(config::set).delete(config::unset),
         )
+        .route(LOGS.template(), get(observe::logs))
+        .route(STATS.template(), get(observe::stats))
         .route(GC.template(), post(crate::gc::collect))
         .fallback(no_endpoint)
         .method_not_allowed_fallback(method_not_allowed)
@@ -140,18 +141,7 @@ impl Dispatch for AdminApi {
             Ok(response) => response,
             Err(never) => match never {},
         };
-        let (parts, body) = response.into_parts();
-        // Every answer is a small JSON document, so it is sent whole.
-        let bytes = match axum::body::to_bytes(body, usize::MAX).await {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                tracing::error!("an admin answer could not be read: {e}");
-                return wharf_server::json_response(StatusCode::INTERNAL_SERVER_ERROR, Vec::new());
-            }
-        };
-        let body = Full::new(bytes)
-            .map_err(|never| match never {})
-            .boxed_unsync();
-        http::Response::from_parts(parts, body)
+        // Answers stream: a followed log never ends.
+        response.map(host_body)
     }
 }

@@ -1,9 +1,10 @@
 //! [`Admin`]: what every handler of the admin API works on.
 
+use crate::api::AppInfo;
 use crate::token::AdminToken;
 use crate::views::PublicUrls;
 use std::sync::Arc;
-use wharf_registry::Registry;
+use wharf_registry::{App, Registry};
 use wharf_server::AppRouter;
 use wharf_store::BlobStore;
 
@@ -15,4 +16,14 @@ pub struct Admin {
     pub(crate) router: Arc<AppRouter>,
     pub(crate) urls: PublicUrls,
     pub(crate) max_deploy_bytes: u64,
+}
+
+impl Admin {
+    /// `app` as an API body, with its numbers on this server.
+    pub(crate) fn app_info(&self, app: &App) -> AppInfo {
+        AppInfo {
+            stats: self.router.telemetry(&app.name).map(|t| t.stats()),
+            ..self.urls.app_info(app)
+        }
+    }
 }

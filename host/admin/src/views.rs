@@ -59,6 +59,7 @@ impl PublicUrls {
             created_at: rfc3339(app.created_at),
             live: app.current.as_ref().map(|d| self.deployment(d, true)),
             hostnames: app.hostnames.iter().map(ToString::to_string).collect(),
+            stats: None,
         }
     }
 

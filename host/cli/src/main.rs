@@ -14,7 +14,13 @@ use clap::Parser;
 struct Cli {
     /// How log lines are written on stderr, guest output and access lines
     /// included.
-    #[arg(long, global = true, env = "WHARF_LOG_FORMAT", value_enum, default_value_t)]
+    #[arg(
+        long,
+        global = true,
+        env = "WHARF_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
     log_format: logging::LogFormat,
 
     #[command(subcommand)]

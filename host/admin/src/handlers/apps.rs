@@ -14,7 +14,7 @@ use wharf_registry::{AppName, AppSettings, Hostname};
 /// `GET /v1/apps`.
 pub(crate) async fn list(State(admin): State<Arc<Admin>>) -> Result<Json<AppList>, ApiError> {
     let apps = admin.registry.apps().await?;
-    let apps = apps.iter().map(|a| admin.urls.app_info(a)).collect();
+    let apps = apps.iter().map(|app| admin.app_info(app)).collect();
     Ok(Json(AppList { apps }))
 }
 
@@ -23,7 +23,7 @@ pub(crate) async fn show(
     State(admin): State<Arc<Admin>>,
     AppParam(app): AppParam,
 ) -> Result<Json<AppInfo>, ApiError> {
-    Ok(Json(admin.urls.app_info(&admin.registry.app(&app).await?)))
+    Ok(Json(admin.app_info(&admin.registry.app(&app).await?)))
 }
 
 /// `DELETE /v1/apps/{app}`: the app and its history; its blobs stay until

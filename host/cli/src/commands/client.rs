@@ -78,27 +78,42 @@ impl Client {
         Ok(self.http.request(method, url).bearer_auth(&self.token))
     }
 
+    /// Sends `request` and returns the answer to read as it streams,
+    /// turning an error answer into an error carrying the server's message.
+    pub async fn open(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> anyhow::Result<reqwest::Response> {
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the wharf server at {}", self.base))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response
+                .bytes()
+                .await
+                .context("the server's answer was cut off")?;
+            let message = serde_json::from_slice::<ErrorBody>(&body)
+                .map(|e| e.error.message)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
+            bail!("{message} (HTTP {status})");
+        }
+        Ok(response)
+    }
+
     /// Sends `request` and decodes the answer, turning an error answer into
     /// an error carrying the server's message.
     pub async fn send<T: DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
     ) -> anyhow::Result<T> {
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the wharf server at {}", self.base))?;
-        let status = response.status();
-        let body = response
+        let body = self
+            .open(request)
+            .await?
             .bytes()
             .await
             .context("the server's answer was cut off")?;
-        if !status.is_success() {
-            let message = serde_json::from_slice::<ErrorBody>(&body)
-                .map(|e| e.error.message)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
-            bail!("{message} (HTTP {status})");
-        }
         if body.is_empty() {
             return serde_json::from_slice(b"null").context("the server sent no answer");
         }

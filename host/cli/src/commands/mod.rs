@@ -12,6 +12,7 @@ mod gc;
 mod history;
 mod hostnames;
 mod key;
+mod logs;
 mod new;
 mod promote;
 mod rollback;
@@ -39,6 +40,7 @@ pub enum Command {
     Gc(gc::GcCommand),
     New(new::NewCommand),
     Key(key::KeyCommand),
+    Logs(logs::LogsCommand),
 }
 
 impl Command {
@@ -65,6 +67,7 @@ impl Command {
             Command::Gc(c) => c.execute(),
             Command::New(c) => c.execute(),
             Command::Key(c) => c.execute(),
+            Command::Logs(c) => c.execute(),
         }
     }
 }

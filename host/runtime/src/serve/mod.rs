@@ -34,6 +34,18 @@ use wharf_store::Digest;
 /// The body of a guest's response, streamed as the guest writes it.
 pub type GuestBody = wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
+/// A body the host produces (an admin API answer, say), streamed as a
+/// [`GuestBody`]: a failure to produce it ends the response in error.
+pub fn host_body<B>(body: B) -> GuestBody
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: std::fmt::Display,
+{
+    use http_body_util::BodyExt;
+    body.map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())))
+        .boxed_unsync()
+}
+
 impl Runtime {
     /// Hands `request` to a fresh instance of `component` and returns the
     /// response head as soon as the guest sends it. The body streams on while

@@ -23,9 +23,9 @@ const FIRST_BUCKET: Duration = Duration::from_micros(50);
 pub struct AppStats {
     /// Requests answered in the last [`WINDOW`].
     pub requests: u64,
-    /// Requests per second over the last complete minute.
+    /// Requests per second over the last minute.
     pub rate_1m: f64,
-    /// Requests per second over the last complete five minutes.
+    /// Requests per second over the last five minutes.
     pub rate_5m: f64,
     /// The share of the window's requests answered with a 5xx status.
     pub error_rate: f64,
@@ -107,23 +107,21 @@ impl RequestWindow {
 
     fn stats_at(&self, now: u64) -> AppStats {
         let current = now / SLOT_SECONDS;
-        let minute = 60 / SLOT_SECONDS;
-        let (mut requests, mut errors, mut last_minute, mut completed) = (0, 0, 0, 0);
+        // The slot being filled counts for the seconds it has had.
+        let span = |slots: u64| ((slots - 1) * SLOT_SECONDS + now % SLOT_SECONDS + 1) as f64;
+        let (minute, window) = (60 / SLOT_SECONDS, WINDOW.as_secs() / SLOT_SECONDS);
+        let (mut requests, mut errors, mut last_minute) = (0, 0, 0);
         let mut latency = [0u64; LATENCY_BUCKETS];
         for slot in &self.slots {
-            let epoch = slot.epoch.load(Ordering::Acquire);
-            let age = current.wrapping_sub(epoch);
-            if age >= SLOTS {
+            let age = current.wrapping_sub(slot.epoch.load(Ordering::Acquire));
+            if age >= window {
                 continue;
             }
             let n = slot.requests.load(Ordering::Relaxed);
             requests += n;
             errors += slot.errors.load(Ordering::Relaxed);
-            if age >= 1 {
-                completed += n;
-                if age <= minute {
-                    last_minute += n;
-                }
+            if age < minute {
+                last_minute += n;
             }
             for (sum, bucket) in latency.iter_mut().zip(&slot.latency) {
                 *sum += u64::from(bucket.load(Ordering::Relaxed));
@@ -131,8 +129,8 @@ impl RequestWindow {
         }
         AppStats {
             requests,
-            rate_1m: last_minute as f64 / 60.0,
-            rate_5m: completed as f64 / WINDOW.as_secs_f64(),
+            rate_1m: last_minute as f64 / span(minute),
+            rate_5m: requests as f64 / span(window),
             error_rate: if requests == 0 {
                 0.0
             } else {
@@ -199,7 +197,7 @@ mod tests {
                 window.record_at(start + second, n % 10 == 0, duration);
             }
         }
-        let stats = window.stats_at(start + 300);
+        let stats = window.stats_at(start + 299);
         assert_eq!(stats.requests, 600);
         assert!((stats.rate_1m - 2.0).abs() < 1e-9, "{stats:?}");
         assert!((stats.rate_5m - 2.0).abs() < 1e-9, "{stats:?}");
@@ -211,7 +209,7 @@ mod tests {
             (2.0..2.0 * 1.19).contains(&p99),
             "one in a hundred is not above p99: {p99}"
         );
-        let later = window.stats_at(start + 300 + WINDOW.as_secs() + 10);
+        let later = window.stats_at(start + 299 + WINDOW.as_secs() + 10);
         assert_eq!(later, AppStats::default(), "everything aged out");
     }
 
