@@ -4,7 +4,7 @@
 #
 #   scripts/setup.sh           toolchain parts for building and running
 #   scripts/setup.sh --tests   also the services the tests run against:
-#                              Garage (S3) and Postgres
+#                              Garage (S3), Postgres and Prometheus
 set -euo pipefail
 
 tools=${WHARF_TOOLS:-$HOME/.cache/wharf/tools}
@@ -63,10 +63,17 @@ if [ ! -x "$tools/bin/cargo-component" ]; then
     cargo install cargo-component --version 0.21.1 --locked --root "$tools"
 fi
 
-# Postgres from Debian's packages, for the registry and end-to-end tests.
+# From Debian's packages: Postgres for the registry and end-to-end tests,
+# Prometheus to scrape wharf's metrics in the observability tests.
+packages=()
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! id postgres >/dev/null 2>&1; then
+    packages+=(postgresql)
+fi
+command -v prometheus >/dev/null || packages+=(prometheus)
+command -v curl >/dev/null || packages+=(curl)
+if [ ${#packages[@]} -gt 0 ]; then
     sudo=
     [ "$(id -u)" = 0 ] || sudo=sudo
     $sudo apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q postgresql
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${packages[@]}"
 fi

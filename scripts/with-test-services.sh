@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Runs a command with a real S3-compatible server (Garage) and a real
-# Postgres started on loopback for it, then stops both:
+# Runs a command with a real S3-compatible server (Garage), a real Postgres
+# and a real Prometheus started on loopback for it, then stops them all:
 #
 #   scripts/with-test-services.sh cargo nextest run -p wharf-store
 #
 # The command sees them through these variables:
 #   WHARF_TEST_S3_ENDPOINT, WHARF_TEST_S3_REGION, WHARF_TEST_S3_BUCKET,
 #   WHARF_TEST_S3_ACCESS_KEY_ID, WHARF_TEST_S3_SECRET_ACCESS_KEY,
-#   WHARF_TEST_POSTGRES_URL (a superuser URL; tests create their own databases).
+#   WHARF_TEST_POSTGRES_URL (a superuser URL; tests create their own databases),
+#   WHARF_TEST_PROMETHEUS_URL, WHARF_TEST_PROMETHEUS_TARGETS (a folder: each
+#   JSON file a test writes there is a scrape target, scraped every second).
 #
-# Garage comes from scripts/setup.sh (~/.cache/wharf/tools/bin), Postgres from
-# Debian's postgresql package. Everything lives in one temporary directory.
+# Garage comes from scripts/setup.sh (~/.cache/wharf/tools/bin), Postgres and
+# Prometheus from Debian's packages. Everything lives in one temporary
+# directory.
 set -euo pipefail
 
 tools=${WHARF_TOOLS:-$HOME/.cache/wharf/tools}
@@ -18,11 +21,14 @@ garage=$tools/bin/garage
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$garage" ] || { echo "with-test-services: $garage is missing; run scripts/setup.sh" >&2; exit 1; }
 [ -n "$pg_bin" ] || { echo "with-test-services: Postgres is missing; run scripts/setup.sh" >&2; exit 1; }
+prometheus=$(command -v prometheus || true)
+[ -n "$prometheus" ] || { echo "with-test-services: Prometheus is missing; run scripts/setup.sh --tests" >&2; exit 1; }
 
 dir=$(mktemp -d /tmp/wharf-services.XXXXXX)
 chmod 755 "$dir"
 garage_pid=
 pg_started=
+prometheus_pid=
 
 as_postgres() {
     if [ "$(id -u)" = 0 ]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi
@@ -31,6 +37,7 @@ as_postgres() {
 stop() {
     status=$?
     if [ -n "$garage_pid" ]; then kill "$garage_pid" 2>/dev/null || true; wait "$garage_pid" 2>/dev/null || true; fi
+    if [ -n "$prometheus_pid" ]; then kill "$prometheus_pid" 2>/dev/null || true; wait "$prometheus_pid" 2>/dev/null || true; fi
     if [ -n "$pg_started" ]; then as_postgres "$pg_bin/pg_ctl -D $dir/pg/data -m immediate stop" >/dev/null 2>&1 || true; fi
     rm -rf "$dir"
     exit $status
@@ -98,12 +105,39 @@ as_postgres "$pg_bin/pg_ctl -D $dir/pg/data -w -o \"-p $pg_port -k $dir/pg -c li
     || { cat "$dir/pg/log" >&2; exit 1; }
 pg_started=1
 
+# --- Prometheus, scraping whatever the tests list ---------------------------
+prom_port=$(free_port)
+mkdir -p "$dir/prometheus/targets" "$dir/prometheus/data"
+cat >"$dir/prometheus/prometheus.yml" <<YAML
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: wharf
+    file_sd_configs:
+      - files: ["$dir/prometheus/targets/*.json"]
+        refresh_interval: 1s
+YAML
+"$prometheus" --config.file="$dir/prometheus/prometheus.yml" \
+    --storage.tsdb.path="$dir/prometheus/data" \
+    --web.listen-address="127.0.0.1:$prom_port" >"$dir/prometheus/log" 2>&1 &
+prometheus_pid=$!
+for _ in $(seq 100); do
+    curl -fs "http://127.0.0.1:$prom_port/-/ready" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+curl -fs "http://127.0.0.1:$prom_port/-/ready" >/dev/null \
+    || { cat "$dir/prometheus/log" >&2; echo "with-test-services: Prometheus did not start" >&2; exit 1; }
+
 export WHARF_TEST_S3_ENDPOINT=http://127.0.0.1:$s3_port
 export WHARF_TEST_S3_REGION=garage
 export WHARF_TEST_S3_BUCKET=wasm
 export WHARF_TEST_S3_ACCESS_KEY_ID=$access_key
 export WHARF_TEST_S3_SECRET_ACCESS_KEY=$secret_key
 export WHARF_TEST_POSTGRES_URL=postgres://wharf@127.0.0.1:$pg_port/postgres
-echo "with-test-services: Garage on $WHARF_TEST_S3_ENDPOINT, Postgres on 127.0.0.1:$pg_port" >&2
+export WHARF_TEST_PROMETHEUS_URL=http://127.0.0.1:$prom_port
+export WHARF_TEST_PROMETHEUS_TARGETS=$dir/prometheus/targets
+echo "with-test-services: Garage on $WHARF_TEST_S3_ENDPOINT, Postgres on 127.0.0.1:$pg_port," \
+    "Prometheus on $WHARF_TEST_PROMETHEUS_URL" >&2
 
 "$@"

@@ -15,7 +15,16 @@ pub struct Wharf {
     child: Child,
     base: String,
     admin: Option<String>,
+    metrics: Option<String>,
     log: Arc<Mutex<String>>,
+}
+
+/// Which of its listeners a line of `wharf serve` announces.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Announced {
+    Public,
+    Admin,
+    Metrics,
 }
 
 impl Wharf {
@@ -36,8 +45,9 @@ impl Wharf {
     }
 
     /// Runs `wharf serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0
-    /// --data-dir DATA_DIR ARGS...` with `env`, and waits until it prints
-    /// both addresses.
+    /// --data-dir DATA_DIR ARGS...` with `env` (and `--metrics-listen
+    /// 127.0.0.1:0` unless `ARGS` say otherwise), and waits until it prints
+    /// the public and admin addresses.
     pub fn serve(data_dir: &Path, args: &[&str], env: &[(&str, String)]) -> Result<Self> {
         let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
         command
@@ -52,6 +62,9 @@ impl Wharf {
             .arg(data_dir)
             .args(args)
             .env_remove("WHARF_ADMIN_TOKEN");
+        if !args.contains(&"--metrics-listen") {
+            command.args(["--metrics-listen", "127.0.0.1:0"]);
+        }
         for (name, value) in env {
             command.env(name, value);
         }
@@ -73,11 +86,14 @@ impl Wharf {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(addr) = line.strip_prefix("listening on ") {
-                    let _ = found.send((false, addr.to_owned()));
-                }
-                if let Some(addr) = line.strip_prefix("admin listening on ") {
-                    let _ = found.send((true, addr.to_owned()));
+                for (prefix, which) in [
+                    ("listening on ", Announced::Public),
+                    ("admin listening on ", Announced::Admin),
+                    ("metrics listening on ", Announced::Metrics),
+                ] {
+                    if let Some(addr) = line.strip_prefix(prefix) {
+                        let _ = found.send((which, addr.to_owned()));
+                    }
                 }
                 let mut log = sink.lock().expect("log lock");
                 log.push_str(&line);
@@ -85,21 +101,35 @@ impl Wharf {
             }
         });
         let deadline = Instant::now() + STARTUP;
-        let (mut base, mut admin): (Option<String>, Option<String>) = (None, None);
+        let (mut base, mut admin, mut metrics): (Option<String>, Option<String>, Option<String>) =
+            (None, None, None);
         loop {
             if let Some(base) = &base
                 && (admin.is_some() || !with_admin)
             {
+                // `wharf serve` announces its metrics listener (if on)
+                // right after the admin listener.
+                if with_admin && metrics.is_none() {
+                    while let Ok((which, addr)) = listening.recv_timeout(Duration::from_millis(200))
+                    {
+                        if which == Announced::Metrics {
+                            metrics = Some(addr);
+                            break;
+                        }
+                    }
+                }
                 return Ok(Self {
                     child,
                     base: base.clone(),
                     admin,
+                    metrics,
                     log,
                 });
             }
             match listening.recv_timeout(Duration::from_millis(50)) {
-                Ok((true, addr)) => admin = Some(addr),
-                Ok((false, addr)) => base = Some(addr),
+                Ok((Announced::Admin, addr)) => admin = Some(addr),
+                Ok((Announced::Public, addr)) => base = Some(addr),
+                Ok((Announced::Metrics, addr)) => metrics = Some(addr),
                 Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {
                     if let Some(status) = child.try_wait()? {
                         std::thread::sleep(Duration::from_millis(100));
@@ -125,6 +155,13 @@ impl Wharf {
     /// The admin API's base URL, `http://127.0.0.1:PORT`.
     pub fn admin(&self) -> &str {
         self.admin.as_deref().expect("started with `serve`")
+    }
+
+    /// The metrics listener's base URL, `http://127.0.0.1:PORT`.
+    pub fn metrics(&self) -> &str {
+        self.metrics
+            .as_deref()
+            .expect("started with `serve` and a metrics listener")
     }
 
     /// The public listener's port.

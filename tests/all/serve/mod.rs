@@ -7,7 +7,8 @@
 //! - `cluster.rs`: servers sharing a registry, restarts, compiled code;
 //! - `app_data.rs`: config, key-value data, deployment facts;
 //! - `outbound.rs`: outbound allow-lists and capabilities;
-//! - `quotas.rs`: key-value quotas.
+//! - `quotas.rs`: key-value quotas;
+//! - `observe.rs`: metrics through Prometheus, health, access and guest logs.
 //!
 //! [`AdminSession`] is the fixture they share: a server and the CLI
 //! environment that reaches it.
@@ -16,11 +17,12 @@ mod app_data;
 mod cluster;
 mod deploys;
 mod integrity;
+mod observe;
 mod outbound;
 mod quotas;
 
 use crate::harness::{Wharf, client, wharf_cli_env};
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result, bail, ensure};
 use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! The real services tests run against: Garage as the S3-compatible object
-//! store and a throwaway Postgres cluster, both started on loopback by
-//! `scripts/with-test-services.sh` (which `make test` uses).
+//! store, a throwaway Postgres cluster and a Prometheus server, all started
+//! on loopback by `scripts/with-test-services.sh` (which `make test` uses).
 //!
 //! A test that needs one and finds its variables unset fails with a message
 //! saying how to run it; it is never skipped.
@@ -85,11 +85,59 @@ impl Postgres {
     }
 }
 
+/// The Prometheus server. It scrapes every target listed in the files of
+/// its targets folder, once a second, and sees new files at once.
+#[derive(Clone, Debug)]
+pub struct Prometheus {
+    /// `http://127.0.0.1:PORT`, its HTTP API.
+    pub url: String,
+    targets_dir: std::path::PathBuf,
+}
+
+impl Prometheus {
+    /// The server `scripts/with-test-services.sh` started.
+    pub fn from_env() -> Self {
+        Self {
+            url: required("WHARF_TEST_PROMETHEUS_URL"),
+            targets_dir: required("WHARF_TEST_PROMETHEUS_TARGETS").into(),
+        }
+    }
+
+    /// Has Prometheus scrape `address` (`IP:PORT`) with the label
+    /// `wharf_test="<random>"`, until the returned target is dropped.
+    pub fn scrape(&self, address: &str) -> ScrapeTarget {
+        let label = format!("{:016x}", rand::random::<u64>());
+        let file = self.targets_dir.join(format!("{label}.json"));
+        let targets =
+            format!(r#"[{{"targets": ["{address}"], "labels": {{"wharf_test": "{label}"}}}}]"#);
+        // Written whole under another name, then renamed: Prometheus never
+        // reads half a file.
+        let partial = file.with_extension("partial");
+        std::fs::write(&partial, targets).expect("write a Prometheus target file");
+        std::fs::rename(&partial, &file).expect("publish a Prometheus target file");
+        ScrapeTarget { label, file }
+    }
+}
+
+/// A target Prometheus scrapes until this is dropped.
+#[derive(Debug)]
+pub struct ScrapeTarget {
+    /// The value of its `wharf_test` label, to select its series with.
+    pub label: String,
+    file: std::path::PathBuf,
+}
+
+impl Drop for ScrapeTarget {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
 fn required(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!(
-            "{name} is not set. This test needs the real Garage and Postgres; run it \
-             through scripts/with-test-services.sh (as `make test` does), e.g. \
+            "{name} is not set. This test needs the real Garage, Postgres or Prometheus; \
+             run it through scripts/with-test-services.sh (as `make test` does), e.g. \
              `scripts/with-test-services.sh cargo nextest run ...`"
         )
     })

@@ -195,7 +195,7 @@ impl ServedConnection {
                 let record = record.responded(&mut response);
                 // The request counts until its body is sent, or the client
                 // leaves; then it is logged.
-                Ok::<_, Infallible>(response.map(|body| ServedBody::new(body, in_flight, record)))
+                Ok::<_, Infallible>(ServedBody::wrap(response, in_flight, record))
             }
         });
         let io = TokioIo::new(self.stream);

@@ -16,18 +16,29 @@ pub(super) struct ServedBody {
     in_flight: Option<InFlight>,
     record: Option<AccessRecord>,
     sent: u64,
+    /// Its length, when its head declared one.
+    length: Option<u64>,
 }
 
 impl ServedBody {
-    /// `body`, holding `in_flight` (if the request was counted) and
-    /// `record` until it ends.
-    pub(super) fn new(body: GuestBody, in_flight: Option<InFlight>, record: AccessRecord) -> Self {
-        Self {
+    /// The body of `response`, holding `in_flight` (if the request was
+    /// counted) and `record` until it ends.
+    pub(super) fn wrap(
+        response: http::Response<GuestBody>,
+        in_flight: Option<InFlight>,
+        record: AccessRecord,
+    ) -> http::Response<Self> {
+        let declared = response
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|length| length.to_str().ok()?.parse().ok());
+        response.map(|body| Self {
+            length: declared.or(body.size_hint().exact()),
             body,
             in_flight,
             record: Some(record),
             sent: 0,
-        }
+        })
     }
 
     fn end(&mut self, how: BodyEnd) {
@@ -71,9 +82,9 @@ impl Body for ServedBody {
 
 impl Drop for ServedBody {
     fn drop(&mut self) {
-        // hyper drops a body it has sent whole without polling it to the
-        // end when the body said it was done (`is_end_stream`).
-        let how = if self.body.is_end_stream() {
+        // hyper drops a body without polling it to its end once it has
+        // sent the length its head declared, or the body said it was done.
+        let how = if self.length == Some(self.sent) || self.body.is_end_stream() {
             BodyEnd::Complete
         } else {
             BodyEnd::ClientGone

@@ -34,19 +34,27 @@ pub struct AccessLog {
 impl AccessLog {
     /// Starts the record of `request`, from `client`, arriving now.
     pub(crate) fn begin<B>(&self, request: &Request<B>, client: IpAddr) -> AccessStart {
-        AccessStart {
+        AccessStart(Some(Started {
             log: *self,
             started: Instant::now(),
             line: self
                 .enabled
                 .then(|| (request.method().clone(), request.uri().clone())),
             client,
-        }
+        }))
     }
 }
 
-/// A request's record before its response head.
-pub(crate) struct AccessStart {
+/// The status logged for a request whose client left before its response
+/// head, as nginx logs it.
+pub const CLIENT_CLOSED_REQUEST: u16 = 499;
+
+/// A request's record before its response head. Dropped without one (the
+/// client left, and its request's future with it), it logs the request as
+/// [`CLIENT_CLOSED_REQUEST`].
+pub(crate) struct AccessStart(Option<Started>);
+
+struct Started {
     log: AccessLog,
     started: Instant,
     /// Its method and target, when lines are written.
@@ -56,16 +64,32 @@ pub(crate) struct AccessStart {
 
 impl AccessStart {
     /// Notes `response`'s head, taking the [`ServedBy`] out of it.
-    pub(crate) fn responded<B>(self, response: &mut Response<B>) -> AccessRecord {
+    pub(crate) fn responded<B>(mut self, response: &mut Response<B>) -> AccessRecord {
+        let start = self.0.take().expect("a request is answered once");
         let served = response.extensions_mut().remove::<ServedBy>();
         if let Some(served) = &served {
-            served.telemetry.record_head(self.started.elapsed());
+            served.telemetry.record_head(start.started.elapsed());
         }
         AccessRecord {
             status: response.status(),
             request_id: response.headers().get(REQUEST_ID_HEADER).cloned(),
             served,
-            start: self,
+            start,
+        }
+    }
+}
+
+impl Drop for AccessStart {
+    fn drop(&mut self) {
+        if let Some(start) = self.0.take() {
+            let status = StatusCode::from_u16(CLIENT_CLOSED_REQUEST).expect("a valid status code");
+            let record = AccessRecord {
+                start,
+                status,
+                request_id: None,
+                served: None,
+            };
+            record.finish(0, BodyEnd::ClientGone);
         }
     }
 }
@@ -77,7 +101,7 @@ pub(crate) enum BodyEnd {
     Complete,
     /// Its producer failed (the guest trapped mid-body, say).
     Failed,
-    /// The client went away first.
+    /// The client went away first (before the head, or during the body).
     ClientGone,
 }
 
@@ -93,7 +117,7 @@ impl BodyEnd {
 
 /// A request whose response head is out.
 pub(crate) struct AccessRecord {
-    start: AccessStart,
+    start: Started,
     status: StatusCode,
     request_id: Option<HeaderValue>,
     served: Option<ServedBy>,

@@ -1,0 +1,345 @@
+//! What a running server tells about itself: metrics scraped by a real
+//! Prometheus, health for load balancers, the access log, and each app's
+//! guest output and numbers.
+
+use super::*;
+use wharf_admin::api::{AppStatsBody, LogLine};
+use wharf_test_services::Prometheus;
+
+/// The value of the single series `query` selects in Prometheus, once
+/// `done` accepts it (Prometheus scrapes every second), or an error after
+/// 20 s.
+async fn prometheus_value(
+    prometheus: &Prometheus,
+    query: &str,
+    done: impl Fn(f64) -> bool,
+) -> Result<f64> {
+    let started = Instant::now();
+    let mut last = None;
+    while started.elapsed() < Duration::from_secs(20) {
+        let answer: serde_json::Value = client()
+            .get(format!("{}/api/v1/query", prometheus.url))
+            .query(&[("query", query)])
+            .send()
+            .await?
+            .json()
+            .await?;
+        ensure!(answer["status"] == "success", "{query}: {answer}");
+        let result = answer["data"]["result"].as_array().context("a vector")?;
+        if let [series] = result.as_slice() {
+            let value: f64 = series["value"][1].as_str().context("a sample")?.parse()?;
+            if done(value) {
+                return Ok(value);
+            }
+            last = Some(value);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    bail!("Prometheus never answered {query} as expected; last value {last:?}")
+}
+
+/// After N requests to an app, Prometheus, scraping the metrics listener,
+/// shows exactly N more for that app and status class; a trap shows up
+/// under its kind, and a request for no app under its refusal.
+#[tokio::test]
+async fn prometheus_sees_each_request_by_app_status_and_failure_kind() -> Result<()> {
+    let d = AdminSession::embedded(&[])?;
+    d.deploy(guests::HELLO, "hello", &[])?;
+    d.deploy(guests::TRAP, "trap", &[])?;
+    let prometheus = Prometheus::from_env();
+    let metrics_address = d.server.metrics().trim_start_matches("http://").to_owned();
+    let target = prometheus.scrape(&metrics_address);
+    let selector = |labels: &str| format!("{{wharf_test=\"{}\",{labels}}}", target.label);
+    let hello_2xx = format!(
+        "wharf_requests_total{}",
+        selector(r#"app="hello",status="2xx""#)
+    );
+
+    // One request first, so the series exists before the count starts.
+    assert_eq!(d.body_at("hello.localhost").await?, V1);
+    let before = prometheus_value(&prometheus, &hello_2xx, |v| v >= 1.0).await?;
+    const N: usize = 7;
+    for _ in 0..N {
+        assert_eq!(d.body_at("hello.localhost").await?, V1);
+    }
+    let after = prometheus_value(&prometheus, &hello_2xx, |v| v > before).await?;
+    assert_eq!(after - before, N as f64, "{before} then {after}");
+
+    let trapped = d.server.get_host("trap.localhost", "/").await?;
+    assert_eq!(trapped.status(), 500);
+    let traps = format!(
+        "wharf_guest_failures_total{}",
+        selector(r#"app="trap",kind="trap""#)
+    );
+    assert_eq!(
+        prometheus_value(&prometheus, &traps, |v| v >= 1.0).await?,
+        1.0
+    );
+    let trap_5xx = format!(
+        "wharf_requests_total{}",
+        selector(r#"app="trap",status="5xx""#)
+    );
+    assert_eq!(
+        prometheus_value(&prometheus, &trap_5xx, |v| v >= 1.0).await?,
+        1.0
+    );
+
+    let nowhere = d.server.get_host("nobody.localhost", "/").await?;
+    assert_eq!(nowhere.status(), 404);
+    let refused = format!(
+        "wharf_requests_refused_total{}",
+        selector(r#"reason="no_such_app""#)
+    );
+    assert_eq!(
+        prometheus_value(&prometheus, &refused, |v| v >= 1.0).await?,
+        1.0
+    );
+
+    // The state read at each scrape is there too.
+    let slots = format!("wharf_instance_slots{}", selector(r#"job="wharf""#));
+    assert!(prometheus_value(&prometheus, &slots, |v| v > 0.0).await? > 0.0);
+    let info = format!("wharf_build_info{}", selector(r#"version!="""#));
+    assert_eq!(
+        prometheus_value(&prometheus, &info, |v| v == 1.0).await?,
+        1.0
+    );
+    Ok(())
+}
+
+/// Live and ready need no token, on the public listener for any host and
+/// on the metrics listener. On SIGTERM the server turns not-ready first and
+/// keeps answering for the drain delay; only then does the listener close.
+#[tokio::test]
+async fn ready_turns_not_ready_on_sigterm_before_the_listener_closes() -> Result<()> {
+    let mut d = AdminSession::embedded(&["--drain-delay", "2s"])?;
+    d.deploy(guests::HELLO, "hello", &[])?;
+    let http = client();
+    for url in [
+        d.server.url("/.well-known/wharf/live"),
+        d.server.url("/.well-known/wharf/ready"),
+        format!("{}/livez", d.server.metrics()),
+        format!("{}/readyz", d.server.metrics()),
+    ] {
+        let response = http.get(&url).send().await?;
+        assert_eq!(response.status(), 200, "{url}");
+    }
+    let for_an_app = d
+        .server
+        .get_host("hello.localhost", "/.well-known/wharf/ready")
+        .await?;
+    assert_eq!(for_an_app.status(), 200, "reserved for every host");
+
+    d.server.signal(libc::SIGTERM);
+    let started = Instant::now();
+    loop {
+        let ready = http
+            .get(d.server.url("/.well-known/wharf/ready"))
+            .send()
+            .await?;
+        if ready.status() == 503 {
+            assert!(ready.text().await?.contains("draining"));
+            break;
+        }
+        ensure!(
+            started.elapsed() < Duration::from_secs(1),
+            "still ready after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Not ready, but still serving: a load balancer has time to notice.
+    assert_eq!(d.body_at("hello.localhost").await?, V1);
+    let readyz = http
+        .get(format!("{}/readyz", d.server.metrics()))
+        .send()
+        .await?;
+    assert_eq!(readyz.status(), 503);
+    let live = http
+        .get(d.server.url("/.well-known/wharf/live"))
+        .send()
+        .await?;
+    assert_eq!(live.status(), 200);
+    let status = d.server.wait(Duration::from_secs(15))?;
+    assert!(status.success(), "{status}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1900),
+        "stopped after {:?}, before the drain delay",
+        started.elapsed()
+    );
+    assert!(http.get(d.server.url("/")).send().await.is_err(), "closed");
+    Ok(())
+}
+
+/// The access-log lines of the public listener, as text.
+fn text_access_lines(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|line| line.contains("wharf::access") && line.contains("listener=public"))
+        .collect()
+}
+
+/// One line per request, with its status, app, digest and the path
+/// without its query, as text.
+#[tokio::test]
+async fn the_access_log_has_a_text_line_per_request() -> Result<()> {
+    let d = AdminSession::embedded(&[])?;
+    let v1 = d.deploy(guests::HELLO, "hello", &[])?;
+    d.deploy(guests::TRAP, "trap", &[])?;
+    let ok = d
+        .server
+        .get_host("hello.localhost", "/a?token=secret")
+        .await?;
+    let request_id = ok.headers()["wharf-request-id"].to_str()?.to_owned();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(
+        d.server.get_host("trap.localhost", "/").await?.status(),
+        500
+    );
+    assert_eq!(
+        d.server.get_host("nobody.localhost", "/").await?.status(),
+        404
+    );
+    let log = d.server.wait_for_log("status=404")?;
+    // A client that leaves before the answer is logged as gone, with
+    // nginx's 499.
+    d.deploy(guests::SLOW, "slow", &[])?;
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", d.server.port())).await?;
+        stream
+            .write_all(b"GET /left?ms=5000 HTTP/1.1\r\nHost: slow.localhost\r\n\r\n")
+            .await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Dropped: the connection closes before the answer.
+    }
+    let log_after = d.server.wait_for_log("path=/left")?;
+    let left_line = text_access_lines(&log_after)
+        .into_iter()
+        .find(|line| line.contains("path=/left"))
+        .context("a line for /left")?
+        .to_owned();
+    let lines = text_access_lines(&log);
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    let hello = lines[0];
+    for field in [
+        "app=hello".to_owned(),
+        format!("digest={}", &v1.digest[7..19]),
+        "method=GET".to_owned(),
+        "path=/a ".to_owned(),
+        "status=200".to_owned(),
+        format!("request_id={request_id}"),
+        "client=127.0.0.1".to_owned(),
+        "end=complete".to_owned(),
+    ] {
+        assert!(hello.contains(&field), "{field} not in {hello}");
+    }
+    assert!(!hello.contains("secret"), "the query is left out: {hello}");
+    assert!(lines[1].contains("app=trap") && lines[1].contains("status=500"));
+    assert!(lines[2].contains("status=404") && !lines[2].contains("app="));
+    assert!(
+        left_line.contains("status=499") && left_line.contains("end=client_gone"),
+        "{left_line}"
+    );
+    Ok(())
+}
+
+/// The same in JSON, where every log line (guest output included) is one
+/// object.
+#[tokio::test]
+async fn the_access_log_has_a_json_line_per_request() -> Result<()> {
+    let d = AdminSession::embedded(&["--log-format", "json"])?;
+    let v1 = d.deploy(guests::HELLO, "hello", &[])?;
+    for path in ["/one", "/two?x=1"] {
+        assert_eq!(
+            d.server.get_host("hello.localhost", path).await?.status(),
+            200
+        );
+    }
+    let log = d.server.wait_for_log("/two")?;
+    let objects: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let access: Vec<_> = objects
+        .iter()
+        .filter(|o| o["target"] == "wharf::access" && o["listener"] == "public")
+        .collect();
+    assert_eq!(access.len(), 2, "{access:#?}");
+    assert_eq!(access[1]["path"], "/two");
+    assert_eq!(access[1]["status"], 200);
+    assert_eq!(access[1]["app"], "hello");
+    assert_eq!(access[1]["digest"], &v1.digest[7..19]);
+    assert!(access[1]["duration_ms"].as_f64().is_some());
+    let guest = objects
+        .iter()
+        .find(|o| o["target"] == "wharf::guest")
+        .context("a guest line")?;
+    assert_eq!(guest["app"], "hello");
+    assert_eq!(guest["message"], "hello guest handling /one");
+    Ok(())
+}
+
+/// A guest's output is tagged with its app and request, kept by the
+/// server, and printed by `wharf logs` (and, with `--follow`, as it
+/// comes); `/stats` counts the requests.
+#[tokio::test]
+async fn wharf_logs_prints_the_apps_guest_output() -> Result<()> {
+    let d = AdminSession::embedded(&[])?;
+    d.deploy(guests::HELLO, "hello", &[])?;
+    let response = d.server.get_host("hello.localhost", "/first").await?;
+    let request_id = response.headers()["wharf-request-id"].to_str()?.to_owned();
+    let lines: Vec<LogLine> = {
+        let (status, stdout, stderr) = wharf_cli_env(&["logs", "hello", "--json"], &d.env)?;
+        ensure!(status.success(), "{stderr}");
+        stdout
+            .lines()
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()?
+    };
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0].text, "hello guest handling /first");
+    assert_eq!(lines[0].request_id, request_id);
+    assert_eq!(lines[0].app, "hello");
+
+    let mut follow = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["logs", "hello", "--follow", "--since", "1h"])
+        .envs(d.env.iter().cloned())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let stdout = follow.stdout.take().context("piped")?;
+    let (found, printed) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = found.send(line);
+        }
+    });
+    let first = printed.recv_timeout(Duration::from_secs(10))?;
+    assert!(
+        first.ends_with("stdout: hello guest handling /first"),
+        "{first}"
+    );
+    assert!(first.contains(&request_id), "{first}");
+    let second = loop {
+        d.server.get_host("hello.localhost", "/second").await?;
+        if let Ok(line) = printed.recv_timeout(Duration::from_millis(500)) {
+            break line;
+        }
+    };
+    assert!(second.ends_with("hello guest handling /second"), "{second}");
+    follow.kill()?;
+    follow.wait()?;
+
+    let stats: AppStatsBody = client()
+        .get(format!("{}/v1/apps/hello/stats", d.server.admin()))
+        .bearer_auth(d.token())
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert!(stats.stats.requests >= 2, "{stats:?}");
+    assert!(stats.stats.p50_ms.is_some());
+    Ok(())
+}
