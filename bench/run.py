@@ -230,17 +230,26 @@ class Server:
 
 
 class Wharf(Server):
-    """`wharf serve` in its own data directory, with an admin client."""
+    """`wharf serve` in its own data directory, with an admin client. Its
+    addresses are the public, admin and (when on) metrics listeners'."""
 
-    def __init__(self, binary, data_dir, extra=()):
+    def __init__(self, binary, data_dir, extra=(), env=None, metrics_flag=True):
+        """`metrics_flag`: whether the binary takes `--metrics-listen`
+        (commits before it do not); it gets a free port unless `extra`
+        turns it off."""
         self.data_dir = pathlib.Path(data_dir)
+        extra = list(extra)
+        if metrics_flag and "--metrics-listen" not in extra:
+            extra += ["--metrics-listen", "127.0.0.1:0"]
+        metrics_on = metrics_flag and extra[extra.index("--metrics-listen") + 1] != "off"
         super().__init__(
             [binary, "serve", "--data-dir", data_dir, "--listen", "127.0.0.1:0",
              "--admin-listen", "127.0.0.1:0", *extra],
             r"listening on http://(\S+)",
+            env=env,
             wait=False,
         )
-        self.wait_for_addresses(2)
+        self.wait_for_addresses(3 if metrics_on else 2)
         self.token = (self.data_dir / "admin-token").read_text().strip()
 
     def deploy(self, component, app):
@@ -252,6 +261,13 @@ class Wharf(Server):
         )
         with urllib.request.urlopen(request, timeout=600) as response:
             return json.load(response)
+
+
+def scrape_every_second(address, stop):
+    """GETs /metrics from `address` every second until `stop` is set."""
+    while not stop.wait(1):
+        with urllib.request.urlopen(f"http://{address}/metrics", timeout=10) as response:
+            response.read()
 
 
 def wasmtime_serve(component, cache=False):
@@ -421,7 +437,9 @@ class Bench:
         results = {name: [] for name, _ in contenders}
         for i in range(rounds):
             for name, binary in (contenders if i % 2 == 0 else contenders[::-1]):
-                server = Wharf(binary, self.data_dir(f"ab-{i}-{len(results[name])}-{name[:8]}"))
+                # The baseline may predate --metrics-listen.
+                server = Wharf(binary, self.data_dir(f"ab-{i}-{len(results[name])}-{name[:8]}"),
+                               metrics_flag=binary == self.wharf_bin)
                 server.deploy(hello, "hello")
                 results[name].append(throughput(server.url, self.seconds, 16, host="hello.localhost"))
                 server.stop()
@@ -769,6 +787,45 @@ class Bench:
             f"| {len(times)} | {len(times) / total:.0f} | {q(0.5):.2f} | {q(0.99):.2f} | {times[-1] * 1e3:.2f} | {rss:.1f} |",
         )
 
+    def metrics_cost(self):
+        """Warm hello with the metrics listener on (scraped every second)
+        against off, and on with the access log written, interleaved."""
+        hello = TARGET / "guests/hello.wasm"
+        rounds = 1 if self.args.smoke else 7
+        contenders = [
+            ("metrics off", ["--metrics-listen", "off"], {}),
+            ("metrics on", ["--metrics-listen", "127.0.0.1:0"], {}),
+            ("metrics on, access log written", ["--metrics-listen", "127.0.0.1:0"], {"WHARF_LOG": "info"}),
+        ]
+        results = {name: [] for name, _, _ in contenders}
+        for i in range(rounds):
+            order = contenders if i % 2 == 0 else contenders[::-1]
+            for name, extra, env in order:
+                server = Wharf(self.wharf_bin, self.data_dir(f"metrics-{i}-{len(results[name])}-{extra[1]}"),
+                               extra, env=env)
+                server.deploy(hello, "hello")
+                scraping = threading.Event()
+                if extra[1] != "off":
+                    threading.Thread(target=scrape_every_second, args=(server.addresses[2], scraping),
+                                     daemon=True).start()
+                results[name].append(throughput(server.url, self.seconds, 16, host="hello.localhost"))
+                scraping.set()
+                server.stop()
+        m = {name: median(values) for name, values in results.items()}
+        base = m["metrics off"]
+        rows = "\n".join(f"| {name} | {m[name]:.0f} | {m[name] / base:.3f} |" for name, _, _ in contenders)
+        raw = "\n".join(f"- {name}: {[round(v) for v in values]}" for name, values in results.items())
+        self.section(
+            "hello with metrics on and off",
+            f"Medians of {rounds} interleaved rounds of {self.seconds} s each at 16 connections, "
+            f"`wharf serve` with `hello` deployed. With the metrics listener on, `/metrics` is "
+            f"scraped every second during the run. The access log is written only in the last "
+            f"row (`WHARF_LOG=info`; the others run at `warn`).\n\n"
+            f"| wharf serve | req/s | against metrics off |\n|---|---|---|\n{rows}\n\nEvery round:\n\n{raw}",
+        )
+        ratio = m["metrics on"] / base
+        self.target("warm `hello` with metrics on, against off", "≥ 0.97×", f"{ratio:.3f}×", ratio >= 0.97)
+
     def busy_neighbours(self):
         """hello's latency while two guests of another app spin on the CPU."""
         hello = TARGET / "guests/hello.wasm"
@@ -860,7 +917,7 @@ def main():
     parser.add_argument("--out", type=pathlib.Path, help="where to write the report [bench/RESULTS.md]")
     parser.add_argument("--only", choices=["throughput", "hello", "echo-cpu", "cold", "python",
                                            "background-compile", "many-apps", "memory",
-                                           "busy-neighbours"],
+                                           "busy-neighbours", "metrics"],
                         help="run one workload (the report then holds only it; it goes to --out, "
                              "or target/bench/only-WORKLOAD.md)")
     parser.add_argument("--against", metavar="REV",
@@ -903,6 +960,8 @@ def main():
             bench.memory()
         if wanted("busy-neighbours"):
             bench.busy_neighbours()
+        if wanted("metrics"):
+            bench.metrics_cost()
         report = bench.report(command)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report)

@@ -39,6 +39,8 @@ pub const CONFIG_KEY: Endpoint = endpoint("/v1/apps/{app}/config/{key}", &["PUT"
 pub const LOGS: Endpoint = endpoint("/v1/apps/{app}/logs", &["GET"]);
 /// `GET`: the app's request rate, error rate and latency on this server.
 pub const STATS: Endpoint = endpoint("/v1/apps/{app}/stats", &["GET"]);
+/// `GET`: the servers sharing the registry.
+pub const NODES: Endpoint = endpoint("/v1/nodes", &["GET"]);
 /// `POST`: remove blobs no deployment refers to.
 pub const GC: Endpoint = endpoint("/v1/gc", &["POST"]);
 
@@ -56,6 +58,7 @@ pub const ALL: &[Endpoint] = &[
     CONFIG_KEY,
     LOGS,
     STATS,
+    NODES,
     GC,
 ];
 
@@ -118,6 +121,7 @@ mod tests {
             ])
         );
         assert_eq!(GC.segments(&[]), Some(vec!["v1".into(), "gc".into()]));
+        assert_eq!(NODES.segments(&[]), Some(vec!["v1".into(), "nodes".into()]));
         assert_eq!(APP.segments(&[]), None, "too few");
         assert_eq!(APPS.segments(&["x"]), None, "too many");
         assert_eq!(CONFIG_KEY.segments(&["shop", ".."]), None);

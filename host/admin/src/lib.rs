@@ -18,12 +18,16 @@
 //! | GET, PUT | `/apps/{app}/settings` | `{"outbound": [...]?, "kv_quota": n\|null?}`, only the fields given change |
 //! | GET | `/apps/{app}/config` | the app's configuration, secrets without values |
 //! | PUT, DELETE | `/apps/{app}/config/{key}` | `{"value": ..., "secret": bool}` |
+//! | GET | `/apps/{app}/logs?since=&follow=` | the app's guest output from every server, as NDJSON |
+//! | GET | `/apps/{app}/stats` | the app's request rate, error rate and latency on this server |
+//! | GET | `/nodes` | the servers sharing the registry |
 //! | POST | `/gc` | `{"grace_seconds": n?}` |
 //!
 //! Every error is `{"error": {"code": ..., "message": ...}}` ([`ApiError`]).
 //! [`api`] holds the JSON bodies; the `wharf` CLI uses the same types.
 
 pub mod api;
+mod cluster;
 mod deploy;
 pub mod endpoints;
 mod error;
@@ -35,6 +39,7 @@ mod state;
 mod token;
 mod views;
 
+pub use cluster::{ClusterConfig, DEFAULT_NODE_TIMEOUT};
 pub use deploy::MAX_MESSAGE_LEN;
 pub use error::ApiError;
 pub use extract::MAX_JSON_BODY;

@@ -4,9 +4,10 @@
 //!
 //! [`endpoints`]: crate::endpoints
 
+use crate::cluster::{Cluster, ClusterConfig};
 use crate::endpoints::{
-    APP, APPS, CONFIG, CONFIG_KEY, DEPLOYMENTS, Endpoint, GC, HISTORY, HOSTNAMES, LOGS, PROMOTE,
-    ROLLBACK, SETTINGS, STATS,
+    APP, APPS, CONFIG, CONFIG_KEY, DEPLOYMENTS, Endpoint, GC, HISTORY, HOSTNAMES, LOGS, NODES,
+    PROMOTE, ROLLBACK, SETTINGS, STATS,
 };
 use crate::error::ApiError;
 use crate::handlers::{apps, config, observe, releases};
@@ -33,6 +34,8 @@ pub struct AdminConfig {
     pub urls: PublicUrls,
     /// The largest upload a deploy accepts.
     pub max_deploy_bytes: u64,
+    /// This server among the servers sharing its registry.
+    pub cluster: ClusterConfig,
 }
 
 /// The admin API, served on its own listener ([`Dispatch`]) or called in
@@ -56,6 +59,7 @@ impl AdminApi {
             router,
             urls: config.urls,
             max_deploy_bytes: config.max_deploy_bytes,
+            cluster: Cluster::new(config.cluster),
         });
         Self {
             router: routes(admin),
@@ -89,6 +93,7 @@ fn routes(admin: Arc<Admin>) -> axum::Router {
         )
         .route(LOGS.template(), get(observe::logs))
         .route(STATS.template(), get(observe::stats))
+        .route(NODES.template(), get(observe::nodes))
         .route(GC.template(), post(crate::gc::collect))
         .fallback(no_endpoint)
         .method_not_allowed_fallback(method_not_allowed)
@@ -116,7 +121,7 @@ async fn no_endpoint(request: Request) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         format!(
-            "no admin endpoint at {}; endpoints live under /v1/apps and /v1/gc",
+            "no admin endpoint at {}; endpoints live under /v1/apps, /v1/nodes and /v1/gc",
             request.uri().path()
         ),
     )

@@ -1,6 +1,7 @@
 //! [`Admin`]: what every handler of the admin API works on.
 
 use crate::api::AppInfo;
+use crate::cluster::Cluster;
 use crate::token::AdminToken;
 use crate::views::PublicUrls;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ pub struct Admin {
     pub(crate) router: Arc<AppRouter>,
     pub(crate) urls: PublicUrls,
     pub(crate) max_deploy_bytes: u64,
+    pub(crate) cluster: Cluster,
 }
 
 impl Admin {

@@ -5,12 +5,16 @@
 use axum::body::Body;
 use http::{Request, Response, StatusCode, header};
 use std::sync::Arc;
+use std::time::Duration;
 use tower::ServiceExt;
 use wharf_admin::api::{AppList, AppSettingsBody, DeployResult, ErrorBody, History};
 use wharf_admin::endpoints::{self, Endpoint};
-use wharf_admin::{AdminApi, AdminConfig, AdminToken, PublicUrls};
+use wharf_admin::{
+    AdminApi, AdminConfig, AdminToken, ClusterConfig, DEFAULT_NODE_TIMEOUT, PublicUrls,
+};
 use wharf_registry::Registry;
 use wharf_runtime::{KeyValueLimits, Runtime, RuntimeConfig};
+use wharf_server::observe::Health;
 use wharf_server::{AppRouter, CacheLimits, ComponentCache, RouterConfig};
 use wharf_store::{BlobStore, StoreOptions};
 
@@ -33,7 +37,8 @@ async fn api() -> axum::Router {
         default_app: None,
         keyvalue_limits: KeyValueLimits::default(),
     };
-    let router = AppRouter::new(runtime, components, registry.clone(), config)
+    let health = Arc::new(Health::with_registry(Duration::from_millis(500)));
+    let router = AppRouter::new(runtime, components, registry.clone(), config, health)
         .await
         .expect("router");
     let admin = AdminApi::new(
@@ -44,6 +49,11 @@ async fn api() -> axum::Router {
                 port: 8080,
             },
             max_deploy_bytes: 64 << 20,
+            cluster: ClusterConfig {
+                node_id: "test-node".into(),
+                node_timeout: DEFAULT_NODE_TIMEOUT,
+                peer_token: TOKEN.into(),
+            },
         },
         registry,
         store,

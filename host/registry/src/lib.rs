@@ -11,6 +11,8 @@
 //!   with a [`FeedFollower`]: notifications on Postgres, a poll of
 //!   [`Registry::feed_position`], and an in-process signal for commits made
 //!   by the same process.
+//! - The servers sharing a registry write their own rows ([`NodeRecord`],
+//!   `nodes.rs`) on every heartbeat, outside the change feed.
 
 mod change;
 mod error;
@@ -18,6 +20,7 @@ mod feed;
 mod keyvalue;
 mod model;
 mod names;
+mod nodes;
 #[cfg(test)]
 mod properties;
 mod registry;
@@ -32,4 +35,5 @@ pub use model::{
     RoutingTable, UnknownAction,
 };
 pub use names::{AppName, Hostname, NameError};
+pub use nodes::NodeRecord;
 pub use registry::{Database, Registry};

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use wharf_registry::{
-    Action, AppName, AppSettings, Hostname, NewDeployment, Registry, RegistryError,
+    Action, AppName, AppSettings, Hostname, NewDeployment, NodeRecord, Registry, RegistryError,
 };
 use wharf_store::BlobKey;
 use wharf_test_services::Postgres;
@@ -648,6 +648,55 @@ async fn key_value_data(registry: Registry, url: &str) {
     );
 }
 
+/// Servers write their rows, see each other's, and leave or are forgotten.
+async fn nodes_heartbeat_and_are_forgotten(registry: Registry, _url: &str) {
+    use std::time::{Duration, SystemTime};
+    let at = |secs: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs);
+    let node = |id: &str, last_seen: SystemTime| NodeRecord {
+        id: id.to_owned(),
+        version: "0.1.0".into(),
+        engine_tag: "0123456789abcdef".into(),
+        public_url: "http://127.0.0.1:8080".into(),
+        admin_url: format!("http://{id}:8081"),
+        started_at: at(0),
+        last_seen,
+        requests_per_second: 12.5,
+        instances_in_use: 3,
+        instance_slots: 1000,
+    };
+    registry
+        .heartbeat(&node("b", at(10)))
+        .await
+        .expect("heartbeat");
+    registry
+        .heartbeat(&node("a", at(10)))
+        .await
+        .expect("heartbeat");
+    let newer = NodeRecord {
+        requests_per_second: 0.5,
+        instances_in_use: 0,
+        ..node("a", at(20))
+    };
+    registry.heartbeat(&newer).await.expect("heartbeat again");
+    let nodes = registry.nodes().await.expect("nodes");
+    assert_eq!(
+        nodes,
+        vec![newer.clone(), node("b", at(10))],
+        "by id, the newest row each"
+    );
+
+    assert_eq!(
+        registry
+            .forget_nodes_silent_since(at(15))
+            .await
+            .expect("forget"),
+        1
+    );
+    assert_eq!(registry.nodes().await.expect("nodes"), vec![newer]);
+    registry.remove_node("a").await.expect("remove");
+    assert!(registry.nodes().await.expect("nodes").is_empty());
+}
+
 macro_rules! conformance {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -661,6 +710,7 @@ macro_rules! conformance {
             conformance!(@case $open, history_cannot_be_rewritten);
             conformance!(@case $open, config_and_settings);
             conformance!(@case $open, key_value_data);
+            conformance!(@case $open, nodes_heartbeat_and_are_forgotten);
         }
     };
     (@case $open:expr, $case:ident) => {

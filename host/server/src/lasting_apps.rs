@@ -51,6 +51,15 @@ impl LastingApps {
         by_app.get(app).map(|kept| kept.telemetry.clone())
     }
 
+    /// Requests per second over the last minute, over every app.
+    pub fn requests_per_second(&self) -> f64 {
+        let by_app = self.by_app.lock().expect("lasting apps lock");
+        by_app
+            .values()
+            .map(|kept| kept.telemetry.stats().rate_1m)
+            .sum()
+    }
+
     /// Forgets apps not in `apps` (deleted ones).
     pub fn keep_only<'a>(&self, apps: impl IntoIterator<Item = &'a AppName>) {
         let keep: HashSet<&AppName> = apps.into_iter().collect();

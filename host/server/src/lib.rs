@@ -21,6 +21,7 @@ mod dispatch;
 mod error_response;
 mod lasting_apps;
 mod listener;
+pub mod nodes;
 pub mod observe;
 mod router;
 mod routes;

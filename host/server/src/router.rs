@@ -97,6 +97,16 @@ impl AppRouter {
         &self.config
     }
 
+    /// The runtime requests run on.
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// Requests this server answered per second over the last minute.
+    pub fn requests_per_second(&self) -> f64 {
+        self.defaults.lasting.requests_per_second()
+    }
+
     /// `app`'s telemetry on this server, if the app exists.
     pub fn telemetry(&self, app: &AppName) -> Option<Arc<AppTelemetry>> {
         self.defaults.lasting.telemetry(app)

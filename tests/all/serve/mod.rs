@@ -80,8 +80,30 @@ impl AdminSession {
         args: &[&str],
         s3_endpoint: &str,
     ) -> Result<Self> {
-        let data_dir = tempfile::tempdir()?;
         let token = format!("test-token-{:016x}", rand_u64());
+        Self::on_with(store, db, args, s3_endpoint, token)
+    }
+
+    /// [`AdminSession::on`] with the admin token `token`, as the servers of
+    /// one cluster share it.
+    pub(crate) fn on_with_token(store: &str, db: &str, args: &[&str], token: &str) -> Result<Self> {
+        Self::on_with(
+            store,
+            db,
+            args,
+            &Garage::from_env().endpoint,
+            token.to_owned(),
+        )
+    }
+
+    fn on_with(
+        store: &str,
+        db: &str,
+        args: &[&str],
+        s3_endpoint: &str,
+        token: String,
+    ) -> Result<Self> {
+        let data_dir = tempfile::tempdir()?;
         let mut server_env = Garage::from_env().aws_env();
         for (name, value) in &mut server_env {
             if *name == "AWS_ENDPOINT" {

@@ -189,6 +189,7 @@ async fn the_access_log_has_a_text_line_per_request() -> Result<()> {
         .await?;
     let request_id = ok.headers()["wharf-request-id"].to_str()?.to_owned();
     assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await?, V1);
     assert_eq!(
         d.server.get_host("trap.localhost", "/").await?.status(),
         500
@@ -197,7 +198,11 @@ async fn the_access_log_has_a_text_line_per_request() -> Result<()> {
         d.server.get_host("nobody.localhost", "/").await?.status(),
         404
     );
-    let log = d.server.wait_for_log("status=404")?;
+    // A line is written when its response has ended, which the client may
+    // see first: wait for all three.
+    for needle in ["path=/a ", "app=trap", "status=404"] {
+        d.server.wait_for_log(needle)?;
+    }
     // A client that leaves before the answer is logged as gone, with
     // nginx's 499.
     d.deploy(guests::SLOW, "slow", &[])?;
@@ -210,15 +215,22 @@ async fn the_access_log_has_a_text_line_per_request() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(300)).await;
         // Dropped: the connection closes before the answer.
     }
-    let log_after = d.server.wait_for_log("path=/left")?;
-    let left_line = text_access_lines(&log_after)
+    let log = d.server.wait_for_log("path=/left")?;
+    let left_line = text_access_lines(&log)
         .into_iter()
         .find(|line| line.contains("path=/left"))
         .context("a line for /left")?
         .to_owned();
     let lines = text_access_lines(&log);
-    assert_eq!(lines.len(), 3, "{lines:#?}");
-    let hello = lines[0];
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    let line_with = |needle: &str| {
+        lines
+            .iter()
+            .find(|line| line.contains(needle))
+            .copied()
+            .with_context(|| format!("no access line with {needle}: {lines:#?}"))
+    };
+    let hello = line_with("path=/a ")?;
     for field in [
         "app=hello".to_owned(),
         format!("digest={}", &v1.digest[7..19]),
@@ -232,8 +244,8 @@ async fn the_access_log_has_a_text_line_per_request() -> Result<()> {
         assert!(hello.contains(&field), "{field} not in {hello}");
     }
     assert!(!hello.contains("secret"), "the query is left out: {hello}");
-    assert!(lines[1].contains("app=trap") && lines[1].contains("status=500"));
-    assert!(lines[2].contains("status=404") && !lines[2].contains("app="));
+    assert!(line_with("app=trap")?.contains("status=500"));
+    assert!(!line_with("status=404")?.contains("app="));
     assert!(
         left_line.contains("status=499") && left_line.contains("end=client_gone"),
         "{left_line}"
@@ -248,12 +260,14 @@ async fn the_access_log_has_a_json_line_per_request() -> Result<()> {
     let d = AdminSession::embedded(&["--log-format", "json"])?;
     let v1 = d.deploy(guests::HELLO, "hello", &[])?;
     for path in ["/one", "/two?x=1"] {
-        assert_eq!(
-            d.server.get_host("hello.localhost", path).await?.status(),
-            200
-        );
+        let response = d.server.get_host("hello.localhost", path).await?;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.text().await?, V1);
     }
-    let log = d.server.wait_for_log("/two")?;
+    // A line is written when its response has ended, which the client may
+    // see first: wait for both.
+    d.server.wait_for_log(r#""path":"/one""#)?;
+    let log = d.server.wait_for_log(r#""path":"/two""#)?;
     let objects: Vec<serde_json::Value> = log
         .lines()
         .filter(|line| line.starts_with('{'))
@@ -264,11 +278,14 @@ async fn the_access_log_has_a_json_line_per_request() -> Result<()> {
         .filter(|o| o["target"] == "wharf::access" && o["listener"] == "public")
         .collect();
     assert_eq!(access.len(), 2, "{access:#?}");
-    assert_eq!(access[1]["path"], "/two");
-    assert_eq!(access[1]["status"], 200);
-    assert_eq!(access[1]["app"], "hello");
-    assert_eq!(access[1]["digest"], &v1.digest[7..19]);
-    assert!(access[1]["duration_ms"].as_f64().is_some());
+    let two = access
+        .iter()
+        .find(|line| line["path"] == "/two")
+        .context("the line of /two, without its query")?;
+    assert_eq!(two["status"], 200);
+    assert_eq!(two["app"], "hello");
+    assert_eq!(two["digest"], &v1.digest[7..19]);
+    assert!(two["duration_ms"].as_f64().is_some());
     let guest = objects
         .iter()
         .find(|o| o["target"] == "wharf::guest")
@@ -342,4 +359,111 @@ async fn wharf_logs_prints_the_apps_guest_output() -> Result<()> {
     assert!(stats.stats.requests >= 2, "{stats:?}");
     assert!(stats.stats.p50_ms.is_some());
     Ok(())
+}
+
+/// Two servers on Garage and Postgres: `wharf logs --follow` through A
+/// shows a line the guest printed while B served it, tagged with B;
+/// `wharf nodes` lists both, and shows B gone once it is killed and has
+/// missed its heartbeats past the node timeout.
+#[tokio::test]
+async fn logs_and_nodes_span_the_cluster() -> Result<()> {
+    let store = Garage::from_env().fresh_url();
+    let db = Postgres::from_env().fresh_database().await;
+    let token = format!("cluster-token-{:016x}", rand_u64());
+    let timing = ["--heartbeat-interval", "200ms", "--node-timeout", "2s"];
+    let a = AdminSession::on_with_token(&store, &db, &timing, &token)?;
+    let mut b = AdminSession::on_with_token(&store, &db, &timing, &token)?;
+    a.deploy(guests::HELLO, "hello", &[])?;
+    wait_for_body(&b, "hello.localhost", V1).await?;
+
+    // Both have written a heartbeat within a few hundred milliseconds.
+    let nodes = wait_for_nodes(&a, |nodes| nodes.nodes.len() == 2).await?;
+    let b_id = nodes
+        .nodes
+        .iter()
+        .find(|node| !node.this_server)
+        .context("B among the nodes")?
+        .id
+        .clone();
+    assert!(
+        nodes.nodes.iter().all(|node| node.state == "live"),
+        "{nodes:?}"
+    );
+    assert!(
+        nodes
+            .nodes
+            .iter()
+            .any(|node| node.admin_url == b.server.admin())
+    );
+
+    let mut follow = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["logs", "hello", "--follow"])
+        .envs(a.env.iter().cloned())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let stdout = follow.stdout.take().context("piped")?;
+    let (found, printed) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = found.send(line);
+        }
+    });
+    // Ask B until the follower (which asks B once it starts) shows it.
+    let from_b = loop {
+        b.server.get_host("hello.localhost", "/served-by-b").await?;
+        match printed.recv_timeout(Duration::from_millis(500)) {
+            Ok(line) if line.contains("/served-by-b") => break line,
+            Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(e) => bail!("wharf logs --follow ended: {e}"),
+        }
+    };
+    assert!(from_b.contains(&b_id), "tagged with B: {from_b}");
+    follow.kill()?;
+    follow.wait()?;
+
+    b.server.kill()?;
+    let nodes = wait_for_nodes(&a, |nodes| {
+        nodes
+            .nodes
+            .iter()
+            .any(|node| node.id == b_id && node.state == "gone")
+    })
+    .await?;
+    let gone = nodes
+        .nodes
+        .iter()
+        .find(|node| node.id == b_id)
+        .context("B")?;
+    assert!(gone.seconds_since_seen > 2.0, "{gone:?}");
+    // A's own logs still answer, without B.
+    let (status, stdout, stderr) = wharf_cli_env(&["logs", "hello"], &a.env)?;
+    ensure!(status.success(), "{stderr}");
+    assert!(
+        !stdout.contains("/served-by-b"),
+        "B's lines went with B: {stdout}"
+    );
+    Ok(())
+}
+
+/// `wharf nodes --json` through `d`, once `done` accepts it (within 15 s).
+async fn wait_for_nodes(
+    d: &AdminSession,
+    done: impl Fn(&wharf_admin::api::NodeList) -> bool,
+) -> Result<wharf_admin::api::NodeList> {
+    let started = Instant::now();
+    loop {
+        let nodes: wharf_admin::api::NodeList = d.cli(&["nodes"])?;
+        if done(&nodes) {
+            return Ok(nodes);
+        }
+        ensure!(
+            started.elapsed() < Duration::from_secs(15),
+            "nodes never settled: {nodes:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -1,6 +1,7 @@
 //! An app's recent guest output and numbers on this server.
 
-use crate::api::{AppStatsBody, LogLine};
+use crate::api::{AppStatsBody, LogLine, NodeList};
+use crate::cluster::{Lines, tag_with_node};
 use crate::error::ApiError;
 use crate::extract::AppParam;
 use crate::state::Admin;
@@ -15,13 +16,16 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::broadcast;
+use wharf_registry::{AppName, NodeRecord};
 
 /// What `GET /v1/apps/{app}/logs` was asked for.
 struct LogsQuery {
-    /// Only lines printed within this long.
-    since: Option<Duration>,
+    /// Only lines printed within this long, as given and as read.
+    since: Option<(String, Duration)>,
     /// Keep streaming new lines.
     follow: bool,
+    /// Only this server's lines: how servers ask each other.
+    local: bool,
 }
 
 impl LogsQuery {
@@ -29,36 +33,53 @@ impl LogsQuery {
         let mut parsed = Self {
             since: None,
             follow: false,
+            local: false,
         };
         for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
             match &*name {
                 "since" => {
-                    parsed.since = Some(humantime::parse_duration(&value).map_err(|e| {
+                    let since = humantime::parse_duration(&value).map_err(|e| {
                         ApiError::bad_request(format!(
                             "since=`{value}` is not a duration like 30s, 5m or 1h: {e}"
                         ))
-                    })?);
-                }
-                "follow" => {
-                    parsed.follow = value.parse().map_err(|_| {
-                        ApiError::bad_request(format!("follow=`{value}` is not true or false"))
                     })?;
+                    parsed.since = Some((value.into_owned(), since));
                 }
+                "follow" => parsed.follow = parse_bool(&name, &value)?,
+                "local" => parsed.local = parse_bool(&name, &value)?,
                 other => {
                     return Err(ApiError::bad_request(format!(
-                        "unknown parameter `{other}`; this endpoint takes `since` and `follow`"
+                        "unknown parameter `{other}`; this endpoint takes `since`, `follow` and \
+                         `local`"
                     )));
                 }
             }
         }
         Ok(parsed)
     }
+
+    /// The query to ask another server with.
+    fn forwarded(&self) -> Vec<(&'static str, String)> {
+        let mut query = vec![("follow", self.follow.to_string())];
+        if let Some((text, _)) = &self.since {
+            query.push(("since", text.clone()));
+        }
+        query
+    }
 }
 
-/// `GET /v1/apps/{app}/logs`: the app's guest output this server keeps,
-/// oldest first, one JSON object ([`LogLine`]) per line; with
-/// `follow=true`, then each new line as it is printed, until the client
-/// goes away.
+fn parse_bool(name: &str, value: &str) -> Result<bool, ApiError> {
+    value
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("{name}=`{value}` is not true or false")))
+}
+
+/// `GET /v1/apps/{app}/logs`: the app's guest output, oldest first, one
+/// JSON object ([`LogLine`]) per line, from this server and every other
+/// live server sharing the registry (each line then names its node); with
+/// `follow=true`, then each new line as it is printed, merged as the
+/// servers send them, until the client goes away. `local=true` asks this
+/// server alone.
 pub(crate) async fn logs(
     State(admin): State<Arc<Admin>>,
     AppParam(app): AppParam,
@@ -67,12 +88,66 @@ pub(crate) async fn logs(
     let query = LogsQuery::parse(query.as_deref())?;
     // An unknown app is a 404, not an empty log.
     admin.registry.app(&app).await?;
-    let since_ms = query.since.map_or(0, |since| {
-        let from = SystemTime::now().checked_sub(since).unwrap_or(UNIX_EPOCH);
+    let here = local_lines(&admin, &app, &query);
+    let peers = if query.local {
+        Vec::new()
+    } else {
+        other_live_nodes(&admin).await
+    };
+    if peers.is_empty() {
+        return Ok(ndjson_response(here));
+    }
+    let me = admin.cluster.config.node_id.clone();
+    let mut sources = vec![here.map(move |line| tag_with_node(line, &me)).boxed()];
+    let forwarded = query.forwarded();
+    sources.extend(
+        peers
+            .iter()
+            .map(|node| admin.cluster.peer_logs(node, app.as_str(), &forwarded)),
+    );
+    let merged = futures::stream::select_all(sources);
+    if query.follow {
+        return Ok(ndjson_response(merged.boxed()));
+    }
+    let mut lines: Vec<Bytes> = merged.collect().await;
+    // Notes about servers first, then the lines of all, by time.
+    lines.sort_by_key(|line| serde_json::from_slice::<LogLine>(line).map_or(0, |l| l.time_ms));
+    Ok(ndjson_response(futures::stream::iter(lines).boxed()))
+}
+
+/// The other servers sharing the registry that are not gone. A registry
+/// that cannot say leaves this server on its own, with a warning.
+async fn other_live_nodes(admin: &Admin) -> Vec<NodeRecord> {
+    match admin.registry.nodes().await {
+        Ok(nodes) => nodes
+            .into_iter()
+            .filter(|node| {
+                node.id != admin.cluster.config.node_id && !admin.cluster.is_gone(node.last_seen)
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!("cannot list the other servers, so only this one's logs are sent: {e}");
+            Vec::new()
+        }
+    }
+}
+
+fn ndjson_response(lines: Lines) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(lines.map(Ok::<_, Infallible>)),
+    )
+        .into_response()
+}
+
+/// This server's lines for `app`: those kept, then (following) new ones.
+fn local_lines(admin: &Admin, app: &AppName, query: &LogsQuery) -> Lines {
+    let since_ms = query.since.as_ref().map_or(0, |(_, since)| {
+        let from = SystemTime::now().checked_sub(*since).unwrap_or(UNIX_EPOCH);
         from.duration_since(UNIX_EPOCH)
             .map_or(0, |at| u64::try_from(at.as_millis()).unwrap_or(u64::MAX))
     });
-    let (kept, live) = match admin.router.telemetry(&app) {
+    let (kept, live) = match admin.router.telemetry(app) {
         // Subscribed first, so nothing printed while the kept lines are
         // read falls in between; what both have is sent once.
         Some(telemetry) => {
@@ -87,8 +162,8 @@ pub(crate) async fn logs(
         .filter(|line| line.time_ms == newest_kept)
         .cloned()
         .collect();
-    let kept = futures::stream::iter(kept.into_iter().map(|line| Ok(ndjson(&line))));
-    let lines = match live {
+    let kept = futures::stream::iter(kept.into_iter().map(|line| ndjson(&line)));
+    match live {
         None => kept.boxed(),
         Some(live) => {
             let fresh = move |line: &LogLine| {
@@ -97,12 +172,7 @@ pub(crate) async fn logs(
             };
             kept.chain(follow(live, fresh)).boxed()
         }
-    };
-    Ok((
-        [(header::CONTENT_TYPE, "application/x-ndjson")],
-        Body::from_stream(lines),
-    )
-        .into_response())
+    }
 }
 
 /// New lines from `live` that pass `fresh`, as NDJSON. A client too slow
@@ -110,17 +180,17 @@ pub(crate) async fn logs(
 fn follow(
     live: broadcast::Receiver<LogLine>,
     fresh: impl Fn(&LogLine) -> bool + Send + 'static,
-) -> impl futures::Stream<Item = Result<Bytes, Infallible>> + Send {
+) -> impl futures::Stream<Item = Bytes> + Send {
     futures::stream::unfold((live, fresh), |(mut live, fresh)| async move {
         loop {
             match live.recv().await {
-                Ok(line) if fresh(&line) => return Some((Ok(ndjson(&line)), (live, fresh))),
+                Ok(line) if fresh(&line) => return Some((ndjson(&line), (live, fresh))),
                 Ok(_) => continue,
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     let note = serde_json::json!({ "missed": missed });
                     let mut bytes = note.to_string().into_bytes();
                     bytes.push(b'\n');
-                    return Some((Ok(Bytes::from(bytes)), (live, fresh)));
+                    return Some((Bytes::from(bytes), (live, fresh)));
                 }
                 Err(broadcast::error::RecvError::Closed) => return None,
             }
@@ -132,6 +202,18 @@ fn ndjson(line: &LogLine) -> Bytes {
     let mut bytes = serde_json::to_vec(line).expect("a log line serializes");
     bytes.push(b'\n');
     Bytes::from(bytes)
+}
+
+/// `GET /v1/nodes`: every server sharing the registry, live or gone.
+pub(crate) async fn nodes(State(admin): State<Arc<Admin>>) -> Result<Json<NodeList>, ApiError> {
+    let nodes = admin.registry.nodes().await?;
+    Ok(Json(NodeList {
+        nodes: nodes
+            .iter()
+            .map(|node| admin.cluster.node_info(node))
+            .collect(),
+        node_timeout_seconds: admin.cluster.config.node_timeout.as_secs_f64(),
+    }))
 }
 
 /// `GET /v1/apps/{app}/stats`: the app's numbers on this server over the

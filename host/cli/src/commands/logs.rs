@@ -8,9 +8,10 @@ use wharf_admin::api::LogLine;
 use wharf_admin::endpoints;
 use wharf_registry::AppName;
 
-/// Print what an app's guests wrote to stdout and stderr, kept by the
-/// server (the last 1000 lines or 1 MiB per app), oldest first, each with
-/// its time, digest and request id.
+/// Print what an app's guests wrote to stdout and stderr, as every server
+/// sharing the registry keeps it (the last 1000 lines or 1 MiB per app on
+/// each), oldest first, each with its time, server (when there are
+/// several), digest and request id.
 #[derive(clap::Args)]
 pub struct LogsCommand {
     /// The app.
@@ -84,6 +85,10 @@ fn print_line(out: &mut impl Write, line: &[u8], json: bool) -> anyhow::Result<(
         && let Some(missed) = note.get("missed")
     {
         writeln!(out, "({missed} lines were missed: this client fell behind)")?;
+    } else if let Ok(note) = serde_json::from_slice::<serde_json::Value>(line)
+        && let (Some(node), Some(why)) = (note.get("node"), note.get("unreachable"))
+    {
+        writeln!(out, "(server {node} was not asked for its lines: {why})")?;
     } else {
         anyhow::bail!(
             "the server sent a line that is not a log line: {}",

@@ -14,6 +14,7 @@ mod hostnames;
 mod key;
 mod logs;
 mod new;
+mod nodes;
 mod promote;
 mod rollback;
 mod run;
@@ -41,6 +42,7 @@ pub enum Command {
     New(new::NewCommand),
     Key(key::KeyCommand),
     Logs(logs::LogsCommand),
+    Nodes(nodes::NodesCommand),
 }
 
 impl Command {
@@ -68,6 +70,7 @@ impl Command {
             Command::New(c) => c.execute(),
             Command::Key(c) => c.execute(),
             Command::Logs(c) => c.execute(),
+            Command::Nodes(c) => c.execute(),
         }
     }
 }

@@ -11,9 +11,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use wharf_admin::{AdminApi, AdminConfig, AdminToken, PublicUrls, TokenSource};
+use wharf_admin::{AdminApi, AdminConfig, AdminToken, ClusterConfig, PublicUrls, TokenSource};
 use wharf_registry::{AppName, Hostname, Registry};
 use wharf_runtime::Runtime;
+use wharf_server::nodes::{NodeIdentity, node_id, start_heartbeat};
 use wharf_server::observe::{AccessLog, Health, Metrics, MetricsEndpoint};
 use wharf_server::{
     AppRouter, CacheLimits, ComponentCache, Listener, RouterConfig, stop_after_drain_delay,
@@ -47,6 +48,22 @@ pub struct ServeCommand {
         value_name = "ADDR|off"
     )]
     metrics_listen: MetricsListen,
+
+    /// The admin URL this server advertises to the other servers sharing
+    /// its registry (they ask it for its logs) and in `wharf nodes`
+    /// [default: http://ADMIN-LISTEN-ADDRESS].
+    #[arg(long, env = "WHARF_ADVERTISE_ADMIN_URL", value_name = "URL")]
+    advertise_admin_url: Option<url::Url>,
+
+    /// How often this server writes its heartbeat to the registry.
+    #[arg(long, env = "WHARF_HEARTBEAT_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
+    heartbeat_interval: Duration,
+
+    /// How long a server may miss heartbeats before it is shown as gone
+    /// (and its logs are no longer asked for). Servers silent for an hour
+    /// are forgotten.
+    #[arg(long, env = "WHARF_NODE_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    node_timeout: Duration,
 
     /// Where state lives [default: $XDG_DATA_HOME/wharf or ~/.local/share/wharf].
     #[arg(long, env = "WHARF_DATA_DIR")]
@@ -130,16 +147,29 @@ impl ServeCommand {
         let data_dir = std::path::absolute(&data_dir)
             .with_context(|| format!("cannot resolve {}", data_dir.display()))?;
         anyhow::ensure!(self.max_compiled > 0, "--max-compiled must be at least 1");
+        anyhow::ensure!(
+            !self.heartbeat_interval.is_zero() && self.heartbeat_interval < self.node_timeout,
+            "--heartbeat-interval must be longer than zero and shorter than --node-timeout"
+        );
         let runtime = Arc::new(Runtime::new(self.runtime.config()?)?);
         let (token, source) = AdminToken::load_or_create(
             std::env::var("WHARF_ADMIN_TOKEN").ok(),
             &token_file(&data_dir),
         )?;
+        // The admin token is kept only as a hash; servers call each other
+        // with its text, from where it came.
+        let peer_token = match std::env::var("WHARF_ADMIN_TOKEN") {
+            Ok(token) => token.trim().to_owned(),
+            Err(_) => std::fs::read_to_string(token_file(&data_dir))?
+                .trim()
+                .to_owned(),
+        };
 
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
-        rt.block_on(self.serve(data_dir, domain, runtime, token, source))?;
+        let token = (token, source, peer_token);
+        rt.block_on(self.serve(data_dir, domain, runtime, token))?;
         // Guests cut at the end of the grace period are abandoned, not awaited.
         rt.shutdown_timeout(Duration::from_millis(100));
         Ok(())
@@ -150,8 +180,7 @@ impl ServeCommand {
         data_dir: PathBuf,
         domain: Hostname,
         runtime: Arc<Runtime>,
-        token: AdminToken,
-        token_source: TokenSource,
+        (token, token_source, peer_token): (AdminToken, TokenSource, String),
     ) -> anyhow::Result<()> {
         // Before anything registers a metric, or it would go nowhere.
         let metrics = match self.metrics_listen {
@@ -207,6 +236,18 @@ impl ServeCommand {
             .await?,
         );
         let follower = router.follow_changes(self.poll_interval);
+        let node = NodeIdentity {
+            id: node_id(&data_dir).context("cannot read or write this server's node id")?,
+            public_url: format!("http://{public_addr}"),
+            admin_url: self.admin_url(admin_addr),
+            started_at: std::time::SystemTime::now(),
+        };
+        let heartbeat = start_heartbeat(
+            registry.clone(),
+            node.clone(),
+            &router,
+            self.heartbeat_interval,
+        );
         let admin = Arc::new(AdminApi::new(
             AdminConfig {
                 token,
@@ -215,8 +256,13 @@ impl ServeCommand {
                     port: public_addr.port(),
                 },
                 max_deploy_bytes: self.max_deploy_size.as_u64(),
+                cluster: ClusterConfig {
+                    node_id: node.id.clone(),
+                    node_timeout: self.node_timeout,
+                    peer_token,
+                },
             },
-            registry,
+            registry.clone(),
             store,
             router.clone(),
         ));
@@ -277,7 +323,27 @@ impl ServeCommand {
             metrics_served,
         );
         follower.abort();
+        heartbeat.abort();
+        // Stopping on purpose: the others need not wait to see it gone.
+        if let Err(e) = registry.remove_node(&node.id).await {
+            tracing::warn!("cannot remove this server from the registry's nodes: {e}");
+        }
         Ok(())
+    }
+
+    /// The admin URL to advertise: `--advertise-admin-url`, else the bound
+    /// address (with a warning when that is no address others can reach).
+    fn admin_url(&self, bound: SocketAddr) -> String {
+        if let Some(url) = &self.advertise_admin_url {
+            return url.as_str().trim_end_matches('/').to_owned();
+        }
+        if bound.ip().is_unspecified() {
+            tracing::warn!(
+                "the admin API listens on {bound}, which other servers cannot reach by that \
+                 address; set --advertise-admin-url so that they can ask this one for its logs"
+            );
+        }
+        format!("http://{bound}")
     }
 
     /// The blob store and the registry: `--store` and `--db`, or files in
