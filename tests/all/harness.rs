@@ -297,6 +297,7 @@ pub struct Upstream {
     /// The port it listens on.
     pub port: u16,
     hits: Arc<std::sync::atomic::AtomicUsize>,
+    traceparents: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -309,14 +310,19 @@ impl Upstream {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counter = hits.clone();
+        let traceparents = Arc::new(Mutex::new(Vec::new()));
+        let (counter, seen) = (hits.clone(), traceparents.clone());
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let counter = counter.clone();
+                let (counter, seen) = (counter.clone(), seen.clone());
                 tokio::spawn(async move {
                     let service =
                         service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                             counter.fetch_add(1, Ordering::SeqCst);
+                            if let Some(value) = request.headers().get("traceparent") {
+                                let value = value.to_str().unwrap_or_default().to_owned();
+                                seen.lock().expect("traceparents lock").push(value);
+                            }
                             let text =
                                 format!("upstream saw {} {}\n", request.method(), request.uri());
                             async move {
@@ -332,7 +338,17 @@ impl Upstream {
                 });
             }
         });
-        Ok(Self { port, hits, task })
+        Ok(Self {
+            port,
+            hits,
+            traceparents,
+            task,
+        })
+    }
+
+    /// The `traceparent` headers of the requests it has answered.
+    pub fn traceparents(&self) -> Vec<String> {
+        self.traceparents.lock().expect("traceparents lock").clone()
     }
 
     /// How many requests it has answered.

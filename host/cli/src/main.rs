@@ -5,6 +5,7 @@
 
 mod commands;
 mod logging;
+mod traces;
 
 use clap::Parser;
 
@@ -23,6 +24,13 @@ struct Cli {
     )]
     log_format: logging::LogFormat,
 
+    /// Export traces over OTLP/HTTP to this collector (spans go to
+    /// `URL/v1/traces`). Without it, the standard
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or `OTEL_EXPORTER_OTLP_ENDPOINT`
+    /// is used if set; otherwise traces are off.
+    #[arg(long, global = true, env = "WHARF_OTLP_ENDPOINT", value_name = "URL")]
+    otlp_endpoint: Option<String>,
+
     #[command(subcommand)]
     command: commands::Command,
 }
@@ -33,7 +41,12 @@ fn main() -> anyhow::Result<()> {
     if !serves {
         exit_quietly_on_closed_stdout();
     }
-    let _log = logging::init(cli.log_format);
+    let traces = cli
+        .command
+        .serves()
+        .then(|| traces::Endpoint::from(cli.otlp_endpoint.clone()))
+        .flatten();
+    let _log = logging::init(cli.log_format, traces.as_ref())?;
     if serves {
         // Many connections must not run the process out of descriptors.
         match wharf_server::raise_open_file_limit() {

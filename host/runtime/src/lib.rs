@@ -31,6 +31,8 @@
 //!   arriving, for requests and for the responses to outbound requests;
 //! - `metrics.rs`: the outbound and key-value counts, through the
 //!   `metrics` facade;
+//! - `trace_context.rs`: the spans exported as traces, and W3C trace
+//!   context in and out;
 //! - `thread_priority.rs`: lowering a thread's CPU priority, for the
 //!   long-running lane here and the server's background compiles.
 //!
@@ -49,6 +51,7 @@ mod preview1;
 mod properties;
 mod serve;
 pub mod thread_priority;
+pub mod trace_context;
 mod world;
 
 pub use capabilities::{

@@ -8,6 +8,8 @@ use crate::observe::{AppTelemetry, Health, ServedBy};
 use crate::{DIGEST_HEADER, REQUEST_ID_HEADER};
 use http::{HeaderValue, Request, Response, StatusCode};
 use std::sync::Arc;
+use tracing::Instrument;
+use wharf_runtime::trace_context::{TRACE_TARGET, continue_trace};
 use wharf_runtime::{AppContext, CompiledComponent, GuestBody, RequestId, Runtime};
 use wharf_store::BlobKey;
 
@@ -59,19 +61,25 @@ impl Dispatch for SingleApp {
             return response;
         }
         let request_id = RequestId::new();
-        let mut response = match self.components.get(&self.key).await {
-            Ok(component) => {
-                let served = self.served.clone();
-                serve_component(&self.runtime, &component, served, request, request_id).await
-            }
-            Err(e) => {
-                tracing::error!(%request_id, "cannot load the component: {e}");
-                text_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("the component does not load (request id {request_id})\n"),
-                )
+        let span = request_span(&request, request_id);
+        let answer = async {
+            let load = tracing::info_span!(target: TRACE_TARGET, "load");
+            match self.components.get(&self.key).instrument(load).await {
+                Ok(component) => {
+                    let served = self.served.clone();
+                    serve_component(&self.runtime, &component, served, request, request_id).await
+                }
+                Err(e) => {
+                    tracing::error!(%request_id, "cannot load the component: {e}");
+                    text_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("the component does not load (request id {request_id})\n"),
+                    )
+                }
             }
         };
+        let mut response = answer.instrument(span.clone()).await;
+        record_status(&span, response.status());
         stamp_request_id(&mut response, request_id);
         response
     }
@@ -110,4 +118,31 @@ pub(crate) async fn serve_component(
 pub(crate) fn stamp_request_id(response: &mut Response<GuestBody>, id: RequestId) {
     let value = HeaderValue::from_str(&id.to_string()).expect("hex is always a valid header value");
     response.headers_mut().insert(REQUEST_ID_HEADER, value);
+}
+
+/// The span of one request, continuing the trace its `traceparent` names.
+/// Its app and digest are recorded once routed, its status once answered.
+pub(crate) fn request_span(request: &Request<RequestBody>, request_id: RequestId) -> tracing::Span {
+    let span = tracing::info_span!(
+        target: TRACE_TARGET,
+        "request",
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = %request.method(),
+        url.path = request.uri().path(),
+        wharf.app = tracing::field::Empty,
+        wharf.digest = tracing::field::Empty,
+        wharf.request_id = %request_id,
+        http.response.status_code = tracing::field::Empty,
+    );
+    continue_trace(&span, request.headers());
+    span
+}
+
+/// Records the status a request's span ended with; a 5xx marks it failed.
+pub(crate) fn record_status(span: &tracing::Span, status: StatusCode) {
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
 }

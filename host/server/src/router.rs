@@ -4,7 +4,7 @@
 use crate::Dispatch;
 use crate::app_data::RegistryKeyValue;
 use crate::components::{ComponentCache, FetchError};
-use crate::dispatch::{serve_component, stamp_request_id};
+use crate::dispatch::{record_status, request_span, serve_component, stamp_request_id};
 use crate::error_response::text_response;
 use crate::lasting_apps::LastingApps;
 use crate::listener::RequestBody;
@@ -18,8 +18,10 @@ use arc_swap::ArcSwap;
 use http::{Request, Response, StatusCode};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tracing::Instrument;
 use wharf_registry::{AppName, Registry, RegistryError};
 use wharf_runtime::authority::request_host;
+use wharf_runtime::trace_context::TRACE_TARGET;
 use wharf_runtime::{GuestBody, KeyValueLimits, RequestId, Runtime};
 use wharf_store::StoreError;
 
@@ -297,24 +299,35 @@ impl Dispatch for AppRouter {
             return response;
         }
         let request_id = RequestId::new();
-        let host = request_host(request.headers(), request.uri()).unwrap_or_default();
-        let resolved = match self.resolve(host) {
-            Ok(route) => match self.components.get(&route.key).await {
-                Ok(component) => Ok((component, route)),
-                Err(e) => Err(Unroutable::Fetch(route.app.facts.app.clone(), e)),
-            },
-            Err(why) => Err(why),
-        };
-        let mut response = match resolved {
-            Err(why) => self.unroutable_response(why, request_id),
-            Ok((component, route)) => {
-                let served = ServedBy {
-                    app: route.app,
-                    telemetry: route.telemetry,
-                };
-                serve_component(&self.runtime, &component, served, request, request_id).await
+        let span = request_span(&request, request_id);
+        let answer = async {
+            let host = request_host(request.headers(), request.uri()).unwrap_or_default();
+            let resolved = match self.resolve(host) {
+                Ok(route) => {
+                    let span = tracing::Span::current();
+                    span.record("wharf.app", route.app.facts.app.as_str());
+                    span.record("wharf.digest", route.app.facts.short_digest());
+                    let load = tracing::info_span!(target: TRACE_TARGET, "load");
+                    match self.components.get(&route.key).instrument(load).await {
+                        Ok(component) => Ok((component, route)),
+                        Err(e) => Err(Unroutable::Fetch(route.app.facts.app.clone(), e)),
+                    }
+                }
+                Err(why) => Err(why),
+            };
+            match resolved {
+                Err(why) => self.unroutable_response(why, request_id),
+                Ok((component, route)) => {
+                    let served = ServedBy {
+                        app: route.app,
+                        telemetry: route.telemetry,
+                    };
+                    serve_component(&self.runtime, &component, served, request, request_id).await
+                }
             }
         };
+        let mut response = answer.instrument(span.clone()).await;
+        record_status(&span, response.status());
         stamp_request_id(&mut response, request_id);
         response
     }

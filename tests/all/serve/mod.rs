@@ -47,8 +47,21 @@ impl AdminSession {
         Self::embedded_in(data_dir, args)
     }
 
+    /// [`AdminSession::embedded`] with `env` set for the server.
+    pub(crate) fn embedded_with_env(args: &[&str], env: &[(&str, String)]) -> Result<Self> {
+        Self::embedded_in_with(tempfile::tempdir()?, args, env)
+    }
+
     fn embedded_in(data_dir: tempfile::TempDir, args: &[&str]) -> Result<Self> {
-        let server = Wharf::serve(data_dir.path(), args, &[])?;
+        Self::embedded_in_with(data_dir, args, &[])
+    }
+
+    fn embedded_in_with(
+        data_dir: tempfile::TempDir,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> Result<Self> {
+        let server = Wharf::serve(data_dir.path(), args, env)?;
         let token = std::fs::read_to_string(data_dir.path().join("admin-token"))?;
         let env = vec![
             ("WHARF_SERVER", server.admin().to_owned()),

@@ -467,3 +467,190 @@ async fn wait_for_nodes(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// One span as the collector received it.
+#[derive(Clone, Debug)]
+struct ReceivedSpan {
+    name: String,
+    trace_id: String,
+    span_id: String,
+    parent_span_id: String,
+    attributes: Vec<(String, String)>,
+}
+
+/// An OTLP/HTTP receiver: it decodes each export (protobuf) with the
+/// `opentelemetry-proto` crate and keeps the spans. It stands in for an
+/// OpenTelemetry collector, which no package on these machines provides.
+struct Collector {
+    url: String,
+    spans: std::sync::Arc<std::sync::Mutex<Vec<ReceivedSpan>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Collector {
+    async fn start() -> Result<Self> {
+        use http_body_util::BodyExt;
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use prost::Message;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let spans = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = spans.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let kept = kept.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(
+                        move |request: hyper::Request<hyper::body::Incoming>| {
+                            let kept = kept.clone();
+                            async move {
+                                let path = request.uri().path().to_owned();
+                                let body = request.into_body().collect().await?.to_bytes();
+                                let status = match ExportTraceServiceRequest::decode(body) {
+                                    Ok(export) if path == "/v1/traces" => {
+                                        let mut kept = kept.lock().expect("spans lock");
+                                        for span in export
+                                            .resource_spans
+                                            .into_iter()
+                                            .flat_map(|r| r.scope_spans)
+                                            .flat_map(|s| s.spans)
+                                        {
+                                            kept.push(ReceivedSpan {
+                                                name: span.name,
+                                                trace_id: hex::encode(span.trace_id),
+                                                span_id: hex::encode(span.span_id),
+                                                parent_span_id: hex::encode(span.parent_span_id),
+                                                attributes: span
+                                                    .attributes
+                                                    .into_iter()
+                                                    .map(|a| {
+                                                        let value = a
+                                                            .value
+                                                            .and_then(|v| v.value)
+                                                            .map(|v| format!("{v:?}"))
+                                                            .unwrap_or_default();
+                                                        (a.key, value)
+                                                    })
+                                                    .collect(),
+                                            });
+                                        }
+                                        200
+                                    }
+                                    _ => 400,
+                                };
+                                hyper::Response::builder()
+                                    .status(status)
+                                    .header("content-type", "application/x-protobuf")
+                                    .body(http_body_util::Full::new(bytes::Bytes::new()))
+                                    .map_err(anyhow::Error::from)
+                            }
+                        },
+                    );
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, service)
+                        .await;
+                });
+            }
+        });
+        Ok(Self { url, spans, task })
+    }
+
+    /// The spans received so far of trace `trace_id`, once `done` accepts
+    /// them (within 20 s).
+    async fn trace(
+        &self,
+        trace_id: &str,
+        done: impl Fn(&[ReceivedSpan]) -> bool,
+    ) -> Result<Vec<ReceivedSpan>> {
+        let started = Instant::now();
+        loop {
+            let spans: Vec<ReceivedSpan> = self
+                .spans
+                .lock()
+                .expect("spans lock")
+                .iter()
+                .filter(|span| span.trace_id == trace_id)
+                .cloned()
+                .collect();
+            if done(&spans) {
+                return Ok(spans);
+            }
+            ensure!(
+                started.elapsed() < Duration::from_secs(20),
+                "the trace never arrived whole: {spans:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// With `--otlp-endpoint`, a request that carries a `traceparent` is one
+/// span of that trace, with the guest's span as its child and the guest's
+/// outbound request as the guest's; the outbound request carries a
+/// `traceparent` of the same trace, naming that span.
+#[tokio::test]
+async fn traces_continue_the_callers_and_reach_outbound_requests() -> Result<()> {
+    let collector = Collector::start().await?;
+    let upstream = crate::harness::Upstream::start().await?;
+    let d = AdminSession::embedded_with_env(
+        &["--otlp-endpoint", &collector.url],
+        &[("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned())],
+    )?;
+    let origin = format!("http://127.0.0.1:{}", upstream.port);
+    d.deploy(guests::FETCH, "fetch", &["--allow-outbound", &origin])?;
+
+    let trace_id = format!("{:016x}{:016x}", rand_u64(), rand_u64() | 1);
+    let caller_span = format!("{:016x}", rand_u64() | 1);
+    let response = client()
+        .get(d.server.url(&format!("/?url={origin}/hello")))
+        .header("host", format!("fetch.localhost:{}", d.server.port()))
+        .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await?.contains("upstream saw GET /hello"));
+
+    let spans = collector
+        .trace(&trace_id, |spans| {
+            ["request", "guest", "instantiate", "outbound", "load"]
+                .iter()
+                .all(|name| spans.iter().any(|span| span.name == *name))
+        })
+        .await?;
+    let named = |name: &str| {
+        spans
+            .iter()
+            .find(|span| span.name == name)
+            .expect("found above")
+    };
+    let request = named("request");
+    assert_eq!(
+        request.parent_span_id, caller_span,
+        "the caller's trace goes on"
+    );
+    assert!(
+        request
+            .attributes
+            .iter()
+            .any(|(key, value)| key == "wharf.app" && value.contains("fetch")),
+        "{request:?}"
+    );
+    let guest = named("guest");
+    assert_eq!(guest.parent_span_id, request.span_id, "{spans:#?}");
+    assert_eq!(named("instantiate").parent_span_id, guest.span_id);
+    assert_eq!(named("load").parent_span_id, request.span_id);
+    let outbound = named("outbound");
+    assert_eq!(outbound.parent_span_id, guest.span_id);
+
+    let sent = upstream.traceparents();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0], format!("00-{trace_id}-{}-01", outbound.span_id));
+    Ok(())
+}

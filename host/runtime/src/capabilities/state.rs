@@ -4,9 +4,11 @@ use super::guest_log::GuestLog;
 use super::outbound::SocketAccess;
 use super::{AppContext, OutboundPolicy};
 use crate::metrics::OutboundResult;
+use crate::trace_context::{TRACE_TARGET, inject_trace};
 use crate::{RequestId, RuntimeConfig};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use tracing::Instrument;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::cli::{AsyncStdinStream, AsyncStdoutStream};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -132,7 +134,7 @@ type SendRequestFuture = Box<
 impl WasiHttpHooks for OutboundHttp {
     fn send_request(
         &mut self,
-        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        mut request: http::Request<wasmtime_wasi_http::WasiBody>,
         options: Option<wasmtime_wasi_http::RequestOptions>,
         _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
     ) -> SendRequestFuture {
@@ -147,12 +149,22 @@ impl WasiHttpHooks for OutboundHttp {
             crate::metrics::outbound_request(&self.app.facts.app, OutboundResult::Denied);
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
+        let span = tracing::info_span!(
+            target: TRACE_TARGET,
+            "outbound",
+            otel.kind = "client",
+            http.request.method = %request.method(),
+            url.full = %request.uri(),
+            http.response.status_code = tracing::field::Empty,
+        );
+        inject_trace(&span, request.headers_mut());
         let sending = crate::capabilities::outbound::send(
             self.policy.clone(),
             self.request_id,
             request,
             options,
-        );
+        )
+        .instrument(span.clone());
         let app = self.app.clone();
         Box::new(async move {
             let sent = sending.await;
@@ -165,6 +177,9 @@ impl WasiHttpHooks for OutboundHttp {
                 Err(_) => OutboundResult::Failed,
             };
             crate::metrics::outbound_request(&app.facts.app, result);
+            if let Ok((response, _)) = &sent {
+                span.record("http.response.status_code", response.status().as_u16());
+            }
             sent
         })
     }

@@ -10,6 +10,7 @@ use super::request_body::BodyFaults;
 use super::{AbortOnDrop, GuestBody, InstanceSlot, classify};
 use crate::capabilities::{AppContext, HostState};
 use crate::idle_body::BodyError;
+use crate::trace_context::TRACE_TARGET;
 use crate::{CompiledComponent, InvokeError, RequestId, Runtime};
 use bytes::{Bytes, BytesMut};
 use head::{Head, HeadParser, build_head, environment};
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::cli::{AsyncStdinStream, AsyncStdoutStream};
 use wasmtime_wasi::p2::bindings::CommandPre;
@@ -78,38 +80,46 @@ impl Runtime {
         let (mut store, memory_hit) = self.new_store(component, state);
         let digest = component.digest();
         let (outcome_tx, outcome_rx) = oneshot::channel();
-        let task = AbortOnDrop::new(tokio::spawn(async move {
-            let _slot = slot;
-            let deadline = config.request_deadline;
-            // The run owns the store, so that it can move to the
-            // long-running lane, and hands it back to be closed below.
-            let run = async move {
-                let call = async {
-                    let command = pre.instantiate_async(&mut store).await?;
-                    command.wasi_cli_run().call_run(&mut store).await
+        let guest_span = tracing::info_span!(target: TRACE_TARGET, "guest", otel.status_code = tracing::field::Empty);
+        let task = AbortOnDrop::new(tokio::spawn(
+            async move {
+                let _slot = slot;
+                let deadline = config.request_deadline;
+                // The run owns the store, so that it can move to the
+                // long-running lane, and hands it back to be closed below.
+                let run = async move {
+                    let call = async {
+                        let command = pre
+                            .instantiate_async(&mut store)
+                            .instrument(tracing::info_span!(target: TRACE_TARGET, "instantiate"))
+                            .await?;
+                        command.wasi_cli_run().call_run(&mut store).await
+                    };
+                    (tokio::time::timeout(deadline, call).await, store)
                 };
-                (tokio::time::timeout(deadline, call).await, store)
-            };
-            let (result, store) = run_guest(run).await;
-            let outcome = match result {
-                Err(_elapsed) => Err(InvokeError::DeadlineExceeded { deadline }),
-                Ok(Ok(Ok(()))) => Ok(()),
-                Ok(Ok(Err(()))) => Err(InvokeError::Exited(1)),
-                Ok(Err(e)) => match e.downcast_ref::<I32Exit>() {
-                    Some(I32Exit(0)) => Ok(()),
-                    Some(I32Exit(status)) => Err(InvokeError::Exited(*status)),
-                    None => Err(classify(&e, &memory_hit, &config, request_id, digest)),
-                },
-            };
-            if let Err(e) = &outcome {
-                tracing::warn!(%request_id, %digest, "command failed: {e}");
+                let (result, store) = run_guest(run).await;
+                let outcome = match result {
+                    Err(_elapsed) => Err(InvokeError::DeadlineExceeded { deadline }),
+                    Ok(Ok(Ok(()))) => Ok(()),
+                    Ok(Ok(Err(()))) => Err(InvokeError::Exited(1)),
+                    Ok(Err(e)) => match e.downcast_ref::<I32Exit>() {
+                        Some(I32Exit(0)) => Ok(()),
+                        Some(I32Exit(status)) => Err(InvokeError::Exited(*status)),
+                        None => Err(classify(&e, &memory_hit, &config, request_id, digest)),
+                    },
+                };
+                if let Err(e) = &outcome {
+                    tracing::warn!(%request_id, %digest, "command failed: {e}");
+                    tracing::Span::current().record("otel.status_code", "ERROR");
+                }
+                // Nobody reads the rest of the body now.
+                pump.abort();
+                // Closing the store closes stdout, which ends the response body.
+                drop(store);
+                let _ = outcome_tx.send(outcome);
             }
-            // Nobody reads the rest of the body now.
-            pump.abort();
-            // Closing the store closes stdout, which ends the response body.
-            drop(store);
-            let _ = outcome_tx.send(outcome);
-        }));
+            .instrument(guest_span),
+        ));
 
         let (head_tx, head_rx) = oneshot::channel();
         tokio::spawn(relay_output(
