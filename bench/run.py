@@ -801,8 +801,8 @@ class Bench:
         for i in range(rounds):
             order = contenders if i % 2 == 0 else contenders[::-1]
             for name, extra, env in order:
-                server = Wharf(self.wharf_bin, self.data_dir(f"metrics-{i}-{len(results[name])}-{extra[1]}"),
-                               extra, env=env)
+                which = [c[0] for c in contenders].index(name)
+                server = Wharf(self.wharf_bin, self.data_dir(f"metrics-{i}-{which}"), extra, env=env)
                 server.deploy(hello, "hello")
                 scraping = threading.Event()
                 if extra[1] != "off":

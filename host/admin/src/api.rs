@@ -104,7 +104,7 @@ pub struct NodeInfo {
     pub started_at: String,
     /// RFC 3339 time of its last heartbeat.
     pub last_seen: String,
-    /// Seconds since its last heartbeat, by the answering server's clock.
+    /// Seconds since its last heartbeat, by the registry database's clock.
     pub seconds_since_seen: f64,
     /// `live`, or `gone` when silent past the node timeout.
     pub state: String,

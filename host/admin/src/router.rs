@@ -102,6 +102,8 @@ fn routes(admin: Arc<Admin>) -> axum::Router {
 }
 
 /// Refuses a request without the admin token with 401, before routing.
+/// Another server's request for this server's own guest output may carry
+/// the peer credential instead.
 async fn require_token(State(admin): State<Arc<Admin>>, request: Request, next: Next) -> Response {
     let presented = request
         .headers()
@@ -109,11 +111,27 @@ async fn require_token(State(admin): State<Arc<Admin>>, request: Request, next: 
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .is_some_and(|(_, presented)| admin.token.verify(presented.trim()));
-    if !presented {
+        .map(|(_, presented)| presented.trim());
+    let allowed = presented.is_some_and(|presented| {
+        admin.token.verify(presented)
+            || (is_peer_request(&request) && admin.token.verify_peer(presented))
+    });
+    if !allowed {
         return ApiError::unauthorized().into_response();
     }
     next.run(request).await
+}
+
+/// Whether `request` is what one server asks another: `GET
+/// /v1/apps/{app}/logs` with `local=true`.
+fn is_peer_request(request: &Request) -> bool {
+    let segments: Vec<&str> = request.uri().path().split('/').collect();
+    let local = request.uri().query().is_some_and(|query| {
+        url::form_urlencoded::parse(query.as_bytes()).any(|(k, v)| k == "local" && v == "true")
+    });
+    request.method() == http::Method::GET
+        && matches!(segments.as_slice(), ["", "v1", "apps", _, "logs"])
+        && local
 }
 
 /// 404 for a path that is no endpoint.

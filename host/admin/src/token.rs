@@ -1,5 +1,6 @@
 //! The admin bearer token.
 
+use hmac::{Hmac, Mac};
 use sha2::{Digest as _, Sha256};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -9,10 +10,22 @@ use subtle::ConstantTimeEq;
 /// The shortest token accepted from `WHARF_ADMIN_TOKEN`.
 pub const MIN_TOKEN_LEN: usize = 16;
 
+/// What the peer credential is derived for: reading another server's own
+/// guest output, and nothing else.
+const PEER_PURPOSE: &[u8] = b"wharf peer credential: GET /v1/apps/*/logs?local=true";
+
 /// The admin token, kept only as its hash. Checks take the same time
 /// whatever the presented token, and its text is never logged.
+///
+/// Servers sharing a token also share a *peer credential* derived from it
+/// (an HMAC-SHA256 of a fixed purpose under the token), which they send to
+/// each other to read each other's guest output: a server, or anything
+/// that pretends to be one in the registry, never receives the token
+/// itself, and the credential opens nothing else.
 pub struct AdminToken {
     hash: [u8; 32],
+    peer_hash: [u8; 32],
+    peer_credential: String,
     name: String,
 }
 
@@ -31,10 +44,28 @@ impl AdminToken {
     /// A token with this secret. `name` is recorded with every change made
     /// with it.
     pub fn new(secret: &str, name: &str) -> Self {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+            .expect("HMAC takes a key of any length");
+        mac.update(PEER_PURPOSE);
+        let peer_credential = format!("wharf_peer_{}", hex::encode(mac.finalize().into_bytes()));
         Self {
             hash: Sha256::digest(secret.as_bytes()).into(),
+            peer_hash: Sha256::digest(peer_credential.as_bytes()).into(),
+            peer_credential,
             name: name.to_owned(),
         }
+    }
+
+    /// The peer credential, to send to the other servers of the cluster.
+    pub fn peer_credential(&self) -> &str {
+        &self.peer_credential
+    }
+
+    /// Whether `presented` is the peer credential, compared in constant
+    /// time.
+    pub fn verify_peer(&self, presented: &str) -> bool {
+        let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        presented.ct_eq(&self.peer_hash).into()
     }
 
     /// The name recorded with changes.

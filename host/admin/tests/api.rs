@@ -52,7 +52,6 @@ async fn api() -> axum::Router {
             cluster: ClusterConfig {
                 node_id: "test-node".into(),
                 node_timeout: DEFAULT_NODE_TIMEOUT,
-                peer_token: TOKEN.into(),
             },
         },
         registry,

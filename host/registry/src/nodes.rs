@@ -1,8 +1,10 @@
 //! The servers sharing a registry: each writes its own row on every
 //! heartbeat ([`Registry::heartbeat`]); whoever lists them judges which
-//! are gone by how long ago they last wrote.
+//! are gone by how long ago they last wrote. Heartbeats are stamped, and
+//! silences measured, by the database's clock, so servers whose clocks
+//! disagree still agree on who is silent.
 
-use crate::{Registry, RegistryError};
+use crate::{Database, Registry, RegistryError};
 use sqlx::Row;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,8 +23,12 @@ pub struct NodeRecord {
     pub admin_url: String,
     /// When it started.
     pub started_at: SystemTime,
-    /// When it last wrote this row.
+    /// When it last wrote this row, by the database's clock (ignored when
+    /// writing).
     pub last_seen: SystemTime,
+    /// How long ago that was, by the database's clock (ignored when
+    /// writing).
+    pub silent_for: Duration,
     /// Requests it answered per second over the last minute.
     pub requests_per_second: f64,
     /// Instance slots its requests held at the heartbeat.
@@ -42,23 +48,31 @@ fn time_of(millis: i64) -> SystemTime {
 }
 
 impl Registry {
-    /// Writes `node`'s row, adding it if it is new.
+    /// The database's clock, in milliseconds since the Unix epoch, as SQL.
+    fn now_ms(&self) -> &'static str {
+        match self.database() {
+            Database::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000 AS BIGINT)",
+            Database::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        }
+    }
+
+    /// Writes `node`'s row, adding it if it is new, stamped now.
     pub async fn heartbeat(&self, node: &NodeRecord) -> Result<(), RegistryError> {
-        sqlx::query(
+        let now = self.now_ms();
+        sqlx::query(&format!(
             "INSERT INTO nodes (id, version, engine_tag, public_url, admin_url, started_at, \
              last_seen, requests_per_second, instances_in_use, instance_slots) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             VALUES ($1, $2, $3, $4, $5, $6, {now}, $7, $8, $9) \
              ON CONFLICT (id) DO UPDATE SET version = $2, engine_tag = $3, public_url = $4, \
-             admin_url = $5, started_at = $6, last_seen = $7, requests_per_second = $8, \
-             instances_in_use = $9, instance_slots = $10",
-        )
+             admin_url = $5, started_at = $6, last_seen = {now}, requests_per_second = $7, \
+             instances_in_use = $8, instance_slots = $9"
+        ))
         .bind(&node.id)
         .bind(&node.version)
         .bind(&node.engine_tag)
         .bind(&node.public_url)
         .bind(&node.admin_url)
         .bind(millis(node.started_at))
-        .bind(millis(node.last_seen))
         .bind(node.requests_per_second)
         .bind(i64::from(node.instances_in_use))
         .bind(i64::from(node.instance_slots))
@@ -69,10 +83,12 @@ impl Registry {
 
     /// Every server's row, by id.
     pub async fn nodes(&self) -> Result<Vec<NodeRecord>, RegistryError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT id, version, engine_tag, public_url, admin_url, started_at, last_seen, \
-             requests_per_second, instances_in_use, instance_slots FROM nodes ORDER BY id",
-        )
+             {} - last_seen AS silent_ms, requests_per_second, instances_in_use, \
+             instance_slots FROM nodes ORDER BY id",
+            self.now_ms()
+        ))
         .fetch_all(self.pool())
         .await?;
         rows.iter()
@@ -89,6 +105,9 @@ impl Registry {
                     admin_url: row.try_get("admin_url")?,
                     started_at: time_of(row.try_get("started_at")?),
                     last_seen: time_of(row.try_get("last_seen")?),
+                    silent_for: Duration::from_millis(
+                        u64::try_from(row.try_get::<i64, _>("silent_ms")?).unwrap_or(0),
+                    ),
                     requests_per_second: row.try_get("requests_per_second")?,
                     instances_in_use: count("instances_in_use")?,
                     instance_slots: count("instance_slots")?,
@@ -106,16 +125,17 @@ impl Registry {
         Ok(())
     }
 
-    /// Removes the rows of servers silent since before `before`, and says
-    /// how many.
-    pub async fn forget_nodes_silent_since(
-        &self,
-        before: SystemTime,
-    ) -> Result<u64, RegistryError> {
-        let done = sqlx::query("DELETE FROM nodes WHERE last_seen < $1")
-            .bind(millis(before))
-            .execute(self.pool())
-            .await?;
+    /// Removes the rows of servers silent for longer than `silence`, and
+    /// says how many.
+    pub async fn forget_nodes_silent_for(&self, silence: Duration) -> Result<u64, RegistryError> {
+        let silence_ms = i64::try_from(silence.as_millis()).unwrap_or(i64::MAX);
+        let done = sqlx::query(&format!(
+            "DELETE FROM nodes WHERE last_seen < {} - $1",
+            self.now_ms()
+        ))
+        .bind(silence_ms)
+        .execute(self.pool())
+        .await?;
         Ok(done.rows_affected())
     }
 }

@@ -648,51 +648,74 @@ async fn key_value_data(registry: Registry, url: &str) {
     );
 }
 
-/// Servers write their rows, see each other's, and leave or are forgotten.
+/// Servers write their rows, see each other's, and leave or are
+/// forgotten; silences are measured by the database's clock.
 async fn nodes_heartbeat_and_are_forgotten(registry: Registry, _url: &str) {
     use std::time::{Duration, SystemTime};
-    let at = |secs: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs);
-    let node = |id: &str, last_seen: SystemTime| NodeRecord {
+    let node = |id: &str, requests_per_second: f64| NodeRecord {
         id: id.to_owned(),
         version: "0.1.0".into(),
         engine_tag: "0123456789abcdef".into(),
         public_url: "http://127.0.0.1:8080".into(),
         admin_url: format!("http://{id}:8081"),
-        started_at: at(0),
-        last_seen,
-        requests_per_second: 12.5,
+        started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        // Both are the database's to say.
+        last_seen: SystemTime::UNIX_EPOCH,
+        silent_for: Duration::ZERO,
+        requests_per_second,
         instances_in_use: 3,
         instance_slots: 1000,
     };
     registry
-        .heartbeat(&node("b", at(10)))
+        .heartbeat(&node("b", 1.0))
         .await
         .expect("heartbeat");
     registry
-        .heartbeat(&node("a", at(10)))
+        .heartbeat(&node("a", 1.0))
         .await
         .expect("heartbeat");
-    let newer = NodeRecord {
-        requests_per_second: 0.5,
-        instances_in_use: 0,
-        ..node("a", at(20))
-    };
-    registry.heartbeat(&newer).await.expect("heartbeat again");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    registry
+        .heartbeat(&node("a", 12.5))
+        .await
+        .expect("heartbeat again");
     let nodes = registry.nodes().await.expect("nodes");
-    assert_eq!(
-        nodes,
-        vec![newer.clone(), node("b", at(10))],
-        "by id, the newest row each"
+    let ids: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, ["a", "b"], "by id, one row each");
+    assert_eq!(nodes[0].requests_per_second, 12.5, "the newest heartbeat");
+    assert_eq!(nodes[0].admin_url, "http://a:8081");
+    assert!(
+        nodes[0].silent_for < Duration::from_millis(300),
+        "{:?}",
+        nodes[0]
+    );
+    assert!(
+        nodes[1].silent_for >= Duration::from_millis(350),
+        "{:?}",
+        nodes[1]
+    );
+    let now = SystemTime::now();
+    let near =
+        |at: SystemTime| at <= now + Duration::from_secs(60) && at >= now - Duration::from_secs(60);
+    assert!(
+        near(nodes[0].last_seen),
+        "stamped by a clock near this one: {:?}",
+        nodes[0]
     );
 
-    assert_eq!(
-        registry
-            .forget_nodes_silent_since(at(15))
-            .await
-            .expect("forget"),
-        1
-    );
-    assert_eq!(registry.nodes().await.expect("nodes"), vec![newer]);
+    let forgotten = registry
+        .forget_nodes_silent_for(Duration::from_millis(300))
+        .await
+        .expect("forget");
+    assert_eq!(forgotten, 1);
+    let ids: Vec<String> = registry
+        .nodes()
+        .await
+        .expect("nodes")
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    assert_eq!(ids, ["a"]);
     registry.remove_node("a").await.expect("remove");
     assert!(registry.nodes().await.expect("nodes").is_empty());
 }

@@ -54,10 +54,7 @@ impl LastingApps {
     /// Requests per second over the last minute, over every app.
     pub fn requests_per_second(&self) -> f64 {
         let by_app = self.by_app.lock().expect("lasting apps lock");
-        by_app
-            .values()
-            .map(|kept| kept.telemetry.stats().rate_1m)
-            .sum()
+        by_app.values().map(|kept| kept.telemetry.rate_1m()).sum()
     }
 
     /// Forgets apps not in `apps` (deleted ones).

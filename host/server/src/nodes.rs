@@ -79,7 +79,9 @@ pub fn start_heartbeat(
                 public_url: identity.public_url.clone(),
                 admin_url: identity.admin_url.clone(),
                 started_at: identity.started_at,
-                last_seen: SystemTime::now(),
+                // The registry stamps these with its own clock.
+                last_seen: SystemTime::UNIX_EPOCH,
+                silent_for: Duration::ZERO,
                 requests_per_second: router.requests_per_second(),
                 instances_in_use: runtime.instances_in_use(),
                 instance_slots: runtime.config().max_instances,
@@ -89,8 +91,7 @@ pub fn start_heartbeat(
                 tracing::warn!("cannot write this server's heartbeat to the registry: {e}");
                 continue;
             }
-            let silent_since = SystemTime::now() - NODE_FORGOTTEN_AFTER;
-            match registry.forget_nodes_silent_since(silent_since).await {
+            match registry.forget_nodes_silent_for(NODE_FORGOTTEN_AFTER).await {
                 Ok(0) => {}
                 Ok(n) => {
                     tracing::info!("forgot {n} servers silent for over {NODE_FORGOTTEN_AFTER:?}")

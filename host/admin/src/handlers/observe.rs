@@ -1,7 +1,7 @@
 //! An app's recent guest output and numbers on this server.
 
 use crate::api::{AppStatsBody, LogLine, NodeList};
-use crate::cluster::{Lines, tag_with_node};
+use crate::cluster::{Lines, NODE_HEADER, tag_with_node};
 use crate::error::ApiError;
 use crate::extract::AppParam;
 use crate::state::Admin;
@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::broadcast;
 use wharf_registry::{AppName, NodeRecord};
+use wharf_server::observe::NumberedLine;
 
 /// What `GET /v1/apps/{app}/logs` was asked for.
 struct LogsQuery {
@@ -94,25 +95,30 @@ pub(crate) async fn logs(
     } else {
         other_live_nodes(&admin).await
     };
-    if peers.is_empty() {
-        return Ok(ndjson_response(here));
-    }
     let me = admin.cluster.config.node_id.clone();
-    let mut sources = vec![here.map(move |line| tag_with_node(line, &me)).boxed()];
+    if peers.is_empty() {
+        return Ok(ndjson_response(&me, here));
+    }
+    let tagged = {
+        let me = me.clone();
+        here.filter_map(move |line| futures::future::ready(tag_with_node(&line, &me)))
+    };
+    let mut sources = vec![tagged.boxed()];
     let forwarded = query.forwarded();
-    sources.extend(
-        peers
-            .iter()
-            .map(|node| admin.cluster.peer_logs(node, app.as_str(), &forwarded)),
-    );
+    let credential = admin.token.peer_credential();
+    sources.extend(peers.iter().map(|node| {
+        admin
+            .cluster
+            .peer_logs(node, app.as_str(), &forwarded, credential, query.follow)
+    }));
     let merged = futures::stream::select_all(sources);
     if query.follow {
-        return Ok(ndjson_response(merged.boxed()));
+        return Ok(ndjson_response(&me, merged.boxed()));
     }
     let mut lines: Vec<Bytes> = merged.collect().await;
     // Notes about servers first, then the lines of all, by time.
     lines.sort_by_key(|line| serde_json::from_slice::<LogLine>(line).map_or(0, |l| l.time_ms));
-    Ok(ndjson_response(futures::stream::iter(lines).boxed()))
+    Ok(ndjson_response(&me, futures::stream::iter(lines).boxed()))
 }
 
 /// The other servers sharing the registry that are not gone. A registry
@@ -121,9 +127,7 @@ async fn other_live_nodes(admin: &Admin) -> Vec<NodeRecord> {
     match admin.registry.nodes().await {
         Ok(nodes) => nodes
             .into_iter()
-            .filter(|node| {
-                node.id != admin.cluster.config.node_id && !admin.cluster.is_gone(node.last_seen)
-            })
+            .filter(|node| node.id != admin.cluster.config.node_id && !admin.cluster.is_gone(node))
             .collect(),
         Err(e) => {
             tracing::warn!("cannot list the other servers, so only this one's logs are sent: {e}");
@@ -132,9 +136,17 @@ async fn other_live_nodes(admin: &Admin) -> Vec<NodeRecord> {
     }
 }
 
-fn ndjson_response(lines: Lines) -> Response {
+/// `lines` as an NDJSON answer from the node `me`.
+fn ndjson_response(me: &str, lines: Lines) -> Response {
+    let node = http::HeaderValue::from_str(me).unwrap_or(http::HeaderValue::from_static(""));
     (
-        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        [
+            (
+                header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/x-ndjson"),
+            ),
+            (http::HeaderName::from_static(NODE_HEADER), node),
+        ],
         Body::from_stream(lines.map(Ok::<_, Infallible>)),
     )
         .into_response()
@@ -148,52 +160,33 @@ fn local_lines(admin: &Admin, app: &AppName, query: &LogsQuery) -> Lines {
             .map_or(0, |at| u64::try_from(at.as_millis()).unwrap_or(u64::MAX))
     });
     let (kept, live) = match admin.router.telemetry(app) {
-        // Subscribed first, so nothing printed while the kept lines are
-        // read falls in between; what both have is sent once.
-        Some(telemetry) => {
-            let live = query.follow.then(|| telemetry.logs().follow());
-            (telemetry.logs().since(since_ms), live)
+        Some(telemetry) if query.follow => {
+            let (kept, live) = telemetry.logs().follow(since_ms);
+            (kept, Some(live))
         }
+        Some(telemetry) => (telemetry.logs().since(since_ms), None),
         None => (Vec::new(), None),
     };
-    let newest_kept = kept.last().map_or(0, |line| line.time_ms);
-    let at_newest: Vec<LogLine> = kept
-        .iter()
-        .filter(|line| line.time_ms == newest_kept)
-        .cloned()
-        .collect();
-    let kept = futures::stream::iter(kept.into_iter().map(|line| ndjson(&line)));
+    let kept = futures::stream::iter(kept.into_iter().map(|numbered| ndjson(&numbered.line)));
     match live {
         None => kept.boxed(),
-        Some(live) => {
-            let fresh = move |line: &LogLine| {
-                line.time_ms > newest_kept
-                    || (line.time_ms == newest_kept && !at_newest.contains(line))
-            };
-            kept.chain(follow(live, fresh)).boxed()
-        }
+        Some(live) => kept.chain(follow(live)).boxed(),
     }
 }
 
-/// New lines from `live` that pass `fresh`, as NDJSON. A client too slow
-/// to keep up is told how many lines it missed.
-fn follow(
-    live: broadcast::Receiver<LogLine>,
-    fresh: impl Fn(&LogLine) -> bool + Send + 'static,
-) -> impl futures::Stream<Item = Bytes> + Send {
-    futures::stream::unfold((live, fresh), |(mut live, fresh)| async move {
-        loop {
-            match live.recv().await {
-                Ok(line) if fresh(&line) => return Some((ndjson(&line), (live, fresh))),
-                Ok(_) => continue,
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    let note = serde_json::json!({ "missed": missed });
-                    let mut bytes = note.to_string().into_bytes();
-                    bytes.push(b'\n');
-                    return Some((Bytes::from(bytes), (live, fresh)));
-                }
-                Err(broadcast::error::RecvError::Closed) => return None,
+/// New lines from `live`, as NDJSON. A client too slow to keep up is told
+/// how many lines it missed.
+fn follow(live: broadcast::Receiver<NumberedLine>) -> impl futures::Stream<Item = Bytes> + Send {
+    futures::stream::unfold(live, |mut live| async move {
+        match live.recv().await {
+            Ok(numbered) => Some((ndjson(&numbered.line), live)),
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                let note = serde_json::json!({ "missed": missed });
+                let mut bytes = note.to_string().into_bytes();
+                bytes.push(b'\n');
+                Some((Bytes::from(bytes), live))
             }
+            Err(broadcast::error::RecvError::Closed) => None,
         }
     })
 }

@@ -156,20 +156,11 @@ impl ServeCommand {
             std::env::var("WHARF_ADMIN_TOKEN").ok(),
             &token_file(&data_dir),
         )?;
-        // The admin token is kept only as a hash; servers call each other
-        // with its text, from where it came.
-        let peer_token = match std::env::var("WHARF_ADMIN_TOKEN") {
-            Ok(token) => token.trim().to_owned(),
-            Err(_) => std::fs::read_to_string(token_file(&data_dir))?
-                .trim()
-                .to_owned(),
-        };
 
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
-        let token = (token, source, peer_token);
-        rt.block_on(self.serve(data_dir, domain, runtime, token))?;
+        rt.block_on(self.serve(data_dir, domain, runtime, token, source))?;
         // Guests cut at the end of the grace period are abandoned, not awaited.
         rt.shutdown_timeout(Duration::from_millis(100));
         Ok(())
@@ -180,7 +171,8 @@ impl ServeCommand {
         data_dir: PathBuf,
         domain: Hostname,
         runtime: Arc<Runtime>,
-        (token, token_source, peer_token): (AdminToken, TokenSource, String),
+        token: AdminToken,
+        token_source: TokenSource,
     ) -> anyhow::Result<()> {
         // Before anything registers a metric, or it would go nowhere.
         let metrics = match self.metrics_listen {
@@ -259,7 +251,6 @@ impl ServeCommand {
                 cluster: ClusterConfig {
                     node_id: node.id.clone(),
                     node_timeout: self.node_timeout,
-                    peer_token,
                 },
             },
             registry.clone(),
@@ -323,7 +314,10 @@ impl ServeCommand {
             metrics_served,
         );
         follower.abort();
+        // Stopped and awaited, so that no heartbeat lands after the row is
+        // removed.
         heartbeat.abort();
+        let _ = heartbeat.await;
         // Stopping on purpose: the others need not wait to see it gone.
         if let Err(e) = registry.remove_node(&node.id).await {
             tracing::warn!("cannot remove this server from the registry's nodes: {e}");

@@ -22,7 +22,7 @@ pub struct ServedBy {
 /// What a listener logs about each request.
 #[derive(Clone, Copy, Debug)]
 pub struct AccessLog {
-    /// The listener's name in the log: `public` or `admin`.
+    /// The listener's name in the log: `public`, `admin` or `metrics`.
     pub listener: &'static str,
     /// Whether to write a line per request (requests are counted anyway).
     pub enabled: bool,

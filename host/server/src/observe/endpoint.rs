@@ -34,8 +34,14 @@ impl Dispatch for MetricsEndpoint {
         }
         match request.uri().path() {
             "/metrics" => {
-                let text = self.metrics.render();
-                full_response(StatusCode::OK, EXPOSITION, Bytes::from(text))
+                let metrics = self.metrics.clone();
+                match tokio::task::spawn_blocking(move || metrics.render()).await {
+                    Ok(text) => full_response(StatusCode::OK, EXPOSITION, Bytes::from(text)),
+                    Err(e) => text_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("the metrics could not be rendered: {e}\n"),
+                    ),
+                }
             }
             "/livez" => self.health.live_response(),
             "/readyz" => self.health.ready_response(),

@@ -1,9 +1,14 @@
 //! Each app's recent guest output on this server, kept in a bounded
 //! buffer for `wharf logs`, and handed to followers as it is printed.
+//!
+//! Lines are numbered, and a line is numbered, kept and sent to followers
+//! under one lock, under which a follower also subscribes and copies what
+//! is kept: so a follower gets every line once, in order. The channel to
+//! followers exists only while someone follows.
 
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::broadcast;
 use wharf_runtime::GuestLine;
@@ -13,7 +18,7 @@ pub const LOG_TAIL_LINES: usize = 1000;
 /// Most bytes of text kept per app.
 pub const LOG_TAIL_BYTES: usize = 1 << 20;
 /// Lines a slow follower may fall behind before it misses some.
-const FOLLOW_BACKLOG: usize = 1024;
+pub const FOLLOW_BACKLOG: usize = 1024;
 
 /// One line a guest printed, as `GET /v1/apps/APP/logs` returns it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,22 +35,33 @@ pub struct LogLine {
     pub stream: String,
     /// The line, without its ending.
     pub text: String,
-    /// The server it was printed on, when it came from another server.
+    /// The server it was printed on, when several answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+}
+
+/// A kept line and its number in its tail.
+#[derive(Clone, Debug)]
+pub struct NumberedLine {
+    /// Counts up from 1 in the order lines were printed.
+    pub seq: u64,
+    /// The line.
+    pub line: Arc<LogLine>,
 }
 
 /// One app's recent guest output.
 pub struct LogTail {
     app: String,
     kept: Mutex<Kept>,
-    live: broadcast::Sender<LogLine>,
 }
 
 #[derive(Default)]
 struct Kept {
-    lines: VecDeque<LogLine>,
+    lines: VecDeque<NumberedLine>,
     bytes: usize,
+    last_seq: u64,
+    /// While someone follows.
+    live: Option<broadcast::Sender<NumberedLine>>,
 }
 
 impl LogTail {
@@ -54,14 +70,13 @@ impl LogTail {
         Self {
             app: app.to_owned(),
             kept: Mutex::default(),
-            live: broadcast::channel(FOLLOW_BACKLOG).0,
         }
     }
 
     /// Keeps `line`, dropping the oldest past [`LOG_TAIL_LINES`] or
     /// [`LOG_TAIL_BYTES`], and hands it to followers.
     pub fn push(&self, line: GuestLine<'_>) {
-        let line = LogLine {
+        let line = Arc::new(LogLine {
             time_ms: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |since| {
@@ -73,34 +88,56 @@ impl LogTail {
             stream: line.stream.to_owned(),
             text: line.text.to_owned(),
             node: None,
-        };
-        if self.live.receiver_count() > 0 {
-            let _ = self.live.send(line.clone());
-        }
+        });
         let mut kept = self.kept.lock().expect("log tail lock");
-        kept.bytes += line.text.len();
-        kept.lines.push_back(line);
+        kept.last_seq += 1;
+        let numbered = NumberedLine {
+            seq: kept.last_seq,
+            line,
+        };
+        if let Some(live) = &kept.live
+            && live.send(numbered.clone()).is_err()
+        {
+            // The last follower has gone.
+            kept.live = None;
+        }
+        kept.bytes += numbered.line.text.len();
+        kept.lines.push_back(numbered);
         while kept.lines.len() > LOG_TAIL_LINES || kept.bytes > LOG_TAIL_BYTES {
             let Some(oldest) = kept.lines.pop_front() else {
                 break;
             };
-            kept.bytes -= oldest.text.len();
+            kept.bytes -= oldest.line.text.len();
         }
     }
 
     /// The kept lines printed at or after `since_ms`, oldest first.
-    pub fn since(&self, since_ms: u64) -> Vec<LogLine> {
+    pub fn since(&self, since_ms: u64) -> Vec<NumberedLine> {
         let kept = self.kept.lock().expect("log tail lock");
-        kept.lines
-            .iter()
-            .filter(|line| line.time_ms >= since_ms)
-            .cloned()
-            .collect()
+        Self::kept_since(&kept, since_ms)
     }
 
-    /// Lines as they are printed from now on.
-    pub fn follow(&self) -> broadcast::Receiver<LogLine> {
-        self.live.subscribe()
+    /// The kept lines printed at or after `since_ms`, and every line
+    /// printed from now on: none twice, none missed.
+    pub fn follow(&self, since_ms: u64) -> (Vec<NumberedLine>, broadcast::Receiver<NumberedLine>) {
+        let mut kept = self.kept.lock().expect("log tail lock");
+        let live = match &kept.live {
+            Some(live) => live.subscribe(),
+            None => {
+                let (sender, receiver) = broadcast::channel(FOLLOW_BACKLOG);
+                kept.live = Some(sender);
+                receiver
+            }
+        };
+        (Self::kept_since(&kept, since_ms), live)
+    }
+
+    fn kept_since(kept: &Kept, since_ms: u64) -> Vec<NumberedLine> {
+        kept.lines
+            .iter()
+            .filter(|numbered| numbered.line.time_ms >= since_ms)
+            .cloned()
+            .collect()
     }
 }
 
@@ -126,23 +163,35 @@ mod tests {
         }
         let kept = tail.since(0);
         assert_eq!(kept.len(), LOG_TAIL_LINES);
-        assert_eq!(kept[0].text, "10");
+        assert_eq!(kept[0].line.text, "10");
+        assert_eq!(kept[0].seq, 11);
         let long = "x".repeat(LOG_TAIL_BYTES / 2);
         tail.push(line(&long));
         tail.push(line(&long));
         let kept = tail.since(0);
-        let bytes: usize = kept.iter().map(|line| line.text.len()).sum();
+        let bytes: usize = kept.iter().map(|numbered| numbered.line.text.len()).sum();
         assert!(bytes <= LOG_TAIL_BYTES, "{bytes}");
-        assert_eq!(kept.last().map(|line| line.text.len()), Some(long.len()));
+        assert_eq!(kept.last().map(|n| n.line.text.len()), Some(long.len()));
     }
 
     #[tokio::test]
-    async fn followers_get_lines_as_they_are_printed() {
+    async fn a_follower_gets_every_line_once_and_the_channel_goes_with_it() {
         let tail = LogTail::new("app");
         tail.push(line("before"));
-        let mut follower = tail.follow();
-        tail.push(line("after"));
-        let got = follower.recv().await.expect("a line");
-        assert_eq!((got.app.as_str(), got.text.as_str()), ("app", "after"));
+        let (kept, mut live) = tail.follow(0);
+        assert_eq!(kept.len(), 1);
+        tail.push(line("same text"));
+        tail.push(line("same text"));
+        let first = live.recv().await.expect("a line");
+        let second = live.recv().await.expect("a line");
+        assert_eq!(
+            (first.seq, second.seq),
+            (2, 3),
+            "repeated text is not dropped"
+        );
+        assert_eq!(first.line.app, "app");
+        drop(live);
+        tail.push(line("after the follower left"));
+        assert!(tail.kept.lock().expect("lock").live.is_none());
     }
 }

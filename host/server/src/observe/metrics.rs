@@ -2,8 +2,9 @@
 //! goes to: `metrics-exporter-prometheus`, rendered on the metrics
 //! listener's `GET /metrics` in Prometheus's text format.
 //!
-//! Labels stay bounded: `app` only ever names a deployed app, and no label
-//! carries a path, a host or a request id. Gauges that describe a state
+//! Labels stay bounded: `app` only ever names an app deployed while the
+//! server ran (its series stay after it is deleted, until a restart), and
+//! no label carries a path, a host or a request id. Gauges that describe a state
 //! (instance slots, the component cache, the registry feed) are read when
 //! Prometheus scrapes, not kept up to date on the request path.
 
@@ -13,7 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wharf_runtime::InvokeError;
 
-/// Requests a guest answered, by app and status class (`2xx`...).
+/// Requests routed to an app, by app and status class (`2xx`...); those
+/// refused before its guest ran (overload, body too large) are also
+/// counted under [`REFUSED`].
 pub const REQUESTS: &str = "wharf_requests_total";
 /// Time from a request's arrival to its response head, by app.
 pub const REQUEST_HEAD_DURATION: &str = "wharf_request_head_duration_seconds";
@@ -167,7 +170,8 @@ impl Metrics {
             .push(Box::new(read));
     }
 
-    /// Every metric, in Prometheus's text exposition format.
+    /// Every metric, in Prometheus's text exposition format. It walks
+    /// every series and reads /proc: call it off the request threads.
     pub fn render(&self) -> String {
         for read in self.at_scrape.lock().expect("scrape hooks lock").iter() {
             read();
@@ -197,7 +201,7 @@ fn describe() {
     describe_counter!(
         REQUESTS,
         Unit::Count,
-        "Requests a guest answered, by app and status class."
+        "Requests routed to an app, by app and status class."
     );
     describe_histogram!(
         REQUEST_HEAD_DURATION,

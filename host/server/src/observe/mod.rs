@@ -25,6 +25,8 @@ pub use access::{AccessLog, ServedBy};
 pub use app_telemetry::AppTelemetry;
 pub use endpoint::MetricsEndpoint;
 pub use health::{Health, NotReady};
-pub use log_tail::{LOG_TAIL_BYTES, LOG_TAIL_LINES, LogLine, LogTail};
+pub use log_tail::{
+    FOLLOW_BACKLOG, LOG_TAIL_BYTES, LOG_TAIL_LINES, LogLine, LogTail, NumberedLine,
+};
 pub use metrics::{Metrics, MetricsError};
 pub use window::{AppStats, WINDOW};

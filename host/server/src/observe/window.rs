@@ -13,7 +13,7 @@ const SLOT_SECONDS: u64 = 5;
 /// Slots in the window, and one more for the slot being filled.
 const SLOTS: u64 = WINDOW.as_secs() / SLOT_SECONDS + 1;
 /// Latency buckets: the first ends at [`FIRST_BUCKET`], each next one a
-/// quarter-octave (19%) later, up to about a minute.
+/// quarter-octave (19%) later, up to about three minutes.
 const LATENCY_BUCKETS: usize = 88;
 const FIRST_BUCKET: Duration = Duration::from_micros(50);
 
@@ -105,10 +105,23 @@ impl RequestWindow {
         self.stats_at(unix_seconds())
     }
 
+    /// Requests per second over the last minute, without the rest.
+    pub fn rate_1m(&self) -> f64 {
+        let now = unix_seconds();
+        let current = now / SLOT_SECONDS;
+        let minute = 60 / SLOT_SECONDS;
+        let requests: u64 = self
+            .slots
+            .iter()
+            .filter(|slot| current.wrapping_sub(slot.epoch.load(Ordering::Acquire)) < minute)
+            .map(|slot| slot.requests.load(Ordering::Relaxed))
+            .sum();
+        requests as f64 / span(now, minute)
+    }
+
     fn stats_at(&self, now: u64) -> AppStats {
         let current = now / SLOT_SECONDS;
-        // The slot being filled counts for the seconds it has had.
-        let span = |slots: u64| ((slots - 1) * SLOT_SECONDS + now % SLOT_SECONDS + 1) as f64;
+        let span = |slots| span(now, slots);
         let (minute, window) = (60 / SLOT_SECONDS, WINDOW.as_secs() / SLOT_SECONDS);
         let (mut requests, mut errors, mut last_minute) = (0, 0, 0);
         let mut latency = [0u64; LATENCY_BUCKETS];
@@ -140,6 +153,12 @@ impl RequestWindow {
             p99_ms: quantile(&latency, 0.99),
         }
     }
+}
+
+/// The seconds `slots` slots cover at `now`: the slot being filled counts
+/// for the seconds it has had.
+fn span(now: u64, slots: u64) -> f64 {
+    ((slots - 1) * SLOT_SECONDS + now % SLOT_SECONDS + 1) as f64
 }
 
 fn unix_seconds() -> u64 {
