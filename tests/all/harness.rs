@@ -41,7 +41,7 @@ impl Wharf {
                 "WHARF_CACHE_DIR",
                 Path::new(env!("CARGO_TARGET_TMPDIR")).join("run-cache"),
             );
-        Self::start(command, false)
+        Self::start(command, false, false)
     }
 
     /// Runs `wharf serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0
@@ -68,10 +68,11 @@ impl Wharf {
         for (name, value) in env {
             command.env(name, value);
         }
-        Self::start(command, true)
+        let metrics_off = args.windows(2).any(|w| w == ["--metrics-listen", "off"]);
+        Self::start(command, true, !metrics_off)
     }
 
-    fn start(mut command: Command, with_admin: bool) -> Result<Self> {
+    fn start(mut command: Command, with_admin: bool, with_metrics: bool) -> Result<Self> {
         let mut child = command
             .env("WHARF_LOG", "info")
             .stdin(Stdio::null())
@@ -106,18 +107,8 @@ impl Wharf {
         loop {
             if let Some(base) = &base
                 && (admin.is_some() || !with_admin)
+                && (metrics.is_some() || !with_metrics)
             {
-                // `wharf serve` announces its metrics listener (if on)
-                // right after the admin listener.
-                if with_admin && metrics.is_none() {
-                    while let Ok((which, addr)) = listening.recv_timeout(Duration::from_millis(200))
-                    {
-                        if which == Announced::Metrics {
-                            metrics = Some(addr);
-                            break;
-                        }
-                    }
-                }
                 return Ok(Self {
                     child,
                     base: base.clone(),

@@ -101,6 +101,33 @@ async fn without_the_token_every_path_is_401_in_the_error_shape() {
     }
 }
 
+/// The peer credential servers send each other opens a server's own logs
+/// (`local=true`) and nothing else.
+#[tokio::test]
+async fn the_peer_credential_opens_only_local_logs() {
+    let api = api().await;
+    let credential = AdminToken::new(TOKEN, "admin").peer_credential().to_owned();
+    let with_credential = |uri: &str| {
+        Request::get(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {credential}"))
+            .body(Body::empty())
+            .expect("request")
+    };
+    // Past the token check, an unknown app is a 404.
+    let local = send(&api, with_credential("/v1/apps/nobody/logs?local=true")).await;
+    assert_eq!(local.status(), StatusCode::NOT_FOUND);
+    for uri in [
+        "/v1/apps/nobody/logs",
+        "/v1/apps/nobody/logs?local=false",
+        "/v1/apps",
+        "/v1/nodes",
+        "/v1/apps/nobody/stats?local=true",
+    ] {
+        let response = send(&api, with_credential(uri)).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{uri}");
+    }
+}
+
 #[tokio::test]
 async fn unknown_paths_and_methods_answer_in_the_error_shape() {
     let api = api().await;

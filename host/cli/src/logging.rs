@@ -2,7 +2,7 @@
 //! and, when an OTLP endpoint is set, spans exported as traces
 //! (`traces.rs`).
 
-use crate::traces::{self, TRACE_TARGET};
+use crate::traces;
 use tracing::Level;
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
@@ -10,6 +10,7 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
+use wharf_runtime::trace_context::TRACE_TARGET;
 
 /// Environment variable holding the log filter, e.g. `info` or `wharf=debug`.
 pub const LOG_ENV: &str = "WHARF_LOG";

@@ -12,9 +12,6 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
-/// The target of the spans that are exported.
-pub const TRACE_TARGET: &str = "wharf::trace";
-
 /// How long one export may take.
 const EXPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 

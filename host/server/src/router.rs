@@ -99,6 +99,11 @@ impl AppRouter {
         &self.config
     }
 
+    /// The server's health.
+    pub fn health(&self) -> &Arc<Health> {
+        &self.health
+    }
+
     /// The runtime requests run on.
     pub fn runtime(&self) -> &Arc<Runtime> {
         &self.runtime

@@ -97,7 +97,7 @@ pub(crate) async fn logs(
     };
     let me = admin.cluster.config.node_id.clone();
     if peers.is_empty() {
-        return Ok(ndjson_response(&me, here));
+        return Ok(ndjson_response(&me, until_drained(&admin, here)));
     }
     let tagged = {
         let me = me.clone();
@@ -113,7 +113,7 @@ pub(crate) async fn logs(
     }));
     let merged = futures::stream::select_all(sources);
     if query.follow {
-        return Ok(ndjson_response(&me, merged.boxed()));
+        return Ok(ndjson_response(&me, until_drained(&admin, merged.boxed())));
     }
     let mut lines: Vec<Bytes> = merged.collect().await;
     // Notes about servers first, then the lines of all, by time.
@@ -134,6 +134,15 @@ async fn other_live_nodes(admin: &Admin) -> Vec<NodeRecord> {
             Vec::new()
         }
     }
+}
+
+/// `lines`, ended when the server starts shutting down, so that a followed
+/// log does not hold the admin listener open through its grace period.
+fn until_drained(admin: &Admin, lines: Lines) -> Lines {
+    let health = admin.router.health().clone();
+    lines
+        .take_until(async move { health.drained().await })
+        .boxed()
 }
 
 /// `lines` as an NDJSON answer from the node `me`.
@@ -225,4 +234,31 @@ pub(crate) async fn stats(
         app: app.to_string(),
         stats,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogsQuery;
+
+    #[test]
+    fn the_logs_query_is_read_and_bad_values_are_named() {
+        let query = LogsQuery::parse(Some("since=5m&follow=true")).expect("a good query");
+        assert!(query.follow && !query.local);
+        assert_eq!(
+            query.since.map(|(text, since)| (text, since.as_secs())),
+            Some(("5m".into(), 300))
+        );
+        assert_eq!(
+            LogsQuery::parse(None).expect("no query").forwarded(),
+            [("follow", "false".to_owned())]
+        );
+        for (bad, named) in [
+            ("since=soon", "since"),
+            ("follow=yes", "follow"),
+            ("tail=5", "tail"),
+        ] {
+            let error = LogsQuery::parse(Some(bad)).err().expect("refused");
+            assert!(error.message.contains(named), "{bad}: {}", error.message);
+        }
+    }
 }

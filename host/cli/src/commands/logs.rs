@@ -79,7 +79,7 @@ fn print_line(out: &mut impl Write, line: &[u8], json: bool) -> anyhow::Result<(
             short_digest(&line.digest),
             line.request_id,
             line.stream,
-            line.text
+            printable(&line.text)
         )?;
     } else if let Ok(note) = serde_json::from_slice::<serde_json::Value>(line)
         && let Some(missed) = note.get("missed")
@@ -96,4 +96,32 @@ fn print_line(out: &mut impl Write, line: &[u8], json: bool) -> anyhow::Result<(
         );
     }
     Ok(())
+}
+
+/// `text` with control characters (a guest's terminal escape sequences,
+/// say) written as escapes, so that they cannot act on the terminal.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(printable("plain\ttext"), "plain\ttext");
+        assert_eq!(printable("\u{1b}[2Jgone"), "\\u{1b}[2Jgone");
+    }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use wharf_admin::{AdminApi, AdminConfig, AdminToken, ClusterConfig, PublicUrls, TokenSource};
 use wharf_registry::{AppName, Hostname, Registry};
 use wharf_runtime::Runtime;
-use wharf_server::nodes::{NodeIdentity, node_id, start_heartbeat};
+use wharf_server::heartbeat::{NodeIdentity, node_id, start_heartbeat};
 use wharf_server::observe::{AccessLog, Health, Metrics, MetricsEndpoint};
 use wharf_server::{
     AppRouter, CacheLimits, ComponentCache, Listener, RouterConfig, stop_after_drain_delay,

@@ -154,7 +154,8 @@ impl WasiHttpHooks for OutboundHttp {
             "outbound",
             otel.kind = "client",
             http.request.method = %request.method(),
-            url.full = %request.uri(),
+            // Without the query, which may carry secrets.
+            url.full = %without_query(request.uri()),
             http.response.status_code = tracing::field::Empty,
         );
         inject_trace(&span, request.headers_mut());
@@ -227,5 +228,13 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(true)
+    }
+}
+
+/// `uri` without its query string.
+fn without_query(uri: &http::Uri) -> String {
+    match (uri.scheme_str(), uri.authority()) {
+        (Some(scheme), Some(authority)) => format!("{scheme}://{authority}{}", uri.path()),
+        _ => uri.path().to_owned(),
     }
 }

@@ -171,6 +171,7 @@ impl ServedConnection {
         let (access, peer) = (self.access, self.peer);
         let service = service_fn(move |request: http::Request<Incoming>| {
             let record = access.begin(&request, peer);
+            let head = request.method() == http::Method::HEAD;
             let admitted = admit(request, arrived_at.as_ref(), body_idle_timeout);
             let in_flight = account.start_request();
             let dispatch = dispatch.clone();
@@ -195,7 +196,7 @@ impl ServedConnection {
                 let record = record.responded(&mut response);
                 // The request counts until its body is sent, or the client
                 // leaves; then it is logged.
-                Ok::<_, Infallible>(ServedBody::wrap(response, in_flight, record))
+                Ok::<_, Infallible>(ServedBody::wrap(response, head, in_flight, record))
             }
         });
         let io = TokioIo::new(self.stream);

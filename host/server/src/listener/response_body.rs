@@ -21,17 +21,28 @@ pub(super) struct ServedBody {
 }
 
 impl ServedBody {
-    /// The body of `response`, holding `in_flight` (if the request was
-    /// counted) and `record` until it ends.
+    /// The body of `response` (to a HEAD request if `head`), holding
+    /// `in_flight` (if the request was counted) and `record` until it ends.
     pub(super) fn wrap(
         response: http::Response<GuestBody>,
+        head: bool,
         in_flight: Option<InFlight>,
         record: AccessRecord,
     ) -> http::Response<Self> {
-        let declared = response
-            .headers()
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|length| length.to_str().ok()?.parse().ok());
+        let status = response.status();
+        // hyper sends no body for these, whatever their head declares.
+        let bodiless = head
+            || status.is_informational()
+            || status == http::StatusCode::NO_CONTENT
+            || status == http::StatusCode::NOT_MODIFIED;
+        let declared = if bodiless {
+            Some(0)
+        } else {
+            response
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|length| length.to_str().ok()?.parse().ok())
+        };
         response.map(|body| Self {
             length: declared.or(body.size_hint().exact()),
             body,

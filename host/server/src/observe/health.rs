@@ -8,8 +8,9 @@
 
 use crate::error_response::text_response;
 use http::{Method, Response, StatusCode};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 use wharf_runtime::GuestBody;
 
 /// The paths every Host answers on the public listener, before any app.
@@ -33,7 +34,7 @@ pub enum NotReady {
 /// A server's health, shared by its listeners.
 pub struct Health {
     started: Instant,
-    draining: AtomicBool,
+    draining: watch::Sender<bool>,
     /// Milliseconds after `started` the routes were last found current;
     /// `None` for a server without a registry (`wharf run`).
     checked_at_ms: Option<AtomicU64>,
@@ -46,7 +47,7 @@ impl Health {
     pub fn with_registry(poll_interval: Duration) -> Self {
         Self {
             started: Instant::now(),
-            draining: AtomicBool::new(false),
+            draining: watch::Sender::new(false),
             checked_at_ms: Some(AtomicU64::new(0)),
             registry_silence: REGISTRY_SILENCE.max(poll_interval * 3),
         }
@@ -56,7 +57,7 @@ impl Health {
     pub fn standalone() -> Self {
         Self {
             started: Instant::now(),
-            draining: AtomicBool::new(false),
+            draining: watch::Sender::new(false),
             checked_at_ms: None,
             registry_silence: REGISTRY_SILENCE,
         }
@@ -84,12 +85,22 @@ impl Health {
 
     /// Turns the server not-ready for good: it is shutting down.
     pub fn drain(&self) {
-        self.draining.store(true, Ordering::Relaxed);
+        self.draining.send_replace(true);
+    }
+
+    /// Resolves once the server is shutting down: what never ends by
+    /// itself (a followed log) ends then.
+    pub async fn drained(&self) {
+        let _ = self
+            .draining
+            .subscribe()
+            .wait_for(|draining| *draining)
+            .await;
     }
 
     /// Whether the server should be sent traffic, and if not, why.
     pub fn ready(&self) -> Result<(), NotReady> {
-        if self.draining.load(Ordering::Relaxed) {
+        if *self.draining.borrow() {
             return Err(NotReady::Draining);
         }
         match self.since_registry_checked() {
