@@ -1,4 +1,6 @@
-//! An app's recent guest output and numbers on this server.
+//! What the servers tell about apps and themselves: an app's guest output
+//! (from every live server), its numbers on this server, and the servers
+//! sharing the registry.
 
 use crate::api::{AppStatsBody, LogLine, NodeList};
 use crate::cluster::{Lines, NODE_HEADER, tag_with_node};
