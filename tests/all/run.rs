@@ -5,7 +5,7 @@
 
 use crate::harness::{Upstream, Wharf, client, sha256_hex, wharf_cli};
 use crate::toolchains;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use std::time::{Duration, Instant};
 use wharf_test_artifacts as guests;
 
@@ -78,6 +78,62 @@ async fn hello_wasip1() -> Result<()> {
     assert_eq!(response.text().await?, "Hello from wharf!\n");
     let log = server.wait_for_log("hello guest handling /core")?;
     assert!(log.contains("adapted=true"), "log: {log}");
+    Ok(())
+}
+
+/// Forwarding headers from a client that is not a trusted proxy never reach
+/// the guest, which learns the client's address from wharf; from a trusted
+/// proxy they do, and the client is the nearest untrusted hop, in the
+/// guest's `wharf-client-ip` and `REMOTE_ADDR` and in the access log.
+#[tokio::test]
+async fn forwarding_headers_are_believed_only_from_trusted_proxies() -> Result<()> {
+    let forwarded = |server: &Wharf| {
+        client()
+            .get(server.url("/client"))
+            .header("x-forwarded-for", "203.0.113.9, 198.51.100.7")
+            .header("forwarded", "for=192.0.2.44;proto=https")
+            .header("x-forwarded-proto", "https")
+            .header("wharf-client-ip", "6.6.6.6")
+            .send()
+    };
+    let direct = Wharf::run(guests::CGI, &[])?;
+    let answer = forwarded(&direct).await?.text().await?;
+    assert_eq!(
+        answer,
+        "remote=127.0.0.1 client=127.0.0.1 x-forwarded-for= forwarded= x-forwarded-proto=\n"
+    );
+
+    let behind = Wharf::run(
+        guests::CGI,
+        &["--trusted-proxy", "127.0.0.1,198.51.100.0/24"],
+    )?;
+    let answer = forwarded(&behind).await?.text().await?;
+    assert_eq!(
+        answer,
+        "remote=192.0.2.44 client=192.0.2.44 x-forwarded-for=203.0.113.9, 198.51.100.7 \
+         forwarded=for=192.0.2.44;proto=https x-forwarded-proto=https\n",
+        "Forwarded is read before X-Forwarded-For"
+    );
+    let plain = client()
+        .get(behind.url("/client"))
+        .header("x-forwarded-for", "203.0.113.9, 198.51.100.7")
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        plain.starts_with("remote=203.0.113.9 "),
+        "past the trusted hops: {plain}"
+    );
+    let log = behind.wait_for_log("client=203.0.113.9")?;
+    assert!(log.contains("wharf::access"), "{log}");
+
+    let refused = Wharf::run(guests::CGI, &["--trusted-proxy", "10.0.0.0/33"]);
+    let message = refused
+        .err()
+        .context("a bad network is refused")?
+        .to_string();
+    assert!(message.contains("10.0.0.0/33"), "{message}");
     Ok(())
 }
 

@@ -12,6 +12,8 @@
 //! - `/count` reads the whole body and reports its length;
 //! - `/big?bytes=N` writes N bytes of body;
 //! - `/fail` exits with a failure status;
+//! - `/client` reports the client's address and the forwarding headers it
+//!   received;
 //! - anything else answers 201 with what it received.
 
 use std::io::{Read, Write};
@@ -58,6 +60,15 @@ fn main() {
             }
             Ok(())
         }
+        "/client" => writeln!(
+            out,
+            "remote={} client={} x-forwarded-for={} forwarded={} x-forwarded-proto={}",
+            var("REMOTE_ADDR"),
+            var("HTTP_WHARF_CLIENT_IP"),
+            var("HTTP_X_FORWARDED_FOR"),
+            var("HTTP_FORWARDED"),
+            var("HTTP_X_FORWARDED_PROTO"),
+        ),
         "/fail" => {
             eprintln!("cgi guest failing on purpose");
             std::process::exit(3);

@@ -65,5 +65,5 @@ pub use engine::{
 pub use error::{EngineError, InvokeError, LoadError};
 pub use idle_body::{BodyError, BodyStalled, IdleTimeoutBody};
 pub use preview1::{Prepared, prepare};
-pub use serve::{GuestBody, RequestId, host_body};
+pub use serve::{CLIENT_IP_HEADER, GuestBody, RequestId, host_body};
 pub use world::{AppKind, Interfaces, capabilities, check_bytes};

@@ -30,7 +30,9 @@ mod signal;
 pub use components::{CacheLimits, ComponentCache, FAILURE_MEMORY, FetchError};
 pub use dispatch::{Dispatch, SingleApp};
 pub use error_response::json_response;
-pub use listener::{ConnectionLimits, Listener, RequestBody, raise_open_file_limit};
+pub use listener::{
+    ConnectionLimits, Listener, RequestBody, TrustedProxies, raise_open_file_limit,
+};
 pub use router::{AppRouter, RouterConfig};
 pub use routes::preview_label;
 pub use signal::{shutdown_signal, stop_after_drain_delay};

@@ -178,24 +178,32 @@ fn local_lines(admin: &Admin, app: &AppName, query: &LogsQuery) -> Lines {
         Some(telemetry) => (telemetry.logs().since(since_ms), None),
         None => (Vec::new(), None),
     };
-    let kept = futures::stream::iter(kept.into_iter().map(|numbered| ndjson(&numbered.line)));
+    let app = app.to_string();
+    let lines: Vec<Bytes> = kept
+        .iter()
+        .map(|numbered| ndjson(&numbered.to_line(&app)))
+        .collect();
+    let kept = futures::stream::iter(lines);
     match live {
         None => kept.boxed(),
-        Some(live) => kept.chain(follow(live)).boxed(),
+        Some(live) => kept.chain(follow(live, app)).boxed(),
     }
 }
 
 /// New lines from `live`, as NDJSON. A client too slow to keep up is told
 /// how many lines it missed.
-fn follow(live: broadcast::Receiver<NumberedLine>) -> impl futures::Stream<Item = Bytes> + Send {
-    futures::stream::unfold(live, |mut live| async move {
+fn follow(
+    live: broadcast::Receiver<NumberedLine>,
+    app: String,
+) -> impl futures::Stream<Item = Bytes> + Send {
+    futures::stream::unfold((live, app), |(mut live, app)| async move {
         match live.recv().await {
-            Ok(numbered) => Some((ndjson(&numbered.line), live)),
+            Ok(numbered) => Some((ndjson(&numbered.to_line(&app)), (live, app))),
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 let note = serde_json::json!({ "missed": missed });
                 let mut bytes = note.to_string().into_bytes();
                 bytes.push(b'\n');
-                Some((Bytes::from(bytes), live))
+                Some((Bytes::from(bytes), (live, app)))
             }
             Err(broadcast::error::RecvError::Closed) => None,
         }

@@ -1,8 +1,9 @@
 //! The flags every listener's connections live by, for `wharf serve` and
 //! `wharf run` alike.
 
+use std::sync::Arc;
 use std::time::Duration;
-use wharf_server::ConnectionLimits;
+use wharf_server::{ConnectionLimits, TrustedProxies};
 
 /// Limits on client connections. Each flag also reads an environment
 /// variable.
@@ -60,9 +61,31 @@ pub struct ConnectionArgs {
     /// there.
     #[arg(long, env = "WHARF_MAX_REQUESTS_PER_CLIENT", default_value_t = 256)]
     max_requests_per_client: usize,
+
+    /// A proxy or load balancer in front of wharf, as an address or a
+    /// network (`10.0.0.0/8`); repeat it, or separate them with commas.
+    /// Only from these peers are `Forwarded`, `X-Forwarded-For` and
+    /// `X-Forwarded-Proto` believed; from anyone else they are removed
+    /// before the guest sees them. The guest gets the client's address in
+    /// `wharf-client-ip`, and the access log records it.
+    #[arg(long = "trusted-proxy", env = "WHARF_TRUSTED_PROXY", value_delimiter = ',', value_name = "CIDR", value_parser = parse_network)]
+    trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// A network, or one address as a network of one.
+fn parse_network(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{text}` is neither an address nor a network like 10.0.0.0/8"))
 }
 
 impl ConnectionArgs {
+    /// The `--trusted-proxy` networks.
+    pub fn trusted_proxies(&self) -> Arc<TrustedProxies> {
+        Arc::new(TrustedProxies::new(self.trusted_proxies.clone()))
+    }
+
     /// `--drain-delay`.
     pub fn drain_delay(&self) -> Duration {
         self.drain_delay

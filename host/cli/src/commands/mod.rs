@@ -28,7 +28,7 @@ use clap::Subcommand;
 #[derive(Subcommand)]
 pub enum Command {
     Serve(Box<serve::ServeCommand>),
-    Run(run::RunCommand),
+    Run(Box<run::RunCommand>),
     Deploy(deploy::DeployCommand),
     Rollback(rollback::RollbackCommand),
     Promote(promote::PromoteCommand),

@@ -152,7 +152,10 @@ impl RunCommand {
         eprintln!("listening on http://{}", listener.local_addr()?);
         let stop = stop_after_drain_delay(&health, self.connections.drain_delay());
         let access = self.access_log.access_log("public");
-        listener.serve(dispatch, stop, limits, access).await;
+        let proxies = self.connections.trusted_proxies();
+        listener
+            .serve(dispatch, stop, limits, access, proxies)
+            .await;
         Ok(())
     }
 }

@@ -293,8 +293,9 @@ impl ServeCommand {
                     ..self.access_log.access_log("metrics")
                 };
                 let until = until_stopped(stopped.clone());
+                let proxies = self.connections.trusted_proxies();
                 listener
-                    .serve(Arc::new(endpoint), until, limits, access)
+                    .serve(Arc::new(endpoint), until, limits, access, proxies)
                     .await;
             }
         };
@@ -304,12 +305,14 @@ impl ServeCommand {
                 until_stopped(stopped.clone()),
                 limits,
                 self.access_log.access_log("public"),
+                self.connections.trusted_proxies(),
             ),
             admin_listener.serve(
                 admin,
                 until_stopped(stopped.clone()),
                 limits,
                 self.access_log.access_log("admin"),
+                self.connections.trusted_proxies(),
             ),
             metrics_served,
         );

@@ -31,6 +31,11 @@ use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::{PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 use wharf_store::Digest;
 
+/// The request header that carries the client's address to a guest (and
+/// to a command as `REMOTE_ADDR`). The server sets it on every request;
+/// no client can.
+pub const CLIENT_IP_HEADER: &str = "wharf-client-ip";
+
 /// The body of a guest's response, streamed as the guest writes it.
 pub type GuestBody = wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 

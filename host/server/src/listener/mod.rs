@@ -3,13 +3,16 @@
 //!
 //! - `limits.rs`: [`ConnectionLimits`], and raising the open-file limit;
 //! - `clients.rs`: connections and requests in flight per client address;
+//! - `client_address.rs`: whose request it is, through trusted proxies;
 //! - `response_body.rs`: a response body that holds its request's place
 //!   and its access record until it ends.
 
+mod client_address;
 mod clients;
 mod limits;
 mod response_body;
 
+pub use client_address::TrustedProxies;
 pub use limits::{ConnectionLimits, raise_open_file_limit};
 
 use crate::Dispatch;
@@ -55,7 +58,8 @@ impl Listener {
 
     /// Serves requests with `dispatch` until `shutdown` resolves, each
     /// connection within `limits`, each request's host checked
-    /// ([`check_host`]) and each one recorded as `access` says. Then stops
+    /// ([`check_host`]), its client found through `proxies`, and each one
+    /// recorded as `access` says. Then stops
     /// accepting, lets in-flight requests
     /// finish for up to the grace period, and returns. Returns `false` if
     /// connections were still open at the end of the grace period and were
@@ -66,6 +70,7 @@ impl Listener {
         shutdown: impl Future<Output = ()>,
         limits: ConnectionLimits,
         access: AccessLog,
+        proxies: Arc<TrustedProxies>,
     ) -> bool {
         let mut builder = auto::Builder::new(TokioExecutor::new());
         // The header timer runs whenever an HTTP/1 connection waits for a
@@ -114,6 +119,7 @@ impl Listener {
                 account: Arc::new(account),
                 limits,
                 access,
+                proxies: proxies.clone(),
                 stopping: stopping.clone(),
             };
             let (builder, dispatch) = (builder.clone(), dispatch.clone());
@@ -146,6 +152,7 @@ struct ServedConnection {
     account: Arc<Connection>,
     limits: ConnectionLimits,
     access: AccessLog,
+    proxies: Arc<TrustedProxies>,
     /// Turns true when the listener shuts down.
     stopping: watch::Receiver<bool>,
 }
@@ -168,9 +175,10 @@ impl ServedConnection {
         let account = self.account.clone();
         let body_idle_timeout = self.limits.body_idle_timeout;
         let max_requests = self.limits.max_requests_per_client;
-        let (access, peer) = (self.access, self.peer);
-        let service = service_fn(move |request: http::Request<Incoming>| {
-            let record = access.begin(&request, peer);
+        let (access, peer, proxies) = (self.access, self.peer, self.proxies.clone());
+        let service = service_fn(move |mut request: http::Request<Incoming>| {
+            let client = proxies.resolve(peer, request.headers_mut());
+            let record = access.begin(&request, client);
             let head = request.method() == http::Method::HEAD;
             let admitted = admit(request, arrived_at.as_ref(), body_idle_timeout);
             let in_flight = account.start_request();

@@ -37,9 +37,10 @@ impl AccessLog {
         AccessStart(Some(Started {
             log: *self,
             started: Instant::now(),
-            line: self
-                .enabled
-                .then(|| (request.method().clone(), request.uri().clone())),
+            // What the line needs is kept only if a line will be written.
+            line: (self.enabled
+                && tracing::enabled!(target: "wharf::access", tracing::Level::INFO))
+            .then(|| (request.method().clone(), request.uri().clone())),
             client,
         }))
     }

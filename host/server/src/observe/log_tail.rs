@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::broadcast;
-use wharf_runtime::GuestLine;
+use wharf_runtime::{GuestLine, RequestId};
 
 /// Most lines kept per app.
 pub const LOG_TAIL_LINES: usize = 1000;
@@ -40,13 +40,38 @@ pub struct LogLine {
     pub node: Option<String>,
 }
 
-/// A kept line and its number in its tail.
+/// A kept line and its number in its tail, compact: a line costs one
+/// allocation, for its text.
 #[derive(Clone, Debug)]
 pub struct NumberedLine {
     /// Counts up from 1 in the order lines were printed.
     pub seq: u64,
-    /// The line.
-    pub line: Arc<LogLine>,
+    time_ms: u64,
+    /// Shared by the lines of one deployment.
+    digest: Arc<str>,
+    request_id: RequestId,
+    stream: &'static str,
+    text: Arc<str>,
+}
+
+impl NumberedLine {
+    /// When it was printed, in milliseconds since the Unix epoch.
+    pub fn time_ms(&self) -> u64 {
+        self.time_ms
+    }
+
+    /// The line as the API returns it, for `app`.
+    pub fn to_line(&self, app: &str) -> LogLine {
+        LogLine {
+            time_ms: self.time_ms,
+            app: app.to_owned(),
+            digest: self.digest.to_string(),
+            request_id: self.request_id.to_string(),
+            stream: self.stream.to_owned(),
+            text: self.text.to_string(),
+            node: None,
+        }
+    }
 }
 
 /// One app's recent guest output.
@@ -60,11 +85,19 @@ struct Kept {
     lines: VecDeque<NumberedLine>,
     bytes: usize,
     last_seq: u64,
+    /// The digest of the last line, shared with the next lines of the
+    /// same deployment.
+    last_digest: Option<Arc<str>>,
     /// While someone follows.
     live: Option<broadcast::Sender<NumberedLine>>,
 }
 
 impl LogTail {
+    /// The app whose output this is.
+    pub fn app(&self) -> &str {
+        &self.app
+    }
+
     /// An empty tail for `app`.
     pub fn new(app: &str) -> Self {
         Self {
@@ -76,24 +109,29 @@ impl LogTail {
     /// Keeps `line`, dropping the oldest past [`LOG_TAIL_LINES`] or
     /// [`LOG_TAIL_BYTES`], and hands it to followers.
     pub fn push(&self, line: GuestLine<'_>) {
-        let line = Arc::new(LogLine {
-            time_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |since| {
-                    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-                }),
-            app: self.app.clone(),
-            digest: line.digest.to_owned(),
-            request_id: line.request_id.to_string(),
-            stream: line.stream.to_owned(),
-            text: line.text.to_owned(),
-            node: None,
-        });
+        let time_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
+        let text: Arc<str> = Arc::from(line.text);
         let mut kept = self.kept.lock().expect("log tail lock");
+        let digest = match &kept.last_digest {
+            Some(digest) if **digest == *line.digest => digest.clone(),
+            _ => {
+                let digest: Arc<str> = Arc::from(line.digest);
+                kept.last_digest = Some(digest.clone());
+                digest
+            }
+        };
         kept.last_seq += 1;
         let numbered = NumberedLine {
             seq: kept.last_seq,
-            line,
+            time_ms,
+            digest,
+            request_id: line.request_id,
+            stream: line.stream,
+            text,
         };
         if let Some(live) = &kept.live
             && live.send(numbered.clone()).is_err()
@@ -101,13 +139,13 @@ impl LogTail {
             // The last follower has gone.
             kept.live = None;
         }
-        kept.bytes += numbered.line.text.len();
+        kept.bytes += numbered.text.len();
         kept.lines.push_back(numbered);
         while kept.lines.len() > LOG_TAIL_LINES || kept.bytes > LOG_TAIL_BYTES {
             let Some(oldest) = kept.lines.pop_front() else {
                 break;
             };
-            kept.bytes -= oldest.line.text.len();
+            kept.bytes -= oldest.text.len();
         }
     }
 
@@ -135,7 +173,7 @@ impl LogTail {
     fn kept_since(kept: &Kept, since_ms: u64) -> Vec<NumberedLine> {
         kept.lines
             .iter()
-            .filter(|numbered| numbered.line.time_ms >= since_ms)
+            .filter(|numbered| numbered.time_ms >= since_ms)
             .cloned()
             .collect()
     }
@@ -144,7 +182,6 @@ impl LogTail {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wharf_runtime::RequestId;
 
     fn line(text: &str) -> GuestLine<'_> {
         GuestLine {
@@ -163,15 +200,15 @@ mod tests {
         }
         let kept = tail.since(0);
         assert_eq!(kept.len(), LOG_TAIL_LINES);
-        assert_eq!(kept[0].line.text, "10");
+        assert_eq!(&*kept[0].text, "10");
         assert_eq!(kept[0].seq, 11);
         let long = "x".repeat(LOG_TAIL_BYTES / 2);
         tail.push(line(&long));
         tail.push(line(&long));
         let kept = tail.since(0);
-        let bytes: usize = kept.iter().map(|numbered| numbered.line.text.len()).sum();
+        let bytes: usize = kept.iter().map(|numbered| numbered.text.len()).sum();
         assert!(bytes <= LOG_TAIL_BYTES, "{bytes}");
-        assert_eq!(kept.last().map(|n| n.line.text.len()), Some(long.len()));
+        assert_eq!(kept.last().map(|n| n.text.len()), Some(long.len()));
     }
 
     #[tokio::test]
@@ -189,7 +226,7 @@ mod tests {
             (2, 3),
             "repeated text is not dropped"
         );
-        assert_eq!(first.line.app, "app");
+        assert_eq!(first.to_line(tail.app()).app, "app");
         drop(live);
         tail.push(line("after the follower left"));
         assert!(tail.kept.lock().expect("lock").live.is_none());

@@ -107,6 +107,13 @@ pub(super) fn environment(
         env.push(("SERVER_NAME".into(), name.to_owned()));
         env.push(("SERVER_PORT".into(), port.to_owned()));
     }
+    if let Some(client) = parts
+        .headers
+        .get(crate::CLIENT_IP_HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
+        env.push(("REMOTE_ADDR".into(), client.to_owned()));
+    }
     for name in parts.headers.keys() {
         // `X_Forwarded_For` would pose as `X-Forwarded-For`, and `Proxy` as
         // the HTTP_PROXY setting of the command's HTTP client ("httpoxy").
@@ -332,6 +339,7 @@ mod tests {
             .header("x-custom-thing", "v")
             .header("x_custom_thing", "spoofed")
             .header("proxy", "http://evil")
+            .header(crate::CLIENT_IP_HEADER, "192.0.2.7")
             .body(())
             .expect("request");
         let (parts, ()) = request.into_parts();
@@ -352,6 +360,7 @@ mod tests {
         assert_eq!(get("HTTP_PROXY"), None);
         assert_eq!(get("HTTP_HOST"), Some("app.localhost:8080"));
         assert_eq!(get("SERVER_PROTOCOL"), Some("HTTP/1.1"));
+        assert_eq!(get("REMOTE_ADDR"), Some("192.0.2.7"));
     }
 
     mod properties {
