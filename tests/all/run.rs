@@ -137,6 +137,43 @@ async fn forwarding_headers_are_believed_only_from_trusted_proxies() -> Result<(
     Ok(())
 }
 
+/// Without `--listen`, a platform's `PORT` is where the public listener
+/// binds, on every interface, as Cloud Run, Heroku and Fly expect.
+#[tokio::test]
+async fn port_from_the_environment_is_honoured() -> Result<()> {
+    use std::io::{BufRead, BufReader};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["run", guests::HELLO])
+        .env("PORT", port.to_string())
+        .env_remove("WHARF_LISTEN")
+        .env(
+            "WHARF_CACHE_DIR",
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("run-cache"),
+        )
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let stderr = child.stderr.take().context("piped")?;
+    let announced = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .find(|line| line.starts_with("listening on "));
+    let answer = client()
+        .get(format!("http://127.0.0.1:{port}/"))
+        .send()
+        .await;
+    child.kill()?;
+    child.wait()?;
+    assert_eq!(
+        announced,
+        Some(format!("listening on http://0.0.0.0:{port}"))
+    );
+    assert_eq!(answer?.text().await?, "Hello from wharf!\n");
+    Ok(())
+}
+
 /// A plain WASI command is served CGI-style, streaming both ways.
 #[tokio::test]
 async fn cgi() -> Result<()> {

@@ -5,20 +5,23 @@ use std::time::SystemTime;
 use wharf_registry::{App, AppName, ConfigEntry, Deployment, Release};
 use wharf_server::preview_label;
 
-/// How public URLs are written: `http://<label>.<domain>[:port]/`.
+/// How public URLs are written: `<scheme>://<label>.<domain>[:port]/`.
 #[derive(Clone, Debug)]
 pub struct PublicUrls {
+    /// `http` or `https`.
+    pub scheme: String,
     /// The domain apps live under.
     pub domain: String,
-    /// The public listener's port; left out of URLs when it is 80.
-    pub port: u16,
+    /// The port users reach, when it is not the scheme's own.
+    pub port: Option<u16>,
 }
 
 impl PublicUrls {
     fn url(&self, label: &str) -> String {
+        let Self { scheme, domain, .. } = self;
         match self.port {
-            80 => format!("http://{label}.{}/", self.domain),
-            port => format!("http://{label}.{}:{port}/", self.domain),
+            Some(port) => format!("{scheme}://{label}.{domain}:{port}/"),
+            None => format!("{scheme}://{label}.{domain}/"),
         }
     }
 

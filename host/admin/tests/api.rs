@@ -45,8 +45,9 @@ async fn api() -> axum::Router {
         AdminConfig {
             token: AdminToken::new(TOKEN, "admin"),
             urls: PublicUrls {
+                scheme: "http".into(),
                 domain: "localhost".into(),
-                port: 8080,
+                port: Some(8080),
             },
             max_deploy_bytes: 64 << 20,
             cluster: ClusterConfig {

@@ -3,8 +3,10 @@
 //! and W3C trace context: an inbound `traceparent` continued, and the
 //! current span's written into guests' outbound requests.
 
+use futures::future::Either;
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use tracing::Span;
+use tracing::instrument::{Instrument, Instrumented};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The target of the spans wharf exports as traces.
@@ -32,4 +34,15 @@ pub fn inject_trace(span: &Span, headers: &mut http::HeaderMap) {
     opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.inject_context(&context, &mut HeaderInjector(headers));
     });
+}
+
+/// `future` in `span` when traces are on, and as it is when they are off
+/// (`span` disabled), so that requests pay nothing for spans no one
+/// exports.
+pub fn in_span<F: Future>(future: F, span: Span) -> Either<Instrumented<F>, F> {
+    if span.is_disabled() {
+        Either::Right(future)
+    } else {
+        Either::Left(future.instrument(span))
+    }
 }

@@ -8,8 +8,7 @@ use crate::observe::{AppTelemetry, Health, ServedBy};
 use crate::{DIGEST_HEADER, REQUEST_ID_HEADER};
 use http::{HeaderValue, Request, Response, StatusCode};
 use std::sync::Arc;
-use tracing::Instrument;
-use wharf_runtime::trace_context::{TRACE_TARGET, continue_trace};
+use wharf_runtime::trace_context::{TRACE_TARGET, continue_trace, in_span};
 use wharf_runtime::{AppContext, CompiledComponent, GuestBody, RequestId, Runtime};
 use wharf_store::BlobKey;
 
@@ -64,7 +63,7 @@ impl Dispatch for SingleApp {
         let span = request_span(&request, request_id);
         let answer = async {
             let load = tracing::info_span!(target: TRACE_TARGET, "load");
-            match self.components.get(&self.key).instrument(load).await {
+            match in_span(self.components.get(&self.key), load).await {
                 Ok(component) => {
                     let served = self.served.clone();
                     serve_component(&self.runtime, &component, served, request, request_id).await
@@ -78,7 +77,7 @@ impl Dispatch for SingleApp {
                 }
             }
         };
-        let mut response = answer.instrument(span.clone()).await;
+        let mut response = in_span(answer, span.clone()).await;
         record_status(&span, response.status());
         stamp_request_id(&mut response, request_id);
         response

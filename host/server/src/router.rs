@@ -18,10 +18,9 @@ use arc_swap::ArcSwap;
 use http::{Request, Response, StatusCode};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tracing::Instrument;
 use wharf_registry::{AppName, Registry, RegistryError};
 use wharf_runtime::authority::request_host;
-use wharf_runtime::trace_context::TRACE_TARGET;
+use wharf_runtime::trace_context::{TRACE_TARGET, in_span};
 use wharf_runtime::{GuestBody, KeyValueLimits, RequestId, Runtime};
 use wharf_store::StoreError;
 
@@ -313,7 +312,7 @@ impl Dispatch for AppRouter {
                     span.record("wharf.app", route.app.facts.app.as_str());
                     span.record("wharf.digest", route.app.facts.short_digest());
                     let load = tracing::info_span!(target: TRACE_TARGET, "load");
-                    match self.components.get(&route.key).instrument(load).await {
+                    match in_span(self.components.get(&route.key), load).await {
                         Ok(component) => Ok((component, route)),
                         Err(e) => Err(Unroutable::Fetch(route.app.facts.app.clone(), e)),
                     }
@@ -331,7 +330,7 @@ impl Dispatch for AppRouter {
                 }
             }
         };
-        let mut response = answer.instrument(span.clone()).await;
+        let mut response = in_span(answer, span.clone()).await;
         record_status(&span, response.status());
         stamp_request_id(&mut response, request_id);
         response

@@ -278,3 +278,23 @@ async fn ambiguous_hosts_are_refused_with_400() -> Result<()> {
     assert_eq!(status_of_raw(&d, old).await?, "HTTP/1.0 200 OK");
     Ok(())
 }
+
+/// With `--public-url`, the URLs wharf returns are the ones users reach
+/// (scheme, host and port), and apps answer under its host.
+#[tokio::test]
+async fn public_urls_follow_the_public_url() -> Result<()> {
+    let d = AdminSession::embedded(&["--public-url", "https://apps.example.test"])?;
+    let deployed = d.deploy(guests::HELLO, "hello", &[])?;
+    assert_eq!(deployed.url, "https://hello.apps.example.test/");
+    let preview = format!(
+        "https://hello--{}.apps.example.test/",
+        &deployed.digest[7..19]
+    );
+    assert_eq!(deployed.preview_url, preview);
+    assert_eq!(d.body_at("hello.apps.example.test").await?, V1);
+
+    let d = AdminSession::embedded(&["--public-url", "http://example.test:8443"])?;
+    let deployed = d.deploy(guests::HELLO, "hello", &[])?;
+    assert_eq!(deployed.url, "http://hello.example.test:8443/");
+    Ok(())
+}

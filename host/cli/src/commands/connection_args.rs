@@ -1,6 +1,7 @@
 //! The flags every listener's connections live by, for `wharf serve` and
 //! `wharf run` alike.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use wharf_server::{ConnectionLimits, TrustedProxies};
@@ -132,5 +133,23 @@ impl ConnectionArgs {
             max_requests_per_client: self.max_requests_per_client,
             grace_period: self.grace_period,
         })
+    }
+}
+
+/// Where the public listener binds: `--listen` (or `WHARF_LISTEN`) if
+/// given; else `0.0.0.0:$PORT` when the platform sets `PORT` (Cloud Run,
+/// Heroku, Fly); else `127.0.0.1:8080`.
+pub fn public_listen_address(flag: Option<SocketAddr>) -> anyhow::Result<SocketAddr> {
+    if let Some(address) = flag {
+        return Ok(address);
+    }
+    match std::env::var("PORT") {
+        Ok(port) => {
+            let port: u16 = port.trim().parse().map_err(|_| {
+                anyhow::anyhow!("PORT=`{port}` is not a port number; unset it or pass --listen")
+            })?;
+            Ok(SocketAddr::from(([0, 0, 0, 0], port)))
+        }
+        Err(_) => Ok(SocketAddr::from(([127, 0, 0, 1], 8080))),
     }
 }

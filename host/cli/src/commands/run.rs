@@ -1,7 +1,7 @@
 //! `wharf run`: serve one component from disk.
 
 use super::access_log_args::AccessLogArgs;
-use super::connection_args::ConnectionArgs;
+use super::connection_args::{ConnectionArgs, public_listen_address};
 use super::runtime_args::RuntimeArgs;
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -23,9 +23,10 @@ pub struct RunCommand {
     file: PathBuf,
 
     /// Address to listen on. Port 0 picks a free port; the address bound is
-    /// printed as `listening on http://IP:PORT`.
-    #[arg(long, env = "WHARF_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
+    /// printed as `listening on http://IP:PORT` [default: 0.0.0.0:$PORT
+    /// when PORT is set, else 127.0.0.1:8080].
+    #[arg(long, env = "WHARF_LISTEN")]
+    listen: Option<SocketAddr>,
 
     #[command(flatten)]
     connections: ConnectionArgs,
@@ -146,9 +147,10 @@ impl RunCommand {
             health.clone(),
         ));
 
-        let listener = Listener::bind(self.listen)
+        let listen = public_listen_address(self.listen)?;
+        let listener = Listener::bind(listen)
             .await
-            .with_context(|| format!("cannot listen on {}", self.listen))?;
+            .with_context(|| format!("cannot listen on {listen}"))?;
         eprintln!("listening on http://{}", listener.local_addr()?);
         let stop = stop_after_drain_delay(&health, self.connections.drain_delay());
         let access = self.access_log.access_log("public");

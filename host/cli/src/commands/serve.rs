@@ -2,7 +2,7 @@
 //! the admin API on a second listener.
 
 use super::access_log_args::AccessLogArgs;
-use super::connection_args::ConnectionArgs;
+use super::connection_args::{ConnectionArgs, public_listen_address};
 use super::data_dir::{default_data_dir, token_file};
 use super::runtime_args::RuntimeArgs;
 use anyhow::Context;
@@ -28,9 +28,10 @@ use wharf_store::{BlobStore, ClusterSecret, S3Settings, SharedArtifacts, StoreOp
 #[derive(clap::Args)]
 pub struct ServeCommand {
     /// Address apps are served on. Port 0 picks a free port; the address is
-    /// printed as `listening on http://IP:PORT`.
-    #[arg(long, env = "WHARF_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
+    /// printed as `listening on http://IP:PORT` [default: 0.0.0.0:$PORT
+    /// when PORT is set, else 127.0.0.1:8080].
+    #[arg(long, env = "WHARF_LISTEN")]
+    listen: Option<SocketAddr>,
 
     /// Address of the admin API, printed as `admin listening on
     /// http://IP:PORT`. Keep it on loopback or a private network.
@@ -79,9 +80,17 @@ pub struct ServeCommand {
     #[arg(long, env = "WHARF_DB")]
     db: Option<String>,
 
-    /// Apps answer at `<app>.<domain>`; previews at `<app>--<digest>.<domain>`.
-    #[arg(long, env = "WHARF_DOMAIN", default_value = "localhost")]
-    domain: String,
+    /// Apps answer at `<app>.<domain>`; previews at `<app>--<digest>.<domain>`
+    /// [default: the host of --public-url, else localhost].
+    #[arg(long, env = "WHARF_DOMAIN")]
+    domain: Option<String>,
+
+    /// The URL users reach the apps' domain at, behind a proxy or a load
+    /// balancer (`https://apps.example.com`): every URL wharf prints or
+    /// returns is written with its scheme, host and port, as
+    /// `https://<app>.apps.example.com/` [default: http://DOMAIN:PORT].
+    #[arg(long, env = "WHARF_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<url::Url>,
 
     /// The app that answers requests whose Host matches no app or hostname.
     /// Without it they get 404.
@@ -134,10 +143,7 @@ pub struct ServeCommand {
 
 impl ServeCommand {
     pub fn execute(self) -> anyhow::Result<()> {
-        let domain: Hostname = self
-            .domain
-            .parse()
-            .with_context(|| format!("--domain {}", self.domain))?;
+        let domain = self.domain()?;
         anyhow::ensure!(
             !self.poll_interval.is_zero(),
             "--poll-interval must be longer than zero"
@@ -181,9 +187,10 @@ impl ServeCommand {
         };
         let (store, registry) = self.open_state(&data_dir).await?;
 
-        let public = Listener::bind(self.listen)
+        let listen = public_listen_address(self.listen)?;
+        let public = Listener::bind(listen)
             .await
-            .with_context(|| format!("cannot listen on {}", self.listen))?;
+            .with_context(|| format!("cannot listen on {listen}"))?;
         let admin_listener = Listener::bind(self.admin_listen)
             .await
             .with_context(|| format!("cannot listen on {} (--admin-listen)", self.admin_listen))?;
@@ -243,10 +250,7 @@ impl ServeCommand {
         let admin = Arc::new(AdminApi::new(
             AdminConfig {
                 token,
-                urls: PublicUrls {
-                    domain: domain.to_string(),
-                    port: public_addr.port(),
-                },
+                urls: self.public_urls(&domain, public_addr.port()),
                 max_deploy_bytes: self.max_deploy_size.as_u64(),
                 cluster: ClusterConfig {
                     node_id: node.id.clone(),
@@ -326,6 +330,46 @@ impl ServeCommand {
             tracing::warn!("cannot remove this server from the registry's nodes: {e}");
         }
         Ok(())
+    }
+
+    /// The domain apps answer under: `--domain`, else the host of
+    /// `--public-url`, else `localhost`.
+    fn domain(&self) -> anyhow::Result<Hostname> {
+        let from_url = self.public_url.as_ref().map(|url| {
+            url.host_str()
+                .map(str::to_owned)
+                .with_context(|| format!("--public-url {url} names no host"))
+        });
+        let domain = match (&self.domain, from_url) {
+            (Some(domain), Some(Ok(host))) if *domain != host => {
+                tracing::warn!(
+                    "--domain {domain} differs from the host of --public-url ({host}): the URLs \
+                     wharf gives out reach apps only if a proxy rewrites the host"
+                );
+                domain.clone()
+            }
+            (Some(domain), _) => domain.clone(),
+            (None, Some(host)) => host?,
+            (None, None) => "localhost".to_owned(),
+        };
+        domain.parse().with_context(|| format!("--domain {domain}"))
+    }
+
+    /// How URLs are written: as `--public-url` says, else as the public
+    /// listener is reached directly, on `port`.
+    fn public_urls(&self, domain: &Hostname, port: u16) -> PublicUrls {
+        match &self.public_url {
+            Some(url) => PublicUrls {
+                scheme: url.scheme().to_owned(),
+                domain: url.host_str().unwrap_or(domain.as_str()).to_owned(),
+                port: url.port(),
+            },
+            None => PublicUrls {
+                scheme: "http".to_owned(),
+                domain: domain.to_string(),
+                port: (port != 80).then_some(port),
+            },
+        }
     }
 
     /// The admin URL to advertise: `--advertise-admin-url`, else the bound

@@ -7,14 +7,13 @@ use super::request_body::BodyFaults;
 use super::{AbortOnDrop, GuestBody, InstanceSlot, classify};
 use crate::capabilities::{AppContext, HostState};
 use crate::idle_body::{BodyError, wasi_http_error};
-use crate::trace_context::TRACE_TARGET;
+use crate::trace_context::{TRACE_TARGET, in_span};
 use crate::world::AppPre;
 use crate::{CompiledComponent, InvokeError, RequestId, Runtime};
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use std::sync::Arc;
 use tokio::sync::oneshot;
-use tracing::Instrument;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 
@@ -69,40 +68,44 @@ impl Runtime {
         let config = config.clone();
         let (outcome_tx, outcome_rx) = outcome_channel();
         let guest_span = tracing::info_span!(target: TRACE_TARGET, "guest", otel.status_code = tracing::field::Empty);
-        let task = AbortOnDrop::new(tokio::spawn(async move {
-            let _slot = permit;
-            // The run owns the store, so that it can move to the
-            // long-running lane, and hands it back for the order below.
-            let run = async move {
-                let call = async {
-                    let app = pre
-                        .instantiate_async(&mut store)
-                        .instrument(tracing::info_span!(target: TRACE_TARGET, "instantiate"))
+        let task = AbortOnDrop::new(tokio::spawn(in_span(
+            async move {
+                let _slot = permit;
+                // The run owns the store, so that it can move to the
+                // long-running lane, and hands it back for the order below.
+                let run = async move {
+                    let call = async {
+                        let app = in_span(
+                            pre.instantiate_async(&mut store),
+                            tracing::info_span!(target: TRACE_TARGET, "instantiate"),
+                        )
                         .await?;
-                    app.wasi_http_incoming_handler()
-                        .call_handle(&mut store, guest_request, response_out)
-                        .await
+                        app.wasi_http_incoming_handler()
+                            .call_handle(&mut store, guest_request, response_out)
+                            .await
+                    };
+                    (tokio::time::timeout(deadline, call).await, store)
                 };
-                (tokio::time::timeout(deadline, call).await, store)
-            };
-            let (result, store) = run_guest(run).await;
-            let result = match result {
-                Ok(Ok(())) => Ok(()),
-                Err(_elapsed) => Err(InvokeError::DeadlineExceeded { deadline }),
-                Ok(Err(e)) => Err(classify(&e, &memory_hit, &config, request_id, digest)),
-            };
-            if let Err(InvokeError::DeadlineExceeded { .. }) = result {
-                tracing::error!(%request_id, %digest, "guest stopped at the {deadline:?} deadline");
-            }
-            // The response body, if one was sent, ends as the run did. This
-            // comes before the store is dropped, which ends the body.
-            let _ = outcome_tx.send(result.as_ref().map(drop).map_err(ToString::to_string));
-            drop(store);
-            if result.is_err() {
-                tracing::Span::current().record("otel.status_code", "ERROR");
-            }
-            result
-        }.instrument(guest_span)));
+                let (result, store) = run_guest(run).await;
+                let result = match result {
+                    Ok(Ok(())) => Ok(()),
+                    Err(_elapsed) => Err(InvokeError::DeadlineExceeded { deadline }),
+                    Ok(Err(e)) => Err(classify(&e, &memory_hit, &config, request_id, digest)),
+                };
+                if let Err(InvokeError::DeadlineExceeded { .. }) = result {
+                    tracing::error!(%request_id, %digest, "guest stopped at the {deadline:?} deadline");
+                }
+                // The response body, if one was sent, ends as the run did. This
+                // comes before the store is dropped, which ends the body.
+                let _ = outcome_tx.send(result.as_ref().map(drop).map_err(ToString::to_string));
+                drop(store);
+                if result.is_err() {
+                    tracing::Span::current().record("otel.status_code", "ERROR");
+                }
+                result
+            },
+            guest_span,
+        )));
 
         // Until the head is out, a client that goes away (this future is
         // dropped) stops the guest; after it, the guest finishes its body.

@@ -11,6 +11,7 @@
 use http::HeaderMap;
 use ipnet::IpNet;
 use std::net::IpAddr;
+use std::sync::Arc;
 use wharf_runtime::CLIENT_IP_HEADER;
 
 /// Headers through which a proxy tells about the request it forwards;
@@ -38,23 +39,24 @@ impl TrustedProxies {
         self.0.iter().any(|net| net.contains(&address))
     }
 
+    /// How the requests of a connection from `peer` find their client:
+    /// worked out once per connection.
+    pub(crate) fn for_peer(self: &Arc<Self>, peer: IpAddr) -> PeerClients {
+        let peer = peer.to_canonical();
+        PeerClients {
+            proxies: self.clone(),
+            peer,
+            // The header every request from an untrusted peer gets.
+            direct: (!self.trusts(peer)).then(|| header_value(peer)),
+        }
+    }
+
     /// The client of a request that came from `peer` with `headers`. Sets
     /// [`CLIENT_IP_HEADER`] to it, and removes the forwarding headers
     /// unless `peer` is a trusted proxy.
-    pub(crate) fn resolve(&self, peer: IpAddr, headers: &mut HeaderMap) -> IpAddr {
-        let peer = peer.to_canonical();
-        let client = if self.trusts(peer) {
-            self.forwarded_for(headers).unwrap_or(peer)
-        } else {
-            for name in FORWARDING_HEADERS {
-                headers.remove(name);
-            }
-            peer
-        };
-        let value = http::HeaderValue::from_str(&client.to_string())
-            .expect("an IP address is a valid header value");
-        headers.insert(CLIENT_IP_HEADER, value);
-        client
+    #[cfg(test)]
+    fn resolve(self: &Arc<Self>, peer: IpAddr, headers: &mut HeaderMap) -> IpAddr {
+        self.for_peer(peer).resolve(headers)
     }
 
     /// The nearest address in the forwarding chain that is not a trusted
@@ -98,6 +100,41 @@ impl TrustedProxies {
     }
 }
 
+/// What one connection's requests need to find their client.
+pub(crate) struct PeerClients {
+    proxies: Arc<TrustedProxies>,
+    peer: IpAddr,
+    /// [`CLIENT_IP_HEADER`]'s value for a peer that is not a trusted proxy.
+    direct: Option<http::HeaderValue>,
+}
+
+impl PeerClients {
+    /// The client of a request with `headers` on this connection: sets
+    /// [`CLIENT_IP_HEADER`] to it, and removes the forwarding headers
+    /// unless the peer is a trusted proxy.
+    pub(crate) fn resolve(&self, headers: &mut HeaderMap) -> IpAddr {
+        match &self.direct {
+            Some(value) => {
+                for name in FORWARDING_HEADERS {
+                    headers.remove(name);
+                }
+                headers.insert(CLIENT_IP_HEADER, value.clone());
+                self.peer
+            }
+            None => {
+                let client = self.proxies.forwarded_for(headers).unwrap_or(self.peer);
+                headers.insert(CLIENT_IP_HEADER, header_value(client));
+                client
+            }
+        }
+    }
+}
+
+fn header_value(address: IpAddr) -> http::HeaderValue {
+    http::HeaderValue::from_str(&address.to_string())
+        .expect("an IP address is a valid header value")
+}
+
 /// An address as `Forwarded` or `X-Forwarded-For` writes it: `192.0.2.1`,
 /// `192.0.2.1:4711`, `"[2001:db8::1]:4711"` or `2001:db8::1`; `None` for
 /// `unknown`, an obfuscated name, or anything else.
@@ -122,13 +159,9 @@ fn parse_node(text: &str) -> Option<IpAddr> {
 mod tests {
     use super::*;
 
-    fn proxies(networks: &[&str]) -> TrustedProxies {
-        TrustedProxies::new(
-            networks
-                .iter()
-                .map(|n| n.parse().expect("a network"))
-                .collect(),
-        )
+    fn proxies(networks: &[&str]) -> Arc<TrustedProxies> {
+        let networks = networks.iter().map(|n| n.parse().expect("a network"));
+        Arc::new(TrustedProxies::new(networks.collect()))
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {

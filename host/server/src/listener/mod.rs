@@ -175,9 +175,10 @@ impl ServedConnection {
         let account = self.account.clone();
         let body_idle_timeout = self.limits.body_idle_timeout;
         let max_requests = self.limits.max_requests_per_client;
-        let (access, peer, proxies) = (self.access, self.peer, self.proxies.clone());
+        let access = self.access;
+        let clients = self.proxies.for_peer(self.peer);
         let service = service_fn(move |mut request: http::Request<Incoming>| {
-            let client = proxies.resolve(peer, request.headers_mut());
+            let client = clients.resolve(request.headers_mut());
             let record = access.begin(&request, client);
             let head = request.method() == http::Method::HEAD;
             let admitted = admit(request, arrived_at.as_ref(), body_idle_timeout);

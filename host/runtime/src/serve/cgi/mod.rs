@@ -10,7 +10,7 @@ use super::request_body::BodyFaults;
 use super::{AbortOnDrop, GuestBody, InstanceSlot, classify};
 use crate::capabilities::{AppContext, HostState};
 use crate::idle_body::BodyError;
-use crate::trace_context::TRACE_TARGET;
+use crate::trace_context::{TRACE_TARGET, in_span};
 use crate::{CompiledComponent, InvokeError, RequestId, Runtime};
 use bytes::{Bytes, BytesMut};
 use head::{Head, HeadParser, build_head, environment};
@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::{mpsc, oneshot};
-use tracing::Instrument;
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::cli::{AsyncStdinStream, AsyncStdoutStream};
 use wasmtime_wasi::p2::bindings::CommandPre;
@@ -81,7 +80,7 @@ impl Runtime {
         let digest = component.digest();
         let (outcome_tx, outcome_rx) = oneshot::channel();
         let guest_span = tracing::info_span!(target: TRACE_TARGET, "guest", otel.status_code = tracing::field::Empty);
-        let task = AbortOnDrop::new(tokio::spawn(
+        let task = AbortOnDrop::new(tokio::spawn(in_span(
             async move {
                 let _slot = slot;
                 let deadline = config.request_deadline;
@@ -89,10 +88,11 @@ impl Runtime {
                 // long-running lane, and hands it back to be closed below.
                 let run = async move {
                     let call = async {
-                        let command = pre
-                            .instantiate_async(&mut store)
-                            .instrument(tracing::info_span!(target: TRACE_TARGET, "instantiate"))
-                            .await?;
+                        let command = in_span(
+                            pre.instantiate_async(&mut store),
+                            tracing::info_span!(target: TRACE_TARGET, "instantiate"),
+                        )
+                        .await?;
                         command.wasi_cli_run().call_run(&mut store).await
                     };
                     (tokio::time::timeout(deadline, call).await, store)
@@ -117,9 +117,9 @@ impl Runtime {
                 // Closing the store closes stdout, which ends the response body.
                 drop(store);
                 let _ = outcome_tx.send(outcome);
-            }
-            .instrument(guest_span),
-        ));
+            },
+            guest_span,
+        )));
 
         let (head_tx, head_rx) = oneshot::channel();
         tokio::spawn(relay_output(
