@@ -316,22 +316,7 @@ async fn wharf_logs_prints_the_apps_guest_output() -> Result<()> {
     assert_eq!(lines[0].request_id, request_id);
     assert_eq!(lines[0].app, "hello");
 
-    let mut follow = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(["logs", "hello", "--follow", "--since", "1h"])
-        .envs(d.env.iter().cloned())
-        .stdout(std::process::Stdio::piped())
-        .spawn()?;
-    let stdout = follow.stdout.take().context("piped")?;
-    let (found, printed) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = found.send(line);
-        }
-    });
+    let (mut follow, printed) = follow_logs(&d, &["logs", "hello", "--follow", "--since", "1h"])?;
     let first = printed.recv_timeout(Duration::from_secs(10))?;
     assert!(
         first.ends_with("stdout: hello guest handling /first"),
@@ -395,22 +380,7 @@ async fn logs_and_nodes_span_the_cluster() -> Result<()> {
             .any(|node| node.admin_url == b.server.admin())
     );
 
-    let mut follow = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(["logs", "hello", "--follow"])
-        .envs(a.env.iter().cloned())
-        .stdout(std::process::Stdio::piped())
-        .spawn()?;
-    let stdout = follow.stdout.take().context("piped")?;
-    let (found, printed) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = found.send(line);
-        }
-    });
+    let (mut follow, printed) = follow_logs(&a, &["logs", "hello", "--follow"])?;
     // Ask B until the follower (which asks B once it starts) shows it.
     let from_b = loop {
         b.server.get_host("hello.localhost", "/served-by-b").await?;
@@ -670,4 +640,29 @@ async fn the_metrics_listener_can_be_turned_off() -> Result<()> {
         .await?;
     assert_eq!(ready.status(), 200);
     Ok(())
+}
+
+/// `wharf ARGS...` against `d`'s server, left running, and the lines it
+/// prints as they come.
+fn follow_logs(
+    d: &AdminSession,
+    args: &[&str],
+) -> Result<(std::process::Child, std::sync::mpsc::Receiver<String>)> {
+    let mut follow = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(args)
+        .envs(d.env.iter().cloned())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let stdout = follow.stdout.take().context("piped")?;
+    let (found, printed) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = found.send(line);
+        }
+    });
+    Ok((follow, printed))
 }
