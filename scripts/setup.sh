@@ -64,12 +64,15 @@ if [ ! -x "$tools/bin/cargo-component" ]; then
 fi
 
 # From Debian's packages: Postgres for the registry and end-to-end tests,
-# Prometheus to scrape wharf's metrics in the observability tests.
+# Prometheus to scrape wharf's metrics in the observability tests, and
+# h2load (nghttp2-client) and openssl for the TLS tests.
 packages=()
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! id postgres >/dev/null 2>&1; then
     packages+=(postgresql)
 fi
 command -v prometheus >/dev/null || packages+=(prometheus)
+command -v h2load >/dev/null || packages+=(nghttp2-client)
+command -v openssl >/dev/null || packages+=(openssl)
 command -v curl >/dev/null || packages+=(curl)
 if [ ${#packages[@]} -gt 0 ]; then
     sudo=

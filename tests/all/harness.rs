@@ -16,6 +16,7 @@ pub struct Wharf {
     base: String,
     admin: Option<String>,
     metrics: Option<String>,
+    tls: Option<String>,
     log: Arc<Mutex<String>>,
 }
 
@@ -23,6 +24,7 @@ pub struct Wharf {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Announced {
     Public,
+    Tls,
     Admin,
     Metrics,
 }
@@ -88,12 +90,18 @@ impl Wharf {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 for (prefix, which) in [
-                    ("listening on ", Announced::Public),
+                    ("listening on https://", Announced::Tls),
+                    ("listening on http://", Announced::Public),
                     ("admin listening on ", Announced::Admin),
                     ("metrics listening on ", Announced::Metrics),
                 ] {
                     if let Some(addr) = line.strip_prefix(prefix) {
-                        let _ = found.send((which, addr.to_owned()));
+                        let addr = match which {
+                            Announced::Public => format!("http://{addr}"),
+                            Announced::Tls => format!("https://{addr}"),
+                            _ => addr.to_owned(),
+                        };
+                        let _ = found.send((which, addr));
                     }
                 }
                 let mut log = sink.lock().expect("log lock");
@@ -102,8 +110,12 @@ impl Wharf {
             }
         });
         let deadline = Instant::now() + STARTUP;
-        let (mut base, mut admin, mut metrics): (Option<String>, Option<String>, Option<String>) =
-            (None, None, None);
+        let (mut base, mut admin, mut metrics, mut tls): (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        ) = (None, None, None, None);
         loop {
             if let Some(base) = &base
                 && (admin.is_some() || !with_admin)
@@ -114,6 +126,7 @@ impl Wharf {
                     base: base.clone(),
                     admin,
                     metrics,
+                    tls,
                     log,
                 });
             }
@@ -121,6 +134,7 @@ impl Wharf {
                 Ok((Announced::Admin, addr)) => admin = Some(addr),
                 Ok((Announced::Public, addr)) => base = Some(addr),
                 Ok((Announced::Metrics, addr)) => metrics = Some(addr),
+                Ok((Announced::Tls, addr)) => tls = Some(addr),
                 Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {
                     if let Some(status) = child.try_wait()? {
                         std::thread::sleep(Duration::from_millis(100));
@@ -153,6 +167,11 @@ impl Wharf {
         self.metrics
             .as_deref()
             .expect("started with `serve` and a metrics listener")
+    }
+
+    /// The TLS listener's base URL, `https://127.0.0.1:PORT`.
+    pub fn tls(&self) -> &str {
+        self.tls.as_deref().expect("started with --tls-listen")
     }
 
     /// The public listener's port.

@@ -31,7 +31,8 @@ pub use components::{CacheLimits, ComponentCache, FAILURE_MEMORY, FetchError};
 pub use dispatch::{Dispatch, SingleApp};
 pub use error_response::json_response;
 pub use listener::{
-    ConnectionLimits, Listener, RequestBody, TrustedProxies, raise_open_file_limit,
+    CertificateFiles, Certificates, ConnectionLimits, Listener, RequestBody, TlsError,
+    TrustedProxies, raise_open_file_limit,
 };
 pub use router::{AppRouter, RouterConfig};
 pub use routes::preview_label;

@@ -8,7 +8,8 @@
 //! - `app_data.rs`: config, key-value data, deployment facts;
 //! - `outbound.rs`: outbound allow-lists and capabilities;
 //! - `quotas.rs`: key-value quotas;
-//! - `observe.rs`: metrics through Prometheus, health, access and guest logs.
+//! - `observe.rs`: metrics through Prometheus, health, access and guest logs;
+//! - `tls.rs`: the TLS listener, with curl, h2load and certificates on disk.
 //!
 //! [`AdminSession`] is the fixture they share: a server and the CLI
 //! environment that reaches it.
@@ -20,6 +21,7 @@ mod integrity;
 mod observe;
 mod outbound;
 mod quotas;
+mod tls;
 
 use crate::harness::{Wharf, client, wharf_cli_env};
 use anyhow::{Context, Result, bail, ensure};

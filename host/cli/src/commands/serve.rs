@@ -17,7 +17,8 @@ use wharf_runtime::Runtime;
 use wharf_server::heartbeat::{NodeIdentity, node_id, start_heartbeat};
 use wharf_server::observe::{AccessLog, Health, Metrics, MetricsEndpoint};
 use wharf_server::{
-    AppRouter, CacheLimits, ComponentCache, Listener, RouterConfig, stop_after_drain_delay,
+    AppRouter, CacheLimits, CertificateFiles, Certificates, ComponentCache, Listener, RouterConfig,
+    stop_after_drain_delay,
 };
 use wharf_store::{BlobStore, ClusterSecret, S3Settings, SharedArtifacts, StoreOptions};
 
@@ -32,6 +33,34 @@ pub struct ServeCommand {
     /// when PORT is set, else 127.0.0.1:8080].
     #[arg(long, env = "WHARF_LISTEN")]
     listen: Option<SocketAddr>,
+
+    /// Address apps are also served on over TLS (HTTP/2 and HTTP/1.1 by
+    /// ALPN), printed as `listening on https://IP:PORT`. Needs --tls-cert
+    /// and --tls-key.
+    #[arg(long, env = "WHARF_TLS_LISTEN", requires = "tls_cert")]
+    tls_listen: Option<SocketAddr>,
+
+    /// A PEM certificate chain for the TLS listener; repeat it (with its
+    /// --tls-key) for several, chosen by SNI, the first for a client that
+    /// names no host it covers. Reloaded on SIGHUP and when the files
+    /// change.
+    #[arg(
+        long,
+        env = "WHARF_TLS_CERT",
+        value_name = "FILE",
+        value_delimiter = ',',
+        requires = "tls_listen"
+    )]
+    tls_cert: Vec<PathBuf>,
+
+    /// The PEM private key of each --tls-cert, in the same order.
+    #[arg(
+        long,
+        env = "WHARF_TLS_KEY",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    tls_key: Vec<PathBuf>,
 
     /// Address of the admin API, printed as `admin listening on
     /// http://IP:PORT`. Keep it on loopback or a private network.
@@ -196,6 +225,7 @@ impl ServeCommand {
             .with_context(|| format!("cannot listen on {} (--admin-listen)", self.admin_listen))?;
         let public_addr = public.local_addr()?;
         let admin_addr = admin_listener.local_addr()?;
+        let tls = self.tls_listener().await?;
         let metrics_listener = match self.metrics_listen {
             MetricsListen::Off => None,
             MetricsListen::On(addr) => Some(
@@ -263,6 +293,14 @@ impl ServeCommand {
         ));
 
         eprintln!("listening on http://{public_addr}");
+        let tls_serving = match tls {
+            Some((listener, certificates)) => {
+                eprintln!("listening on https://{}", listener.local_addr()?);
+                let _reloads = reload_certificates(certificates);
+                Some(listener)
+            }
+            None => None,
+        };
         eprintln!("admin listening on http://{admin_addr}");
         let metrics_serving = match (metrics_listener, metrics) {
             (Some(listener), Some(metrics)) => {
@@ -303,9 +341,20 @@ impl ServeCommand {
                     .await;
             }
         };
+        let tls_served = async {
+            if let Some(listener) = tls_serving {
+                let until = until_stopped(stopped.clone());
+                let access = self.access_log.access_log("public");
+                let proxies = self.connections.trusted_proxies();
+                listener
+                    .serve(router.clone(), until, limits, access, proxies)
+                    .await;
+            }
+        };
         tokio::join!(
+            tls_served,
             public.serve(
-                router,
+                router.clone(),
                 until_stopped(stopped.clone()),
                 limits,
                 self.access_log.access_log("public"),
@@ -330,6 +379,35 @@ impl ServeCommand {
             tracing::warn!("cannot remove this server from the registry's nodes: {e}");
         }
         Ok(())
+    }
+
+    /// The TLS listener and its certificates, if `--tls-listen` asks for
+    /// one. Certificates that do not load stop the start, naming the file.
+    async fn tls_listener(&self) -> anyhow::Result<Option<(Listener, Arc<Certificates>)>> {
+        let Some(addr) = self.tls_listen else {
+            return Ok(None);
+        };
+        anyhow::ensure!(
+            self.tls_cert.len() == self.tls_key.len(),
+            "give one --tls-key for each --tls-cert, in the same order ({} certificates, {} keys)",
+            self.tls_cert.len(),
+            self.tls_key.len()
+        );
+        let files = self
+            .tls_cert
+            .iter()
+            .zip(&self.tls_key)
+            .map(|(cert, key)| CertificateFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            })
+            .collect();
+        let certificates = Certificates::load(files)?;
+        let listener = Listener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (--tls-listen)"))?
+            .with_tls(&certificates);
+        Ok(Some((listener, certificates)))
     }
 
     /// The domain apps answer under: `--domain`, else the host of
@@ -428,6 +506,43 @@ impl ServeCommand {
             .map_err(|e| anyhow::anyhow!("--artifact-secret-file {}: {e}", path.display()))?;
         Ok(Some(SharedArtifacts::new(store, secret)))
     }
+}
+
+/// How often the certificate files are checked for changes.
+const CERTIFICATE_CHECK: Duration = Duration::from_secs(2);
+
+/// Reloads `certificates` on SIGHUP and when their files change; new
+/// connections get what was loaded, open ones keep theirs. A reload that
+/// fails keeps the certificates in use and says why.
+fn reload_certificates(certificates: Arc<Certificates>) -> tokio::task::JoinHandle<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    tokio::spawn(async move {
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => Some(hangups),
+            Err(e) => {
+                tracing::warn!(
+                    "cannot listen for SIGHUP, so certificates reload only when their files change: {e}"
+                );
+                None
+            }
+        };
+        let mut checks = tokio::time::interval(CERTIFICATE_CHECK);
+        loop {
+            let why = tokio::select! {
+                Some(()) = async { hangups.as_mut()?.recv().await } => "SIGHUP",
+                _ = checks.tick() => {
+                    if !certificates.changed_on_disk() {
+                        continue;
+                    }
+                    "their files changed"
+                }
+            };
+            match certificates.reload() {
+                Ok(()) => tracing::info!("reloaded the TLS certificates: {why}"),
+                Err(e) => tracing::warn!("kept the TLS certificates in use, since {why} but {e}"),
+            }
+        }
+    })
 }
 
 /// `--metrics-listen`: an address, or `off`.

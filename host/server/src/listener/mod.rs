@@ -5,15 +5,20 @@
 //! - `clients.rs`: connections and requests in flight per client address;
 //! - `client_address.rs`: whose request it is, through trusted proxies;
 //! - `response_body.rs`: a response body that holds its request's place
-//!   and its access record until it ends.
+//!   and its access record until it ends;
+//! - `tls.rs`: certificates by SNI, ALPN, and reloading them.
 
 mod client_address;
 mod clients;
 mod limits;
 mod response_body;
+mod tls;
 
 pub use client_address::TrustedProxies;
+use hyper_util::server::graceful::GracefulConnection;
 pub use limits::{ConnectionLimits, raise_open_file_limit};
+pub use tls::{CertificateFiles, Certificates, TlsError};
+use tokio_rustls::TlsAcceptor;
 
 use crate::Dispatch;
 use crate::error_response::text_response;
@@ -39,16 +44,24 @@ use wharf_runtime::authority::{HostError, check_host};
 /// which must keep arriving ([`ConnectionLimits::body_idle_timeout`]).
 pub type RequestBody = IdleTimeoutBody<Incoming>;
 
-/// A bound TCP socket that serves HTTP/1.1 and HTTP/2 (prior knowledge).
+/// A bound TCP socket that serves HTTP/1.1 and HTTP/2: in plain text
+/// (HTTP/2 by prior knowledge), or over TLS ([`Listener::with_tls`]).
 pub struct Listener {
     inner: TcpListener,
+    tls: Option<TlsAcceptor>,
 }
 
 impl Listener {
     /// Binds `addr`. Port 0 picks a free port; see [`Listener::local_addr`].
     pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
         let inner = TcpListener::bind(addr).await?;
-        Ok(Self { inner })
+        Ok(Self { inner, tls: None })
+    }
+
+    /// Serves over TLS with `certificates`.
+    pub fn with_tls(mut self, certificates: &Arc<Certificates>) -> Self {
+        self.tls = Some(certificates.acceptor());
+        self
     }
 
     /// The address actually bound.
@@ -115,6 +128,7 @@ impl Listener {
             };
             let connection = ServedConnection {
                 stream,
+                tls: self.tls.clone(),
                 peer: peer.ip(),
                 account: Arc::new(account),
                 limits,
@@ -148,6 +162,8 @@ impl Listener {
 /// One accepted connection and what it is held to.
 struct ServedConnection {
     stream: TcpStream,
+    /// Set on a TLS listener.
+    tls: Option<TlsAcceptor>,
     peer: IpAddr,
     account: Arc<Connection>,
     limits: ConnectionLimits,
@@ -162,7 +178,7 @@ impl ServedConnection {
     /// idle past the idle timeout, or the listener shuts down (then it
     /// finishes the requests in flight and closes).
     async fn serve<D: Dispatch>(
-        mut self,
+        self,
         builder: &auto::Builder<TokioExecutor>,
         dispatch: Arc<D>,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -208,33 +224,64 @@ impl ServedConnection {
                 Ok::<_, Infallible>(ServedBody::wrap(response, head, in_flight, record))
             }
         });
-        let io = TokioIo::new(self.stream);
-        let connection = builder.serve_connection_with_upgrades(io, service);
-        tokio::pin!(connection);
-        // Looks twice per idle timeout, and closes a connection that had
-        // nothing in flight and started nothing across three looks in a row:
-        // it closes between one and one and a half timeouts after its last
-        // request ended.
-        let mut look = tokio::time::interval(self.limits.idle_timeout / 2);
-        look.tick().await;
-        let mut seen = self.account.activity();
-        let mut quiet_looks = 0;
-        let mut closing = false;
-        loop {
-            tokio::select! {
-                ended = connection.as_mut() => return ended,
-                _ = self.stopping.wait_for(|stopping| *stopping), if !closing => {
+        let (account, limits, mut stopping) = (self.account, self.limits, self.stopping);
+        match self.tls {
+            None => {
+                let io = TokioIo::new(self.stream);
+                let connection = builder.serve_connection_with_upgrades(io, service);
+                watch(connection, &account, limits, &mut stopping).await
+            }
+            Some(acceptor) => {
+                // The handshake is held to the header timeout, as a slow
+                // request head is.
+                let handshake = acceptor.accept(self.stream);
+                let stream = tokio::time::timeout(limits.header_read_timeout, handshake)
+                    .await
+                    .map_err(|_| "the TLS handshake took longer than the header timeout")??;
+                let io = TokioIo::new(stream);
+                let connection = builder.serve_connection_with_upgrades(io, service);
+                watch(connection, &account, limits, &mut stopping).await
+            }
+        }
+    }
+}
+
+/// Drives `connection` until the client closes it, it is idle past the
+/// idle timeout, or the listener shuts down (then it finishes the requests
+/// in flight and closes). Looks twice per idle timeout, and closes a
+/// connection that had nothing in flight and started nothing across three
+/// looks in a row: it closes between one and one and a half timeouts after
+/// its last request ended.
+async fn watch<C>(
+    connection: C,
+    account: &Connection,
+    limits: ConnectionLimits,
+    stopping: &mut watch::Receiver<bool>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    C: GracefulConnection,
+    C::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tokio::pin!(connection);
+    let mut look = tokio::time::interval(limits.idle_timeout / 2);
+    look.tick().await;
+    let mut seen = account.activity();
+    let mut quiet_looks = 0;
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            ended = connection.as_mut() => return ended.map_err(Into::into),
+            _ = stopping.wait_for(|stopping| *stopping), if !closing => {
+                connection.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            _ = look.tick(), if !closing => {
+                let now = account.activity();
+                quiet_looks = if now == seen && !now.1 { quiet_looks + 1 } else { 0 };
+                seen = now;
+                if quiet_looks >= 2 {
                     connection.as_mut().graceful_shutdown();
                     closing = true;
-                }
-                _ = look.tick(), if !closing => {
-                    let now = self.account.activity();
-                    quiet_looks = if now == seen && !now.1 { quiet_looks + 1 } else { 0 };
-                    seen = now;
-                    if quiet_looks >= 2 {
-                        connection.as_mut().graceful_shutdown();
-                        closing = true;
-                    }
                 }
             }
         }
