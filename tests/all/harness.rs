@@ -43,7 +43,7 @@ impl Wharf {
                 "WHARF_CACHE_DIR",
                 Path::new(env!("CARGO_TARGET_TMPDIR")).join("run-cache"),
             );
-        Self::start(command, false, false)
+        Self::start(command, false, false, false)
     }
 
     /// Runs `wharf serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0
@@ -71,10 +71,16 @@ impl Wharf {
             command.env(name, value);
         }
         let metrics_off = args.windows(2).any(|w| w == ["--metrics-listen", "off"]);
-        Self::start(command, true, !metrics_off)
+        let with_tls = args.contains(&"--tls-listen");
+        Self::start(command, true, !metrics_off, with_tls)
     }
 
-    fn start(mut command: Command, with_admin: bool, with_metrics: bool) -> Result<Self> {
+    fn start(
+        mut command: Command,
+        with_admin: bool,
+        with_metrics: bool,
+        with_tls: bool,
+    ) -> Result<Self> {
         let mut child = command
             .env("WHARF_LOG", "info")
             .stdin(Stdio::null())
@@ -120,6 +126,7 @@ impl Wharf {
             if let Some(base) = &base
                 && (admin.is_some() || !with_admin)
                 && (metrics.is_some() || !with_metrics)
+                && (tls.is_some() || !with_tls)
             {
                 return Ok(Self {
                     child,

@@ -31,8 +31,8 @@ pub use components::{CacheLimits, ComponentCache, FAILURE_MEMORY, FetchError};
 pub use dispatch::{Dispatch, SingleApp};
 pub use error_response::json_response;
 pub use listener::{
-    CertificateFiles, Certificates, ConnectionLimits, Listener, RequestBody, TlsError,
-    TrustedProxies, raise_open_file_limit,
+    CertificateFiles, Certificates, ConnectionLimits, ForwardedHeader, Listener, RequestBody,
+    TlsError, TrustedProxies, raise_open_file_limit,
 };
 pub use router::{AppRouter, RouterConfig};
 pub use routes::preview_label;

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use wharf_server::{ConnectionLimits, TrustedProxies};
+use wharf_server::{ConnectionLimits, ForwardedHeader, TrustedProxies};
 
 /// Limits on client connections. Each flag also reads an environment
 /// variable.
@@ -71,6 +71,26 @@ pub struct ConnectionArgs {
     /// `wharf-client-ip`, and the access log records it.
     #[arg(long = "trusted-proxy", env = "WHARF_TRUSTED_PROXY", value_delimiter = ',', value_name = "CIDR", value_parser = parse_network)]
     trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// The header the --trusted-proxy proxies write the client's address
+    /// into; the other one is never read, since proxies pass on whatever a
+    /// client sent in it.
+    #[arg(
+        long,
+        env = "WHARF_TRUSTED_PROXY_HEADER",
+        value_enum,
+        default_value = "x-forwarded-for"
+    )]
+    trusted_proxy_header: ProxyHeader,
+}
+
+/// `--trusted-proxy-header`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ProxyHeader {
+    /// `X-Forwarded-For`, as most proxies and load balancers write it.
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239).
+    Forwarded,
 }
 
 /// A network, or one address as a network of one.
@@ -84,7 +104,11 @@ fn parse_network(text: &str) -> Result<ipnet::IpNet, String> {
 impl ConnectionArgs {
     /// The `--trusted-proxy` networks.
     pub fn trusted_proxies(&self) -> Arc<TrustedProxies> {
-        Arc::new(TrustedProxies::new(self.trusted_proxies.clone()))
+        let header = match self.trusted_proxy_header {
+            ProxyHeader::XForwardedFor => ForwardedHeader::XForwardedFor,
+            ProxyHeader::Forwarded => ForwardedHeader::Forwarded,
+        };
+        Arc::new(TrustedProxies::new(self.trusted_proxies.clone(), header))
     }
 
     /// `--drain-delay`.
@@ -143,13 +167,17 @@ pub fn public_listen_address(flag: Option<SocketAddr>) -> anyhow::Result<SocketA
     if let Some(address) = flag {
         return Ok(address);
     }
-    match std::env::var("PORT") {
-        Ok(port) => {
+    match std::env::var("PORT")
+        .ok()
+        .filter(|port| !port.trim().is_empty())
+    {
+        Some(port) => {
             let port: u16 = port.trim().parse().map_err(|_| {
                 anyhow::anyhow!("PORT=`{port}` is not a port number; unset it or pass --listen")
             })?;
+            tracing::info!("listening on every interface, port {port}, as PORT says");
             Ok(SocketAddr::from(([0, 0, 0, 0], port)))
         }
-        Err(_) => Ok(SocketAddr::from(([127, 0, 0, 1], 8080))),
+        None => Ok(SocketAddr::from(([127, 0, 0, 1], 8080))),
     }
 }

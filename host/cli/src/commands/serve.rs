@@ -58,7 +58,8 @@ pub struct ServeCommand {
         long,
         env = "WHARF_TLS_KEY",
         value_name = "FILE",
-        value_delimiter = ','
+        value_delimiter = ',',
+        requires = "tls_listen"
     )]
     tls_key: Vec<PathBuf>,
 
@@ -293,14 +294,14 @@ impl ServeCommand {
         ));
 
         eprintln!("listening on http://{public_addr}");
-        let tls_serving = match tls {
+        let (tls_serving, certificates) = match tls {
             Some((listener, certificates)) => {
                 eprintln!("listening on https://{}", listener.local_addr()?);
-                let _reloads = reload_certificates(certificates);
-                Some(listener)
+                (Some(listener), Some(certificates))
             }
-            None => None,
+            None => (None, None),
         };
+        let _reloads = reload_certificates(certificates);
         eprintln!("admin listening on http://{admin_addr}");
         let metrics_serving = match (metrics_listener, metrics) {
             (Some(listener), Some(metrics)) => {
@@ -414,18 +415,28 @@ impl ServeCommand {
     /// `--public-url`, else `localhost`.
     fn domain(&self) -> anyhow::Result<Hostname> {
         let from_url = self.public_url.as_ref().map(|url| {
-            url.host_str()
-                .map(str::to_owned)
-                .with_context(|| format!("--public-url {url} names no host"))
+            anyhow::ensure!(
+                matches!(url.scheme(), "http" | "https")
+                    && url.path() == "/"
+                    && url.query().is_none()
+                    && url.username().is_empty(),
+                "--public-url {url} must be http or https with a host and an optional port, \
+                 nothing else (apps answer at <app>.HOST)"
+            );
+            match url.host() {
+                Some(url::Host::Domain(host)) => Ok(host.to_owned()),
+                _ => anyhow::bail!("--public-url {url} must name a DNS host, not an address"),
+            }
         });
         let domain = match (&self.domain, from_url) {
-            (Some(domain), Some(Ok(host))) if *domain != host => {
+            (Some(domain), Some(Ok(host))) if !domain.eq_ignore_ascii_case(&host) => {
                 tracing::warn!(
                     "--domain {domain} differs from the host of --public-url ({host}): the URLs \
                      wharf gives out reach apps only if a proxy rewrites the host"
                 );
                 domain.clone()
             }
+            (_, Some(Err(e))) => return Err(e),
             (Some(domain), _) => domain.clone(),
             (None, Some(host)) => host?,
             (None, None) => "localhost".to_owned(),
@@ -513,8 +524,10 @@ const CERTIFICATE_CHECK: Duration = Duration::from_secs(2);
 
 /// Reloads `certificates` on SIGHUP and when their files change; new
 /// connections get what was loaded, open ones keep theirs. A reload that
-/// fails keeps the certificates in use and says why.
-fn reload_certificates(certificates: Arc<Certificates>) -> tokio::task::JoinHandle<()> {
+/// fails keeps the certificates in use and says why. Without certificates
+/// a SIGHUP is logged and otherwise ignored, so that it never stops the
+/// server.
+fn reload_certificates(certificates: Option<Arc<Certificates>>) -> tokio::task::JoinHandle<()> {
     use tokio::signal::unix::{SignalKind, signal};
     tokio::spawn(async move {
         let mut hangups = match signal(SignalKind::hangup()) {
@@ -531,11 +544,15 @@ fn reload_certificates(certificates: Arc<Certificates>) -> tokio::task::JoinHand
             let why = tokio::select! {
                 Some(()) = async { hangups.as_mut()?.recv().await } => "SIGHUP",
                 _ = checks.tick() => {
-                    if !certificates.changed_on_disk() {
+                    if !certificates.as_ref().is_some_and(|c| c.changed_on_disk()) {
                         continue;
                     }
                     "their files changed"
                 }
+            };
+            let Some(certificates) = &certificates else {
+                tracing::info!("{why}: there are no TLS certificates to reload");
+                continue;
             };
             match certificates.reload() {
                 Ok(()) => tracing::info!("reloaded the TLS certificates: {why}"),

@@ -1,12 +1,15 @@
 //! The address of a request's client: the connection's peer, or, when the
 //! peer is a trusted proxy, the address the proxy says it forwarded for.
 //!
-//! From a trusted proxy, `Forwarded` (RFC 7239) or else `X-Forwarded-For`
-//! is read from the right: the client is the nearest address that is not
-//! itself a trusted proxy. From anyone else the forwarding headers are
-//! removed, so a client cannot claim another address or scheme. Either
-//! way the guest gets the address in [`CLIENT_IP_HEADER`], which no client
-//! can set.
+//! From a trusted proxy, the one header it is configured to write
+//! ([`ForwardedHeader`]: `X-Forwarded-For` unless told `Forwarded`) is read
+//! from the right: the client is the nearest address that is not itself a
+//! trusted proxy, and an element that cannot be read ends the chain. The
+//! other header is never read, since proxies pass on whatever a client
+//! sent in it. From anyone else the forwarding headers are removed (in any
+//! spelling, `_` for `-` included), so a client cannot claim another
+//! address or scheme. Either way the guest gets the address in
+//! [`CLIENT_IP_HEADER`], which no client can set.
 
 use http::HeaderMap;
 use ipnet::IpNet;
@@ -14,29 +17,62 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use wharf_runtime::CLIENT_IP_HEADER;
 
-/// Headers through which a proxy tells about the request it forwards;
-/// believed only from a trusted proxy.
-const FORWARDING_HEADERS: [&str; 5] = [
+/// Headers through which a proxy tells about the request it forwards, or
+/// a client claims an address; believed only from a trusted proxy.
+const FORWARDING_HEADERS: [&str; 11] = [
     "forwarded",
     "x-forwarded-for",
     "x-forwarded-proto",
     "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
     "x-real-ip",
+    "x-client-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    CLIENT_IP_HEADER,
 ];
 
+/// The header trusted proxies write the client's address into.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, ...`, as most proxies write it.
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
+}
+
 /// The networks whose peers are proxies whose forwarding headers are
-/// believed (`--trusted-proxy`).
+/// believed (`--trusted-proxy`), and the header they write.
 #[derive(Clone, Debug, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    networks: Vec<IpNet>,
+    header: ForwardedHeader,
+}
 
 impl TrustedProxies {
-    /// Proxies in `networks`.
-    pub fn new(networks: Vec<IpNet>) -> Self {
-        Self(networks)
+    /// Proxies in `networks` that write the client's address in `header`.
+    pub fn new(networks: Vec<IpNet>, header: ForwardedHeader) -> Self {
+        // An IPv4 network written IPv4-mapped matches the IPv4 addresses
+        // peers are compared as.
+        let networks = networks
+            .into_iter()
+            .map(|net| match net {
+                IpNet::V6(v6) => match v6.addr().to_ipv4_mapped() {
+                    Some(v4) if v6.prefix_len() >= 96 => {
+                        ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).map_or(net, IpNet::V4)
+                    }
+                    _ => net,
+                },
+                IpNet::V4(_) => net,
+            })
+            .collect();
+        Self { networks, header }
     }
 
     fn trusts(&self, address: IpAddr) -> bool {
-        self.0.iter().any(|net| net.contains(&address))
+        self.networks.iter().any(|net| net.contains(&address))
     }
 
     /// How the requests of a connection from `peer` find their client:
@@ -60,31 +96,30 @@ impl TrustedProxies {
     }
 
     /// The nearest address in the forwarding chain that is not a trusted
-    /// proxy (or the farthest one, if all are); `None` when the headers
-    /// name no address.
+    /// proxy (or the farthest one read, if all are); `None` when the header
+    /// names no address. An element that cannot be read ends the chain.
     fn forwarded_for(&self, headers: &HeaderMap) -> Option<IpAddr> {
-        let chain: Vec<Option<IpAddr>> = if headers.contains_key("forwarded") {
-            headers
-                .get_all("forwarded")
-                .iter()
-                .filter_map(|value| value.to_str().ok())
-                .flat_map(|value| value.split(','))
-                .filter_map(|element| {
-                    element.split(';').find_map(|pair| {
-                        let (name, value) = pair.trim().split_once('=')?;
-                        name.eq_ignore_ascii_case("for").then(|| parse_node(value))
-                    })
-                })
-                .collect()
-        } else {
-            headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|value| value.to_str().ok())
-                .flat_map(|value| value.split(','))
-                .map(parse_node)
-                .collect()
+        let name = match self.header {
+            ForwardedHeader::XForwardedFor => "x-forwarded-for",
+            ForwardedHeader::Forwarded => "forwarded",
         };
+        let chain: Vec<Option<IpAddr>> = headers
+            .get_all(name)
+            .iter()
+            .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+            .map(|element| {
+                let element = std::str::from_utf8(element).ok()?;
+                match self.header {
+                    ForwardedHeader::XForwardedFor => parse_node(element),
+                    ForwardedHeader::Forwarded => element.split(';').find_map(|pair| {
+                        let (name, value) = pair.trim().split_once('=')?;
+                        name.trim()
+                            .eq_ignore_ascii_case("for")
+                            .then(|| parse_node(value))?
+                    }),
+                }
+            })
+            .collect();
         let mut client = None;
         for hop in chain.into_iter().rev() {
             // An address that is hidden or malformed ends what can be known.
@@ -115,9 +150,7 @@ impl PeerClients {
     pub(crate) fn resolve(&self, headers: &mut HeaderMap) -> IpAddr {
         match &self.direct {
             Some(value) => {
-                for name in FORWARDING_HEADERS {
-                    headers.remove(name);
-                }
+                remove_forwarding_headers(headers);
                 headers.insert(CLIENT_IP_HEADER, value.clone());
                 self.peer
             }
@@ -127,6 +160,28 @@ impl PeerClients {
                 client
             }
         }
+    }
+}
+
+/// Removes every header a client could claim an address or scheme with,
+/// however its name is spelled (`X_Forwarded_For` included).
+fn remove_forwarding_headers(headers: &mut HeaderMap) {
+    let claims: Vec<http::HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            let name = name.as_str();
+            FORWARDING_HEADERS.iter().any(|forwarding| {
+                name.len() == forwarding.len()
+                    && name
+                        .bytes()
+                        .zip(forwarding.bytes())
+                        .all(|(a, b)| a == b || (a == b'_' && b == b'-'))
+            })
+        })
+        .cloned()
+        .collect();
+    for name in claims {
+        headers.remove(name);
     }
 }
 
@@ -159,15 +214,16 @@ fn parse_node(text: &str) -> Option<IpAddr> {
 mod tests {
     use super::*;
 
-    fn proxies(networks: &[&str]) -> Arc<TrustedProxies> {
+    fn proxies(networks: &[&str], header: ForwardedHeader) -> Arc<TrustedProxies> {
         let networks = networks.iter().map(|n| n.parse().expect("a network"));
-        Arc::new(TrustedProxies::new(networks.collect()))
+        Arc::new(TrustedProxies::new(networks.collect(), header))
     }
 
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+    fn headers(pairs: &[(&'static str, &[u8])]) -> HeaderMap {
         let mut headers = HeaderMap::new();
         for (name, value) in pairs {
-            headers.append(*name, value.parse().expect("a header value"));
+            let value = http::HeaderValue::from_bytes(value).expect("a header value");
+            headers.append(*name, value);
         }
         headers
     }
@@ -179,24 +235,28 @@ mod tests {
     #[test]
     fn an_untrusted_peer_cannot_claim_another_address() {
         let mut sent = headers(&[
-            ("x-forwarded-for", "1.2.3.4"),
-            ("forwarded", "for=5.6.7.8;proto=https"),
-            ("x-forwarded-proto", "https"),
-            ("x-real-ip", "9.9.9.9"),
-            (CLIENT_IP_HEADER, "7.7.7.7"),
+            ("x-forwarded-for", b"1.2.3.4"),
+            ("x_forwarded_for", b"1.2.3.5"),
+            ("forwarded", b"for=5.6.7.8;proto=https"),
+            ("x-forwarded-proto", b"https"),
+            ("x-real-ip", b"9.9.9.9"),
+            ("true-client-ip", b"8.8.8.8"),
+            (CLIENT_IP_HEADER, b"7.7.7.7"),
         ]);
-        let client = proxies(&["10.0.0.0/8"]).resolve(ip("192.0.2.1"), &mut sent);
+        let trusted = proxies(&["10.0.0.0/8"], ForwardedHeader::XForwardedFor);
+        let client = trusted.resolve(ip("192.0.2.1"), &mut sent);
         assert_eq!(client, ip("192.0.2.1"));
-        for name in FORWARDING_HEADERS {
-            assert!(!sent.contains_key(name), "{name} reached the guest");
-        }
+        assert_eq!(sent.len(), 1, "only wharf's own header is left: {sent:?}");
         assert_eq!(sent[CLIENT_IP_HEADER], "192.0.2.1");
     }
 
     #[test]
     fn a_trusted_proxy_names_the_nearest_untrusted_hop() {
-        let trusted = proxies(&["127.0.0.0/8", "10.0.0.0/8"]);
-        let mut sent = headers(&[("x-forwarded-for", "203.0.113.9, 198.51.100.7, 10.1.1.1")]);
+        let trusted = proxies(
+            &["127.0.0.0/8", "10.0.0.0/8"],
+            ForwardedHeader::XForwardedFor,
+        );
+        let mut sent = headers(&[("x-forwarded-for", b"203.0.113.9, 198.51.100.7, 10.1.1.1")]);
         let client = trusted.resolve(ip("127.0.0.1"), &mut sent);
         assert_eq!(
             client,
@@ -209,24 +269,59 @@ mod tests {
         );
         assert_eq!(sent[CLIENT_IP_HEADER], "198.51.100.7");
 
+        // A proxy that writes X-Forwarded-For passes on a client's
+        // Forwarded, which is never read.
         let mut sent = headers(&[
-            (
-                "forwarded",
-                "for=\"[2001:db8::1]:4711\";proto=https, for=10.0.0.5",
-            ),
-            ("x-forwarded-for", "6.6.6.6"),
+            ("forwarded", b"for=6.6.6.6"),
+            ("x-forwarded-for", b"198.51.100.7"),
         ]);
-        let client = trusted.resolve(ip("::ffff:127.0.0.1"), &mut sent);
         assert_eq!(
-            client,
-            ip("2001:db8::1"),
-            "Forwarded wins over X-Forwarded-For"
+            trusted.resolve(ip("::ffff:127.0.0.1"), &mut sent),
+            ip("198.51.100.7")
         );
 
-        let mut sent = headers(&[("x-forwarded-for", "unknown, 10.0.0.5")]);
+        // What cannot be read ends the chain at the nearest readable hop.
+        let mut sent = headers(&[("x-forwarded-for", b"unknown, 10.0.0.5")]);
+        assert_eq!(trusted.resolve(ip("127.0.0.1"), &mut sent), ip("10.0.0.5"));
+        let mut sent = headers(&[("x-forwarded-for", b"6.6.6.6, \xff, 10.0.0.5")]);
         assert_eq!(trusted.resolve(ip("127.0.0.1"), &mut sent), ip("10.0.0.5"));
         let mut sent = HeaderMap::new();
         assert_eq!(trusted.resolve(ip("127.0.0.1"), &mut sent), ip("127.0.0.1"));
+    }
+
+    #[test]
+    fn proxies_that_write_forwarded_are_read_there_only() {
+        let trusted = proxies(&["::ffff:127.0.0.0/104"], ForwardedHeader::Forwarded);
+        let mut sent = headers(&[
+            (
+                "forwarded",
+                b"for=\"[2001:db8::1]:4711\";proto=https, for=_hidden",
+            ),
+            ("x-forwarded-for", b"6.6.6.6"),
+        ]);
+        assert_eq!(
+            trusted.resolve(ip("127.0.0.1"), &mut sent),
+            ip("127.0.0.1"),
+            "an obfuscated nearest hop hides the rest"
+        );
+        let chained = proxies(
+            &["127.0.0.0/8", "198.51.100.0/24"],
+            ForwardedHeader::Forwarded,
+        );
+        let mut sent = headers(&[
+            ("forwarded", b"for=6.6.6.6, proto=https, for=198.51.100.7"),
+            ("x-forwarded-for", b"6.6.6.6"),
+        ]);
+        assert_eq!(
+            chained.resolve(ip("127.0.0.1"), &mut sent),
+            ip("198.51.100.7"),
+            "an element without `for` ends the chain"
+        );
+        let mut sent = headers(&[("forwarded", b"for=\"[2001:db8::1]:4711\";proto=https")]);
+        assert_eq!(
+            trusted.resolve(ip("127.0.0.1"), &mut sent),
+            ip("2001:db8::1")
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ mod limits;
 mod response_body;
 mod tls;
 
-pub use client_address::TrustedProxies;
+pub use client_address::{ForwardedHeader, TrustedProxies};
 use hyper_util::server::graceful::GracefulConnection;
 pub use limits::{ConnectionLimits, raise_open_file_limit};
 pub use tls::{CertificateFiles, Certificates, TlsError};

@@ -82,7 +82,9 @@ impl Certificates {
     /// Reads the files again and serves what they hold to new connections.
     /// On failure the certificates in use stay, and the error says why.
     pub fn reload(&self) -> Result<(), TlsError> {
-        self.loaded.store(Arc::new(load_all(&self.files)?));
+        let loaded = load_all(&self.files)?;
+        *self.seen.lock().expect("certificate times lock") = loaded.changed.clone();
+        self.loaded.store(Arc::new(loaded));
         Ok(())
     }
 
@@ -150,6 +152,13 @@ fn load_all(files: &[CertificateFiles]) -> Result<Loaded, TlsError> {
             let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&pair.cert)
                 .and_then(|certs| certs.collect::<Result<_, _>>())
                 .map_err(|e| read("a certificate", &pair.cert, e))?;
+            if chain.is_empty() {
+                return Err(read(
+                    "a certificate",
+                    &pair.cert,
+                    rustls::pki_types::pem::Error::NoItemsFound,
+                ));
+            }
             let key = PrivateKeyDer::from_pem_file(&pair.key)
                 .map_err(|e| read("a private key", &pair.key, e))?;
             CertifiedKey::from_der(chain, key, &provider)
