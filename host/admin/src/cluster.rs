@@ -154,8 +154,12 @@ fn unreachable_line(node: &str, why: &str) -> Lines {
 }
 
 fn unreachable_bytes(node: &str, why: &str) -> Bytes {
-    let line = serde_json::json!({ "node": node, "unreachable": why });
-    let mut bytes = line.to_string().into_bytes();
+    ndjson(&serde_json::json!({ "node": node, "unreachable": why }))
+}
+
+/// `value` as one NDJSON line.
+pub(crate) fn ndjson(value: &impl serde::Serialize) -> Bytes {
+    let mut bytes = serde_json::to_vec(value).expect("a JSON value serializes");
     bytes.push(b'\n');
     Bytes::from(bytes)
 }
@@ -163,20 +167,17 @@ fn unreachable_bytes(node: &str, why: &str) -> Bytes {
 /// The NDJSON `line` with its `node` set to `node`: a log line, or a note
 /// of missed lines; anything else is dropped.
 pub(crate) fn tag_with_node(line: &[u8], node: &str) -> Option<Bytes> {
-    let mut tagged = if let Ok(mut log_line) = serde_json::from_slice::<LogLine>(line) {
+    if let Ok(mut log_line) = serde_json::from_slice::<LogLine>(line) {
         log_line.node = Some(node.to_owned());
-        serde_json::to_vec(&log_line).expect("a log line serializes")
-    } else {
-        let missed = serde_json::from_slice::<serde_json::Value>(line)
-            .ok()?
-            .get("missed")?
-            .as_u64()?;
-        serde_json::json!({ "missed": missed, "node": node })
-            .to_string()
-            .into_bytes()
-    };
-    tagged.push(b'\n');
-    Some(Bytes::from(tagged))
+        return Some(ndjson(&log_line));
+    }
+    let missed = serde_json::from_slice::<serde_json::Value>(line)
+        .ok()?
+        .get("missed")?
+        .as_u64()?;
+    Some(ndjson(
+        &serde_json::json!({ "missed": missed, "node": node }),
+    ))
 }
 
 /// A peer's answer cut into lines and tagged with its node `id`. A line

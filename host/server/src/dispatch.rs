@@ -8,7 +8,7 @@ use crate::observe::{AppTelemetry, Health, ServedBy};
 use crate::{DIGEST_HEADER, REQUEST_ID_HEADER};
 use http::{HeaderValue, Request, Response, StatusCode};
 use std::sync::Arc;
-use wharf_runtime::trace_context::{TRACE_TARGET, continue_trace, in_span};
+use wharf_runtime::trace_context::{in_span, load_span, record_status, request_span};
 use wharf_runtime::{AppContext, CompiledComponent, GuestBody, RequestId, Runtime};
 use wharf_store::BlobKey;
 
@@ -56,14 +56,8 @@ impl SingleApp {
 
 impl Dispatch for SingleApp {
     async fn dispatch(&self, request: Request<RequestBody>) -> Response<GuestBody> {
-        if let Some(response) = self.health.well_known(&request) {
-            return response;
-        }
-        let request_id = RequestId::new();
-        let span = request_span(&request, request_id);
-        let answer = async {
-            let load = tracing::info_span!(target: TRACE_TARGET, "load");
-            match in_span(self.components.get(&self.key), load).await {
+        answer_request(&self.health, request, |request, request_id| async move {
+            match in_span(self.components.get(&self.key), load_span()).await {
                 Ok(component) => {
                     let served = self.served.clone();
                     serve_component(&self.runtime, &component, served, request, request_id).await
@@ -76,11 +70,8 @@ impl Dispatch for SingleApp {
                     )
                 }
             }
-        };
-        let mut response = in_span(answer, span.clone()).await;
-        record_status(&span, response.status());
-        stamp_request_id(&mut response, request_id);
-        response
+        })
+        .await
     }
 }
 
@@ -119,29 +110,25 @@ pub(crate) fn stamp_request_id(response: &mut Response<GuestBody>, id: RequestId
     response.headers_mut().insert(REQUEST_ID_HEADER, value);
 }
 
-/// The span of one request, continuing the trace its `traceparent` names.
-/// Its app and digest are recorded once routed, its status once answered.
-pub(crate) fn request_span(request: &Request<RequestBody>, request_id: RequestId) -> tracing::Span {
-    let span = tracing::info_span!(
-        target: TRACE_TARGET,
-        "request",
-        otel.kind = "server",
-        otel.status_code = tracing::field::Empty,
-        http.request.method = %request.method(),
-        url.path = request.uri().path(),
-        wharf.app = tracing::field::Empty,
-        wharf.digest = tracing::field::Empty,
-        wharf.request_id = %request_id,
-        http.response.status_code = tracing::field::Empty,
-    );
-    continue_trace(&span, request.headers());
-    span
-}
-
-/// Records the status a request's span ended with; a 5xx marks it failed.
-pub(crate) fn record_status(span: &tracing::Span, status: StatusCode) {
-    span.record("http.response.status_code", status.as_u16());
-    if status.is_server_error() {
-        span.record("otel.status_code", "ERROR");
+/// Answers `request` as every dispatch does: the reserved health paths
+/// first; else `answer` gets the request and a fresh request id, and runs
+/// in the request's span; the response is marked with the id.
+pub(crate) async fn answer_request<F, A>(
+    health: &Health,
+    request: Request<RequestBody>,
+    answer: A,
+) -> Response<GuestBody>
+where
+    A: FnOnce(Request<RequestBody>, RequestId) -> F,
+    F: Future<Output = Response<GuestBody>>,
+{
+    if let Some(response) = health.well_known(&request) {
+        return response;
     }
+    let request_id = RequestId::new();
+    let span = request_span(&request, request_id);
+    let mut response = in_span(answer(request, request_id), span.clone()).await;
+    record_status(&span, response.status());
+    stamp_request_id(&mut response, request_id);
+    response
 }

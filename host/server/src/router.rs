@@ -4,7 +4,7 @@
 use crate::Dispatch;
 use crate::app_data::RegistryKeyValue;
 use crate::components::{ComponentCache, FetchError};
-use crate::dispatch::{record_status, request_span, serve_component, stamp_request_id};
+use crate::dispatch::{answer_request, serve_component};
 use crate::error_response::text_response;
 use crate::lasting_apps::LastingApps;
 use crate::listener::RequestBody;
@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wharf_registry::{AppName, Registry, RegistryError};
 use wharf_runtime::authority::request_host;
-use wharf_runtime::trace_context::{TRACE_TARGET, in_span};
+use wharf_runtime::trace_context::{in_span, load_span, record_deployment};
 use wharf_runtime::{GuestBody, KeyValueLimits, RequestId, Runtime};
 use wharf_store::StoreError;
 
@@ -299,20 +299,12 @@ impl AppRouter {
 
 impl Dispatch for AppRouter {
     async fn dispatch(&self, request: Request<RequestBody>) -> Response<GuestBody> {
-        if let Some(response) = self.health.well_known(&request) {
-            return response;
-        }
-        let request_id = RequestId::new();
-        let span = request_span(&request, request_id);
-        let answer = async {
+        answer_request(&self.health, request, |request, request_id| async move {
             let host = request_host(request.headers(), request.uri()).unwrap_or_default();
             let resolved = match self.resolve(host) {
                 Ok(route) => {
-                    let span = tracing::Span::current();
-                    span.record("wharf.app", route.app.facts.app.as_str());
-                    span.record("wharf.digest", route.app.facts.short_digest());
-                    let load = tracing::info_span!(target: TRACE_TARGET, "load");
-                    match in_span(self.components.get(&route.key), load).await {
+                    record_deployment(&route.app.facts.app, route.app.facts.short_digest());
+                    match in_span(self.components.get(&route.key), load_span()).await {
                         Ok(component) => Ok((component, route)),
                         Err(e) => Err(Unroutable::Fetch(route.app.facts.app.clone(), e)),
                     }
@@ -329,10 +321,7 @@ impl Dispatch for AppRouter {
                     serve_component(&self.runtime, &component, served, request, request_id).await
                 }
             }
-        };
-        let mut response = in_span(answer, span.clone()).await;
-        record_status(&span, response.status());
-        stamp_request_id(&mut response, request_id);
-        response
+        })
+        .await
     }
 }

@@ -3,7 +3,7 @@
 //! sharing the registry.
 
 use crate::api::{AppStatsBody, LogLine, NodeList};
-use crate::cluster::{Lines, NODE_HEADER, tag_with_node};
+use crate::cluster::{Lines, NODE_HEADER, ndjson, tag_with_node};
 use crate::error::ApiError;
 use crate::extract::AppParam;
 use crate::state::Admin;
@@ -200,20 +200,12 @@ fn follow(
         match live.recv().await {
             Ok(numbered) => Some((ndjson(&numbered.to_line(&app)), (live, app))),
             Err(broadcast::error::RecvError::Lagged(missed)) => {
-                let note = serde_json::json!({ "missed": missed });
-                let mut bytes = note.to_string().into_bytes();
-                bytes.push(b'\n');
-                Some((Bytes::from(bytes), (live, app)))
+                let note = ndjson(&serde_json::json!({ "missed": missed }));
+                Some((note, (live, app)))
             }
             Err(broadcast::error::RecvError::Closed) => None,
         }
     })
-}
-
-fn ndjson(line: &LogLine) -> Bytes {
-    let mut bytes = serde_json::to_vec(line).expect("a log line serializes");
-    bytes.push(b'\n');
-    Bytes::from(bytes)
 }
 
 /// `GET /v1/nodes`: every server sharing the registry, live or gone.

@@ -7,7 +7,7 @@ use super::request_body::BodyFaults;
 use super::{AbortOnDrop, GuestBody, InstanceSlot, classify};
 use crate::capabilities::{AppContext, HostState};
 use crate::idle_body::{BodyError, wasi_http_error};
-use crate::trace_context::{TRACE_TARGET, in_span};
+use crate::trace_context::{guest_span, in_span, instantiate_span};
 use crate::world::AppPre;
 use crate::{CompiledComponent, InvokeError, RequestId, Runtime};
 use bytes::Bytes;
@@ -67,7 +67,7 @@ impl Runtime {
         let digest = component.digest();
         let config = config.clone();
         let (outcome_tx, outcome_rx) = outcome_channel();
-        let guest_span = tracing::info_span!(target: TRACE_TARGET, "guest", otel.status_code = tracing::field::Empty);
+        let guest_span = guest_span();
         let task = AbortOnDrop::new(tokio::spawn(in_span(
             async move {
                 let _slot = permit;
@@ -75,11 +75,8 @@ impl Runtime {
                 // long-running lane, and hands it back for the order below.
                 let run = async move {
                     let call = async {
-                        let app = in_span(
-                            pre.instantiate_async(&mut store),
-                            tracing::info_span!(target: TRACE_TARGET, "instantiate"),
-                        )
-                        .await?;
+                        let app =
+                            in_span(pre.instantiate_async(&mut store), instantiate_span()).await?;
                         app.wasi_http_incoming_handler()
                             .call_handle(&mut store, guest_request, response_out)
                             .await

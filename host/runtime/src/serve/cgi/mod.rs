@@ -10,7 +10,7 @@ use super::request_body::BodyFaults;
 use super::{AbortOnDrop, GuestBody, InstanceSlot, classify};
 use crate::capabilities::{AppContext, HostState};
 use crate::idle_body::BodyError;
-use crate::trace_context::{TRACE_TARGET, in_span};
+use crate::trace_context::{guest_span, in_span, instantiate_span};
 use crate::{CompiledComponent, InvokeError, RequestId, Runtime};
 use bytes::{Bytes, BytesMut};
 use head::{Head, HeadParser, build_head, environment};
@@ -79,7 +79,7 @@ impl Runtime {
         let (mut store, memory_hit) = self.new_store(component, state);
         let digest = component.digest();
         let (outcome_tx, outcome_rx) = oneshot::channel();
-        let guest_span = tracing::info_span!(target: TRACE_TARGET, "guest", otel.status_code = tracing::field::Empty);
+        let guest_span = guest_span();
         let task = AbortOnDrop::new(tokio::spawn(in_span(
             async move {
                 let _slot = slot;
@@ -88,11 +88,8 @@ impl Runtime {
                 // long-running lane, and hands it back to be closed below.
                 let run = async move {
                     let call = async {
-                        let command = in_span(
-                            pre.instantiate_async(&mut store),
-                            tracing::info_span!(target: TRACE_TARGET, "instantiate"),
-                        )
-                        .await?;
+                        let command =
+                            in_span(pre.instantiate_async(&mut store), instantiate_span()).await?;
                         command.wasi_cli_run().call_run(&mut store).await
                     };
                     (tokio::time::timeout(deadline, call).await, store)
