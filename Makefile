@@ -4,7 +4,7 @@ export CARGO_TARGET_DIR
 # The SDK's own tests run natively, on the machine's target.
 HOST_TARGET := $(shell rustc -vV | sed -n 's/^host: //p')
 
-.PHONY: setup setup-tests guests build run test lint
+.PHONY: setup setup-tests guests build run image test lint
 
 setup:
 	scripts/setup.sh
@@ -24,6 +24,11 @@ build: setup
 run: guests build
 	$(CARGO_TARGET_DIR)/release/wharf serve
 
+# The container image, localhost/wharf:latest, built with podman from
+# deploy/container/Containerfile on an empty base.
+image: setup
+	scripts/build-image.sh
+
 lint: setup
 	cargo fmt --all -- --check
 	python3 scripts/vendor-wit.py --check
@@ -31,10 +36,12 @@ lint: setup
 	cd guests && cargo fmt --all -- --check
 	cd guests && cargo clippy --workspace --locked -- -D warnings
 
-# The whole suite: lints, doc tests, then unit and end-to-end tests, with a
-# real Garage and Postgres started for them.
+# The whole suite: lints, doc tests, the container image the image test
+# runs, then unit and end-to-end tests, with a real Garage, Postgres and
+# Prometheus started for them.
 test: setup-tests lint
 	cargo test --workspace --doc --locked
 	cd guests && cargo test --locked -p wharf-sdk --target $(HOST_TARGET)
+	scripts/build-image.sh localhost/wharf:test
 	scripts/with-test-services.sh cargo nextest run --workspace --locked --no-fail-fast
 	python3 bench/run.py --smoke

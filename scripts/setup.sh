@@ -64,8 +64,10 @@ if [ ! -x "$tools/bin/cargo-component" ]; then
 fi
 
 # From Debian's packages: Postgres for the registry and end-to-end tests,
-# Prometheus to scrape wharf's metrics in the observability tests, and
-# h2load (nghttp2-client) and openssl for the TLS tests.
+# Prometheus to scrape wharf's metrics in the observability tests, h2load
+# (nghttp2-client) and openssl for the TLS tests, haproxy in front of the
+# cluster test, and podman, binutils and the CA certificates for the
+# container image.
 packages=()
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! id postgres >/dev/null 2>&1; then
     packages+=(postgresql)
@@ -74,6 +76,10 @@ command -v prometheus >/dev/null || packages+=(prometheus)
 command -v h2load >/dev/null || packages+=(nghttp2-client)
 command -v openssl >/dev/null || packages+=(openssl)
 command -v curl >/dev/null || packages+=(curl)
+command -v haproxy >/dev/null || packages+=(haproxy)
+command -v podman >/dev/null || packages+=(podman)
+command -v objcopy >/dev/null || packages+=(binutils)
+[ -r /etc/ssl/certs/ca-certificates.crt ] || packages+=(ca-certificates)
 if [ ${#packages[@]} -gt 0 ]; then
     sudo=
     [ "$(id -u)" = 0 ] || sudo=sudo

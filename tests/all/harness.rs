@@ -51,15 +51,20 @@ impl Wharf {
     /// 127.0.0.1:0` unless `ARGS` say otherwise), and waits until it prints
     /// the public and admin addresses.
     pub fn serve(data_dir: &Path, args: &[&str], env: &[(&str, String)]) -> Result<Self> {
+        Self::serve_listening("127.0.0.1:0", data_dir, args, env)
+    }
+
+    /// [`Wharf::serve`] with the public listener on `listen`, for a server
+    /// that must come back on the same address after a restart.
+    pub fn serve_listening(
+        listen: &str,
+        data_dir: &Path,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> Result<Self> {
         let mut command = Command::new(env!("CARGO_BIN_EXE_wharf"));
         command
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-            ])
+            .args(["serve", "--listen", listen, "--admin-listen", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(data_dir)
             .args(args)
@@ -73,6 +78,13 @@ impl Wharf {
         let metrics_off = args.windows(2).any(|w| w == ["--metrics-listen", "off"]);
         let with_tls = args.contains(&"--tls-listen");
         Self::start(command, true, !metrics_off, with_tls)
+    }
+
+    /// Starts `command`, a server of another build (the container image's
+    /// entrypoint), and waits until it prints its public, admin and metrics
+    /// addresses.
+    pub fn serve_command(command: Command) -> Result<Self> {
+        Self::start(command, true, true, false)
     }
 
     fn start(
@@ -291,6 +303,15 @@ pub fn wharf_cli_env(
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     ))
+}
+
+/// A port free on 127.0.0.1 now, for a process that must keep one address
+/// across restarts or cannot pick its own (haproxy). Another process may
+/// take it before it is bound again; port 0 is better wherever it works.
+pub fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// The hex SHA-256 of a file, computed independently of wharf.

@@ -3,6 +3,7 @@
 
 mod faults;
 mod harness;
+mod image;
 mod new;
 mod run;
 mod serve;

@@ -9,7 +9,9 @@
 //! - `outbound.rs`: outbound allow-lists and capabilities;
 //! - `quotas.rs`: key-value quotas;
 //! - `observe.rs`: metrics through Prometheus, health, access and guest logs;
-//! - `tls.rs`: the TLS listener, with curl, h2load and certificates on disk.
+//! - `tls.rs`: the TLS listener, with curl, h2load and certificates on disk;
+//! - `load_balancer.rs`: three servers behind haproxy, restarted and killed
+//!   under load.
 //!
 //! [`AdminSession`] is the fixture they share: a server and the CLI
 //! environment that reaches it.
@@ -18,6 +20,7 @@ mod app_data;
 mod cluster;
 mod deploys;
 mod integrity;
+mod load_balancer;
 mod observe;
 mod outbound;
 mod quotas;

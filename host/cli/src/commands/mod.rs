@@ -15,6 +15,7 @@ mod key;
 mod logs;
 mod new;
 mod nodes;
+mod probe;
 mod promote;
 mod rollback;
 mod run;
@@ -43,6 +44,7 @@ pub enum Command {
     Key(key::KeyCommand),
     Logs(logs::LogsCommand),
     Nodes(nodes::NodesCommand),
+    Probe(probe::ProbeCommand),
 }
 
 impl Command {
@@ -71,6 +73,7 @@ impl Command {
             Command::Key(c) => c.execute(),
             Command::Logs(c) => c.execute(),
             Command::Nodes(c) => c.execute(),
+            Command::Probe(c) => c.execute(),
         }
     }
 }
