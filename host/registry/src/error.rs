@@ -73,6 +73,12 @@ pub enum RegistryError {
     /// An increment past `u64::MAX`.
     #[error("incrementing `{0}` would overflow")]
     CounterOverflow(String),
+    /// A token with that name exists.
+    #[error("there is already a token named `{0}`; revoke it first or pick another name")]
+    TokenExists(String),
+    /// There is no token with that name.
+    #[error("there is no token named `{0}`; `wharf tokens list` lists them")]
+    UnknownToken(String),
     /// A stored row does not parse; the database was edited by hand or is
     /// from a newer wharf.
     #[error("the registry holds a malformed {what}: {source}")]

@@ -13,7 +13,10 @@
 //!   by the same process.
 //! - The servers sharing a registry write their own rows ([`NodeRecord`],
 //!   `nodes.rs`) on every heartbeat, outside the change feed.
+//! - Scoped admin tokens ([`TokenRecord`], `tokens.rs`) and the audit trail
+//!   ([`AuditEntry`], `audit.rs`, append-only) are outside it too.
 
+mod audit;
 mod change;
 mod error;
 mod feed;
@@ -25,7 +28,9 @@ mod nodes;
 mod properties;
 mod registry;
 mod rows;
+mod tokens;
 
+pub use audit::{AuditEntry, AuditQuery};
 pub use change::Change;
 pub use error::RegistryError;
 pub use feed::{FeedFollower, LOCAL_APPLY_WAIT};
@@ -34,6 +39,7 @@ pub use model::{
     Action, App, AppSettings, ConfigEntry, Deployment, NewDeployment, Release, RoutedDeployment,
     RoutingTable, UnknownAction,
 };
-pub use names::{AppName, Hostname, NameError};
+pub use names::{AppName, Hostname, NameError, TokenName};
 pub use nodes::NodeRecord;
 pub use registry::{Database, Registry};
+pub use tokens::{Role, TokenRecord, UnknownRole};

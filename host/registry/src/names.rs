@@ -35,6 +35,12 @@ pub enum NameError {
          hyphens, starting with a letter and not ending with a hyphen (e.g. `my-app`)"
     )]
     App(String),
+    /// Not a valid token name.
+    #[error(
+        "`{0}` is not a valid token name: use 1 to 40 lowercase letters, digits and single \
+         hyphens, starting with a letter (e.g. `ci-shop`); `admin` and `peer` are taken"
+    )]
+    Token(String),
     /// Not a valid hostname.
     #[error(
         "`{0}` is not a valid hostname: use lowercase DNS labels of letters, digits and \
@@ -43,20 +49,56 @@ pub enum NameError {
     Hostname(String),
 }
 
+/// Whether `s` is 1 to 40 lowercase letters, digits and single hyphens,
+/// starting with a letter and not ending with a hyphen.
+fn is_label_name(s: &str) -> bool {
+    (1..=AppName::MAX_LEN).contains(&s.len())
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && !s.ends_with('-')
+        && !s.contains("--")
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 impl FromStr for AppName {
     type Err = NameError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let ok = (1..=Self::MAX_LEN).contains(&s.len())
-            && s.starts_with(|c: char| c.is_ascii_lowercase())
-            && !s.ends_with('-')
-            && !s.contains("--")
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if ok {
+        if is_label_name(s) {
             Ok(Self(s.to_owned()))
         } else {
             Err(NameError::App(s.to_owned()))
+        }
+    }
+}
+
+/// The name of a scoped admin token, recorded with everything done with
+/// it. The same syntax as an app name; `admin` (the server's own token)
+/// and `peer` (servers reading each other's logs) are taken.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct TokenName(String);
+
+impl TokenName {
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TokenName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for TokenName {
+    type Err = NameError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if is_label_name(s) && !matches!(s, "admin" | "peer") {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(NameError::Token(s.to_owned()))
         }
     }
 }
@@ -120,6 +162,24 @@ mod tests {
             &"a".repeat(41),
         ] {
             assert!(bad.parse::<AppName>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn token_names() {
+        for good in ["ci", "ci-shop", "deploy2"] {
+            assert!(good.parse::<TokenName>().is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "admin",
+            "peer",
+            "CI",
+            "ci_shop",
+            "a--b",
+            &"a".repeat(41),
+        ] {
+            assert!(bad.parse::<TokenName>().is_err(), "{bad}");
         }
     }
 

@@ -37,19 +37,19 @@ pub struct NodeRecord {
     pub instance_slots: u32,
 }
 
-fn millis(time: SystemTime) -> i64 {
+pub(crate) fn millis(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |since| {
         i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
     })
 }
 
-fn time_of(millis: i64) -> SystemTime {
+pub(crate) fn time_of(millis: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(u64::try_from(millis).unwrap_or(0))
 }
 
 impl Registry {
     /// The database's clock, in milliseconds since the Unix epoch, as SQL.
-    fn now_ms(&self) -> &'static str {
+    pub(crate) fn now_ms(&self) -> &'static str {
         match self.database() {
             Database::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000 AS BIGINT)",
             Database::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",

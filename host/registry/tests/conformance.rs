@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 use wharf_registry::{
-    Action, AppName, AppSettings, Hostname, NewDeployment, NodeRecord, Registry, RegistryError,
+    Action, AppName, AppSettings, AuditEntry, AuditQuery, Hostname, NewDeployment, NodeRecord,
+    Registry, RegistryError, Role, TokenRecord,
 };
 use wharf_store::BlobKey;
 use wharf_test_services::Postgres;
@@ -720,6 +721,159 @@ async fn nodes_heartbeat_and_are_forgotten(registry: Registry, _url: &str) {
     assert!(registry.nodes().await.expect("nodes").is_empty());
 }
 
+/// Tokens are found by their secret's hash until they expire or are
+/// revoked; names are unique.
+async fn tokens_expire_and_are_revoked(registry: Registry, _url: &str) {
+    use std::time::{Duration, SystemTime};
+    let token =
+        |name: &str, role: Role, apps: &[&str], expires_at: Option<SystemTime>| TokenRecord {
+            name: name.parse().expect("token name"),
+            role,
+            apps: apps.iter().map(|a| app(a)).collect(),
+            created_at: SystemTime::UNIX_EPOCH,
+            created_by: "admin".into(),
+            expires_at,
+        };
+    let later = SystemTime::now() + Duration::from_secs(3600);
+    let ci = token("ci", Role::Deploy, &["shop", "blog"], Some(later));
+    registry.create_token(&ci, "aa11").await.expect("create");
+    let err = registry
+        .create_token(&token("ci", Role::Read, &[], None), "bb22")
+        .await
+        .expect_err("the name is taken");
+    assert!(matches!(err, RegistryError::TokenExists(_)), "{err}");
+    let gone = token(
+        "gone",
+        Role::Admin,
+        &[],
+        Some(SystemTime::now() - Duration::from_secs(1)),
+    );
+    registry.create_token(&gone, "cc33").await.expect("create");
+
+    let found = registry
+        .token_by_secret("aa11")
+        .await
+        .expect("find")
+        .expect("found");
+    assert_eq!(found.name.as_str(), "ci");
+    assert_eq!(found.role, Role::Deploy);
+    assert_eq!(found.apps, [app("shop"), app("blog")]);
+    assert!(found.covers(&app("shop")) && !found.covers(&app("other")));
+    let expires = found.expires_at.expect("expires");
+    let skew = |a: SystemTime, b: SystemTime| a.duration_since(b).or(b.duration_since(a));
+    assert!(skew(expires, later).expect("times") < Duration::from_millis(2));
+    assert!(
+        registry
+            .token_by_secret("cc33")
+            .await
+            .expect("find")
+            .is_none(),
+        "expired"
+    );
+    assert!(
+        registry
+            .token_by_secret("dd44")
+            .await
+            .expect("find")
+            .is_none()
+    );
+
+    let names: Vec<String> = registry
+        .tokens()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert_eq!(names, ["ci", "gone"], "expired tokens are listed too");
+    registry
+        .revoke_token(&"ci".parse().expect("name"))
+        .await
+        .expect("revoke");
+    assert!(
+        registry
+            .token_by_secret("aa11")
+            .await
+            .expect("find")
+            .is_none()
+    );
+    let err = registry
+        .revoke_token(&"ci".parse().expect("name"))
+        .await
+        .expect_err("already revoked");
+    assert!(matches!(err, RegistryError::UnknownToken(_)), "{err}");
+}
+
+/// The audit trail reads newest first, by app and in pages, and cannot be
+/// changed.
+async fn the_audit_trail_is_append_only(registry: Registry, url: &str) {
+    use sqlx::Connection;
+    let entry = |action: &str, app: Option<&str>, status: u16| AuditEntry {
+        id: 0,
+        at: std::time::SystemTime::UNIX_EPOCH,
+        actor: "ci".into(),
+        client: "192.0.2.7".into(),
+        action: action.into(),
+        app: app.map(str::to_owned),
+        status,
+        detail: String::new(),
+    };
+    for (action, app, status) in [
+        ("deploy", Some("shop"), 201),
+        ("gc", None, 200),
+        ("rollback", Some("shop"), 200),
+        ("deploy", Some("blog"), 403),
+    ] {
+        registry
+            .record_audit(&entry(action, app, status))
+            .await
+            .expect("record");
+    }
+    let all = registry
+        .audit(&AuditQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("read");
+    let actions: Vec<&str> = all.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["deploy", "rollback", "gc", "deploy"]);
+    assert_eq!(all[0].status, 403);
+    assert_eq!(all[0].client, "192.0.2.7");
+    let shop = registry
+        .audit(&AuditQuery {
+            app: Some(app("shop")),
+            before: None,
+            limit: 10,
+        })
+        .await
+        .expect("read");
+    let actions: Vec<&str> = shop.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["rollback", "deploy"]);
+    let page = registry
+        .audit(&AuditQuery {
+            app: None,
+            before: Some(all[1].id),
+            limit: 1,
+        })
+        .await
+        .expect("read");
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].id, all[2].id);
+
+    sqlx::any::install_default_drivers();
+    let mut raw = sqlx::AnyConnection::connect(url)
+        .await
+        .expect("raw connection");
+    for statement in ["UPDATE audit SET status = 200", "DELETE FROM audit"] {
+        let err = sqlx::query(statement)
+            .execute(&mut raw)
+            .await
+            .expect_err("append-only");
+        assert!(err.to_string().contains("append-only"), "{err}");
+    }
+}
+
 macro_rules! conformance {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -734,6 +888,8 @@ macro_rules! conformance {
             conformance!(@case $open, config_and_settings);
             conformance!(@case $open, key_value_data);
             conformance!(@case $open, nodes_heartbeat_and_are_forgotten);
+            conformance!(@case $open, tokens_expire_and_are_revoked);
+            conformance!(@case $open, the_audit_trail_is_append_only);
         }
     };
     (@case $open:expr, $case:ident) => {
