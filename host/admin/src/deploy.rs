@@ -1,18 +1,20 @@
 //! Receiving a deploy: stream the upload, validate it, store it, and only
 //! then record it and move the pointer.
 
+use crate::access::{AuditNote, Caller};
 use crate::api::DeployResult;
 use crate::error::ApiError;
 use crate::extract::AppParam;
 use crate::state::Admin;
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode, header};
 use http_body_util::BodyExt;
 use std::sync::Arc;
-use wharf_registry::{Action, AppName, Deployment, NewDeployment};
+use wharf_registry::{Action, AppName, Deployment, NewDeployment, Role};
 use wharf_runtime::BodyStalled;
 use wharf_server::FetchError;
 use wharf_store::{BlobKey, DigestWriter};
@@ -150,16 +152,26 @@ async fn read_upload(
 /// deploys the body, a component or a WASI preview1 core module.
 pub(crate) async fn deploy(
     State(admin): State<Arc<Admin>>,
+    Extension(caller): Extension<Caller>,
     AppParam(app): AppParam,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<DeployResult>), ApiError> {
+) -> Result<Response, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse().ok());
-    let result = admin.deploy(app, query.as_deref(), declared, body).await?;
-    Ok((StatusCode::CREATED, Json(result)))
+    let result = admin
+        .deploy(app, &caller, query.as_deref(), declared, body)
+        .await?;
+    let note = AuditNote(format!(
+        "{} {}",
+        if result.live { "live:" } else { "preview:" },
+        result.digest
+    ));
+    let mut response = (StatusCode::CREATED, Json(result)).into_response();
+    response.extensions_mut().insert(note);
+    Ok(response)
 }
 
 impl Admin {
@@ -172,11 +184,16 @@ impl Admin {
     pub(crate) async fn deploy(
         &self,
         app: AppName,
+        caller: &Caller,
         query: Option<&str>,
         declared: Option<u64>,
         body: Body,
     ) -> Result<DeployResult, ApiError> {
         let options = DeployOptions::parse(query)?;
+        if !options.allow_outbound.is_empty() {
+            // The outbound allow-list is a setting: an admin's to change.
+            caller.require(Role::Admin, Some(&app))?;
+        }
         let (upload, upload_digest) = read_upload(body, declared, self.max_deploy_bytes).await?;
         tracing::info!(%app, size = upload.len(), digest = %upload_digest, "deploy received");
 
@@ -201,7 +218,7 @@ impl Admin {
         let new = NewDeployment {
             app: app.clone(),
             key,
-            token_name: self.token.name().to_owned(),
+            token_name: caller.name.clone(),
             message: options.message.clone(),
             imports: interfaces.imports.clone(),
             exports: interfaces.exports.clone(),
@@ -268,7 +285,7 @@ impl Admin {
         }
         if !options.preview {
             change
-                .go_live(&deployment, Action::Deploy, self.token.name())
+                .go_live(&deployment, Action::Deploy, &new.token_name)
                 .await?;
         }
         change.commit().await?;

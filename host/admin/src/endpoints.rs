@@ -1,48 +1,126 @@
 //! Every path of the admin API, written once: the server routes by these
 //! templates and the `wharf` CLI fills them in ([`Endpoint::path`]).
 
+use wharf_registry::Role;
+
 /// One path of the admin API, with `{name}` for each parameter, and the
 /// methods it takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Endpoint {
     template: &'static str,
-    methods: &'static [&'static str],
+    methods: &'static [Method],
+}
+
+/// One method of an endpoint: the role a token needs for it, and the
+/// action the audit trail records it as. A role is needed for the app in
+/// the path when the path has one, and for every app otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Method {
+    /// `GET`, `POST`, `PUT` or `DELETE`.
+    pub name: &'static str,
+    /// The least role that may call it.
+    pub needs: Role,
+    /// What the audit trail calls it.
+    pub action: &'static str,
 }
 
 /// An endpoint at `template` taking `methods`.
-const fn endpoint(template: &'static str, methods: &'static [&'static str]) -> Endpoint {
+const fn endpoint(template: &'static str, methods: &'static [Method]) -> Endpoint {
     Endpoint { template, methods }
 }
 
-/// `GET`: every app.
-pub const APPS: Endpoint = endpoint("/v1/apps", &["GET"]);
+/// `name`, open to tokens with the role `needs`, recorded as `action`.
+const fn method(name: &'static str, needs: Role, action: &'static str) -> Method {
+    Method {
+        name,
+        needs,
+        action,
+    }
+}
+
+use Role::{Admin, Deploy, Read};
+
+/// `GET`: every app (the ones a scoped token covers).
+pub const APPS: Endpoint = endpoint("/v1/apps", &[method("GET", Read, "list apps")]);
 /// `GET`, `DELETE`: one app.
-pub const APP: Endpoint = endpoint("/v1/apps/{app}", &["GET", "DELETE"]);
+pub const APP: Endpoint = endpoint(
+    "/v1/apps/{app}",
+    &[
+        method("GET", Read, "show app"),
+        method("DELETE", Admin, "delete app"),
+    ],
+);
 /// `POST`: deploy the body.
-pub const DEPLOYMENTS: Endpoint = endpoint("/v1/apps/{app}/deployments", &["POST"]);
+pub const DEPLOYMENTS: Endpoint = endpoint(
+    "/v1/apps/{app}/deployments",
+    &[method("POST", Deploy, "deploy")],
+);
 /// `GET`: releases and deployments, newest first.
-pub const HISTORY: Endpoint = endpoint("/v1/apps/{app}/history", &["GET"]);
+pub const HISTORY: Endpoint = endpoint(
+    "/v1/apps/{app}/history",
+    &[method("GET", Read, "show history")],
+);
 /// `POST`: make the previous (or a named) deployment live.
-pub const ROLLBACK: Endpoint = endpoint("/v1/apps/{app}/rollback", &["POST"]);
+pub const ROLLBACK: Endpoint = endpoint(
+    "/v1/apps/{app}/rollback",
+    &[method("POST", Deploy, "rollback")],
+);
 /// `POST`: make a preview deployment live.
-pub const PROMOTE: Endpoint = endpoint("/v1/apps/{app}/promote", &["POST"]);
+pub const PROMOTE: Endpoint = endpoint(
+    "/v1/apps/{app}/promote",
+    &[method("POST", Deploy, "promote")],
+);
 /// `PUT`: the app's custom hostnames.
-pub const HOSTNAMES: Endpoint = endpoint("/v1/apps/{app}/hostnames", &["PUT"]);
+pub const HOSTNAMES: Endpoint = endpoint(
+    "/v1/apps/{app}/hostnames",
+    &[method("PUT", Admin, "set hostnames")],
+);
 /// `GET`, `PUT`: the app's settings.
-pub const SETTINGS: Endpoint = endpoint("/v1/apps/{app}/settings", &["GET", "PUT"]);
+pub const SETTINGS: Endpoint = endpoint(
+    "/v1/apps/{app}/settings",
+    &[
+        method("GET", Read, "show settings"),
+        method("PUT", Admin, "change settings"),
+    ],
+);
 /// `GET`: the app's configuration, secrets without their values.
-pub const CONFIG: Endpoint = endpoint("/v1/apps/{app}/config", &["GET"]);
+pub const CONFIG: Endpoint = endpoint(
+    "/v1/apps/{app}/config",
+    &[method("GET", Read, "list config")],
+);
 /// `PUT`, `DELETE`: one configuration key.
-pub const CONFIG_KEY: Endpoint = endpoint("/v1/apps/{app}/config/{key}", &["PUT", "DELETE"]);
+pub const CONFIG_KEY: Endpoint = endpoint(
+    "/v1/apps/{app}/config/{key}",
+    &[
+        method("PUT", Deploy, "set config"),
+        method("DELETE", Deploy, "unset config"),
+    ],
+);
 /// `GET`: the app's recent guest output, as NDJSON; `?follow=true` streams
 /// new lines, `?since=5m` starts later.
-pub const LOGS: Endpoint = endpoint("/v1/apps/{app}/logs", &["GET"]);
+pub const LOGS: Endpoint = endpoint("/v1/apps/{app}/logs", &[method("GET", Read, "read logs")]);
 /// `GET`: the app's request rate, error rate and latency on this server.
-pub const STATS: Endpoint = endpoint("/v1/apps/{app}/stats", &["GET"]);
+pub const STATS: Endpoint = endpoint("/v1/apps/{app}/stats", &[method("GET", Read, "show stats")]);
 /// `GET`: the servers sharing the registry.
-pub const NODES: Endpoint = endpoint("/v1/nodes", &["GET"]);
+pub const NODES: Endpoint = endpoint("/v1/nodes", &[method("GET", Read, "list nodes")]);
 /// `POST`: remove blobs no deployment refers to.
-pub const GC: Endpoint = endpoint("/v1/gc", &["POST"]);
+pub const GC: Endpoint = endpoint("/v1/gc", &[method("POST", Admin, "gc")]);
+/// `GET`: the scoped tokens; `POST`: make one.
+pub const TOKENS: Endpoint = endpoint(
+    "/v1/tokens",
+    &[
+        method("GET", Admin, "list tokens"),
+        method("POST", Admin, "create token"),
+    ],
+);
+/// `DELETE`: revoke a token.
+pub const TOKEN: Endpoint = endpoint(
+    "/v1/tokens/{token}",
+    &[method("DELETE", Admin, "revoke token")],
+);
+/// `GET`: the audit trail, newest first; `?app=` limits it to one app
+/// (which needs only `read` on it), `?before=` pages back, `?limit=`.
+pub const AUDIT: Endpoint = endpoint("/v1/audit", &[method("GET", Read, "read audit")]);
 
 /// Every endpoint, for the router and its tests.
 pub const ALL: &[Endpoint] = &[
@@ -60,6 +138,9 @@ pub const ALL: &[Endpoint] = &[
     STATS,
     NODES,
     GC,
+    TOKENS,
+    TOKEN,
+    AUDIT,
 ];
 
 impl Endpoint {
@@ -69,8 +150,18 @@ impl Endpoint {
     }
 
     /// The methods it takes.
-    pub const fn methods(self) -> &'static [&'static str] {
+    pub const fn methods(self) -> &'static [Method] {
         self.methods
+    }
+
+    /// The method named `name`, if the endpoint takes it.
+    pub fn method(self, name: &str) -> Option<Method> {
+        self.methods.iter().copied().find(|m| m.name == name)
+    }
+
+    /// Whether the path's first parameter names an app.
+    pub fn names_app(self) -> bool {
+        self.template.starts_with("/v1/apps/{app}")
     }
 
     /// The endpoint whose template is `template`.

@@ -7,6 +7,7 @@
 //! `code` is the status in words ([`ApiError::code`]); `message` says what
 //! to do.
 
+use crate::access::AuditNote;
 use crate::api::{ErrorBody, ErrorDetail};
 use axum::Json;
 use axum::response::{IntoResponse, Response};
@@ -43,19 +44,21 @@ impl ApiError {
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "missing or wrong admin token: send `Authorization: Bearer <token>` \
-             (the server's WHARF_ADMIN_TOKEN, or the token file it printed at start)",
+            "missing, wrong, expired or revoked admin token: send `Authorization: Bearer \
+             <token>` (the server's WHARF_ADMIN_TOKEN, the token file it printed at start, or a \
+             token from `wharf tokens create`)",
         )
     }
 
     /// The status in words, for programs: `bad_request`, `unauthorized`,
-    /// `not_found`, `method_not_allowed`, `conflict`, `too_large`,
+    /// `forbidden` (the token's role or apps do not allow it), `not_found`, `method_not_allowed`, `conflict`, `too_large`,
     /// `not_servable` (the upload is no component wharf can serve),
     /// `unavailable` (try again) or `internal`.
     pub fn code(&self) -> &'static str {
         match self.status {
             StatusCode::BAD_REQUEST => "bad_request",
             StatusCode::UNAUTHORIZED => "unauthorized",
+            StatusCode::FORBIDDEN => "forbidden",
             StatusCode::NOT_FOUND => "not_found",
             StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
             StatusCode::CONFLICT => "conflict",
@@ -80,7 +83,9 @@ impl From<RegistryError> for ApiError {
             RegistryError::BadConfig(_) => StatusCode::BAD_REQUEST,
             RegistryError::UnknownApp(_)
             | RegistryError::UnknownDeployment { .. }
-            | RegistryError::UnknownConfigKey { .. } => StatusCode::NOT_FOUND,
+            | RegistryError::UnknownConfigKey { .. }
+            | RegistryError::UnknownToken(_) => StatusCode::NOT_FOUND,
+            RegistryError::TokenExists(_) => StatusCode::CONFLICT,
             RegistryError::NothingToRollBackTo { .. }
             | RegistryError::AlreadyLive { .. }
             | RegistryError::HostnameTaken { .. } => StatusCode::CONFLICT,
@@ -142,6 +147,7 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let note = AuditNote(self.message.clone());
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code().to_owned(),
@@ -149,6 +155,7 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status, Json(body)).into_response();
+        response.extensions_mut().insert(note);
         let headers = response.headers_mut();
         match self.status {
             StatusCode::UNAUTHORIZED => {

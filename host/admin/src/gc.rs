@@ -1,11 +1,13 @@
 //! Removing blobs no deployment refers to.
 
+use crate::access::AuditNote;
 use crate::api::{GcRequest, GcResult};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::state::Admin;
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -16,11 +18,15 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(3600);
 pub(crate) async fn collect(
     State(admin): State<Arc<Admin>>,
     JsonBody(body): JsonBody<GcRequest>,
-) -> Result<Json<GcResult>, ApiError> {
+) -> Result<Response, ApiError> {
     let grace = body
         .grace_seconds
         .map_or(DEFAULT_GRACE, Duration::from_secs);
-    Ok(Json(admin.collect_garbage(grace).await?))
+    let result = admin.collect_garbage(grace).await?;
+    let note = AuditNote(format!("deleted {} blobs", result.deleted.len()));
+    let mut response = Json(result).into_response();
+    response.extensions_mut().insert(note);
+    Ok(response)
 }
 
 impl Admin {

@@ -2,7 +2,12 @@
 //! configuration and garbage collection, as JSON over HTTP on a listener of
 //! its own, routed by axum.
 //!
-//! Every request needs `Authorization: Bearer <token>` ([`AdminToken`]).
+//! Every request needs `Authorization: Bearer <token>`: the server's own
+//! token ([`AdminToken`]), which may do everything, or a scoped token kept
+//! in the registry, whose role (`read`, `deploy`, `admin`) and apps limit
+//! what it may do ([`endpoints`] names the role each method needs). Every
+//! change, and every refusal for a token's role or apps, is recorded in
+//! the audit trail.
 //! The endpoints, all under `/v1` ([`endpoints`] writes each path once,
 //! for the server and the `wharf` CLI):
 //!
@@ -22,10 +27,14 @@
 //! | GET | `/apps/{app}/stats` | the app's request rate, error rate and latency on this server |
 //! | GET | `/nodes` | the servers sharing the registry |
 //! | POST | `/gc` | `{"grace_seconds": n?}` |
+//! | GET, POST | `/tokens` | list scoped tokens, or make one: `{"name", "role", "apps": [...]?, "expires_in_seconds": n?}` |
+//! | DELETE | `/tokens/{token}` | revoke a token |
+//! | GET | `/audit?app=&before=&limit=` | the audit trail, newest first |
 //!
 //! Every error is `{"error": {"code": ..., "message": ...}}` ([`ApiError`]).
 //! [`api`] holds the JSON bodies; the `wharf` CLI uses the same types.
 
+mod access;
 pub mod api;
 mod cluster;
 mod deploy;
@@ -34,16 +43,16 @@ mod error;
 mod extract;
 mod gc;
 mod handlers;
+pub mod metrics;
 mod router;
 mod state;
-mod token;
 mod views;
 
+pub use access::{AdminToken, MIN_TOKEN_LEN, TokenError, TokenSource};
 pub use cluster::{ClusterConfig, DEFAULT_NODE_TIMEOUT};
 pub use deploy::MAX_MESSAGE_LEN;
 pub use error::ApiError;
 pub use extract::MAX_JSON_BODY;
 pub use gc::DEFAULT_GRACE;
 pub use router::{AdminApi, AdminConfig};
-pub use token::{AdminToken, MIN_TOKEN_LEN, TokenError, TokenSource};
 pub use views::{PublicUrls, rfc3339};

@@ -4,21 +4,20 @@
 //!
 //! [`endpoints`]: crate::endpoints
 
+use crate::access::{AdminToken, check};
 use crate::cluster::{Cluster, ClusterConfig};
 use crate::endpoints::{
-    APP, APPS, CONFIG, CONFIG_KEY, DEPLOYMENTS, Endpoint, GC, HISTORY, HOSTNAMES, LOGS, NODES,
-    PROMOTE, ROLLBACK, SETTINGS, STATS,
+    APP, APPS, AUDIT, CONFIG, CONFIG_KEY, DEPLOYMENTS, Endpoint, GC, HISTORY, HOSTNAMES, LOGS,
+    NODES, PROMOTE, ROLLBACK, SETTINGS, STATS, TOKEN, TOKENS,
 };
 use crate::error::ApiError;
-use crate::handlers::{apps, config, observe, releases};
+use crate::handlers::{apps, audit, config, observe, releases, tokens};
 use crate::state::Admin;
-use crate::token::AdminToken;
 use crate::views::PublicUrls;
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use http::{StatusCode, header};
+use axum::extract::{MatchedPath, Request};
+use axum::middleware;
+use axum::routing::{delete, get, post, put};
+use http::StatusCode;
 use std::sync::Arc;
 use tower::ServiceExt;
 use wharf_registry::Registry;
@@ -28,7 +27,8 @@ use wharf_store::BlobStore;
 
 /// How the admin API is set up.
 pub struct AdminConfig {
-    /// The bearer token every request must carry.
+    /// The server's own token, which may do everything; scoped tokens
+    /// are kept in the registry.
     pub token: AdminToken,
     /// How public URLs are written in answers.
     pub urls: PublicUrls,
@@ -52,6 +52,7 @@ impl AdminApi {
         store: Arc<BlobStore>,
         router: Arc<AppRouter>,
     ) -> Self {
+        crate::metrics::describe();
         let admin = Arc::new(Admin {
             token: config.token,
             registry,
@@ -95,43 +96,20 @@ fn routes(admin: Arc<Admin>) -> axum::Router {
         .route(STATS.template(), get(observe::stats))
         .route(NODES.template(), get(observe::nodes))
         .route(GC.template(), post(crate::gc::collect))
+        .route(TOKENS.template(), get(tokens::list).post(tokens::create))
+        .route(TOKEN.template(), delete(tokens::revoke))
+        .route(AUDIT.template(), get(audit::list))
+        .route_layer(middleware::from_fn_with_state(
+            admin.clone(),
+            check::authorize,
+        ))
         .fallback(no_endpoint)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(admin.clone(), require_token))
+        .layer(middleware::from_fn_with_state(
+            admin.clone(),
+            check::authenticate,
+        ))
         .with_state(admin)
-}
-
-/// Refuses a request without the admin token with 401, before routing.
-/// Another server's request for this server's own guest output may carry
-/// the peer credential instead.
-async fn require_token(State(admin): State<Arc<Admin>>, request: Request, next: Next) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, presented)| presented.trim());
-    let allowed = presented.is_some_and(|presented| {
-        admin.token.verify(presented)
-            || (is_peer_request(&request) && admin.token.verify_peer(presented))
-    });
-    if !allowed {
-        return ApiError::unauthorized().into_response();
-    }
-    next.run(request).await
-}
-
-/// Whether `request` is what one server asks another: `GET
-/// /v1/apps/{app}/logs` with `local=true`.
-fn is_peer_request(request: &Request) -> bool {
-    let segments: Vec<&str> = request.uri().path().split('/').collect();
-    let local = request.uri().query().is_some_and(|query| {
-        url::form_urlencoded::parse(query.as_bytes()).any(|(k, v)| k == "local" && v == "true")
-    });
-    request.method() == http::Method::GET
-        && matches!(segments.as_slice(), ["", "v1", "apps", _, "logs"])
-        && local
 }
 
 /// 404 for a path that is no endpoint.
@@ -139,7 +117,8 @@ async fn no_endpoint(request: Request) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         format!(
-            "no admin endpoint at {}; endpoints live under /v1/apps, /v1/nodes and /v1/gc",
+            "no admin endpoint at {}; endpoints live under /v1/apps, /v1/nodes, /v1/tokens, \
+             /v1/audit and /v1/gc",
             request.uri().path()
         ),
     )
@@ -149,7 +128,10 @@ async fn no_endpoint(request: Request) -> ApiError {
 async fn method_not_allowed(path: Option<MatchedPath>) -> ApiError {
     let methods = path
         .and_then(|path| Endpoint::find(path.as_str()))
-        .map(|endpoint| endpoint.methods().join(" or "))
+        .map(|endpoint| {
+            let names: Vec<&str> = endpoint.methods().iter().map(|m| m.name).collect();
+            names.join(" or ")
+        })
         .unwrap_or_default();
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,

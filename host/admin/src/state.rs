@@ -1,8 +1,8 @@
 //! [`Admin`]: what every handler of the admin API works on.
 
+use crate::access::AdminToken;
 use crate::api::AppInfo;
 use crate::cluster::Cluster;
-use crate::token::AdminToken;
 use crate::views::PublicUrls;
 use std::sync::Arc;
 use wharf_registry::{App, Registry};

@@ -397,3 +397,383 @@ mod properties {
         );
     }
 }
+
+/// Sends `method path` with `body` (JSON when given) and `secret` as the
+/// bearer token.
+async fn call(
+    api: &axum::Router,
+    secret: &str,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> Response<Body> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {secret}"));
+    if body.is_some() {
+        builder = builder.header(header::CONTENT_TYPE, "application/json");
+    }
+    let body = body.map_or_else(Body::empty, |json| Body::from(json.to_string()));
+    send(api, builder.body(body).expect("request")).await
+}
+
+/// Makes a scoped token with the server's own token, and returns its
+/// secret.
+async fn make_token(api: &axum::Router, name: &str, role: &str, apps: &[&str]) -> String {
+    let response = call(
+        api,
+        TOKEN,
+        "POST",
+        "/v1/tokens",
+        Some(serde_json::json!({"name": name, "role": role, "apps": apps})),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: wharf_admin::api::CreatedToken = json(response).await;
+    assert_eq!(created.info.role, role);
+    created.secret
+}
+
+/// Which apps a case is about, for judging who may call it.
+#[derive(Clone, Copy, Debug)]
+enum About {
+    /// Nothing app-specific: any token may read it.
+    Nothing,
+    /// `shop`, which the scoped tokens cover.
+    Shop,
+    /// `blog`, which they do not.
+    Blog,
+    /// The whole server: only tokens that cover every app.
+    Server,
+}
+
+/// Every method of every endpoint, called with each role, scoped to `shop`
+/// and unscoped: the policy README states (read < deploy < admin; a scoped
+/// token acts only on its apps; server-wide changes need an unscoped
+/// admin) decides which must be refused with 403. Allowed calls are made
+/// to fail after the check (bad bodies, unknown names) where they would
+/// change something, so only the check itself is under test.
+#[tokio::test]
+async fn each_role_reaches_exactly_the_endpoints_it_should() {
+    use serde_json::json;
+    use wharf_registry::Role::{self, Admin, Deploy, Read};
+    let api = api().await;
+    deploy_hello(&api, "shop").await;
+    deploy_hello(&api, "blog").await;
+    let cases: &[(&str, &str, Option<serde_json::Value>, Role, About)] = &[
+        ("GET", "/v1/apps", None, Read, About::Nothing),
+        ("GET", "/v1/apps/shop", None, Read, About::Shop),
+        ("GET", "/v1/apps/blog", None, Read, About::Blog),
+        ("DELETE", "/v1/apps/nobody", None, Admin, About::Server),
+        (
+            "POST",
+            "/v1/apps/shop/deployments",
+            None,
+            Deploy,
+            About::Shop,
+        ),
+        (
+            "POST",
+            "/v1/apps/blog/deployments",
+            None,
+            Deploy,
+            About::Blog,
+        ),
+        ("GET", "/v1/apps/shop/history", None, Read, About::Shop),
+        (
+            "POST",
+            "/v1/apps/shop/rollback",
+            Some(json!({"to": "x"})),
+            Deploy,
+            About::Shop,
+        ),
+        (
+            "POST",
+            "/v1/apps/blog/rollback",
+            Some(json!({"to": "x"})),
+            Deploy,
+            About::Blog,
+        ),
+        (
+            "POST",
+            "/v1/apps/shop/promote",
+            Some(json!({"digest": "x"})),
+            Deploy,
+            About::Shop,
+        ),
+        (
+            "PUT",
+            "/v1/apps/shop/hostnames",
+            Some(json!({"hostnames": ["-"]})),
+            Admin,
+            About::Shop,
+        ),
+        ("GET", "/v1/apps/shop/settings", None, Read, About::Shop),
+        (
+            "PUT",
+            "/v1/apps/shop/settings",
+            Some(json!({"nope": 1})),
+            Admin,
+            About::Shop,
+        ),
+        ("GET", "/v1/apps/shop/config", None, Read, About::Shop),
+        (
+            "PUT",
+            "/v1/apps/shop/config/KEY",
+            Some(json!({})),
+            Deploy,
+            About::Shop,
+        ),
+        (
+            "DELETE",
+            "/v1/apps/shop/config/NOPE",
+            None,
+            Deploy,
+            About::Shop,
+        ),
+        (
+            "DELETE",
+            "/v1/apps/blog/config/NOPE",
+            None,
+            Deploy,
+            About::Blog,
+        ),
+        ("GET", "/v1/apps/shop/logs", None, Read, About::Shop),
+        ("GET", "/v1/apps/blog/logs", None, Read, About::Blog),
+        ("GET", "/v1/apps/shop/stats", None, Read, About::Shop),
+        ("GET", "/v1/nodes", None, Read, About::Nothing),
+        (
+            "POST",
+            "/v1/gc",
+            Some(json!({"nope": 1})),
+            Admin,
+            About::Server,
+        ),
+        ("GET", "/v1/tokens", None, Admin, About::Server),
+        ("POST", "/v1/tokens", Some(json!({})), Admin, About::Server),
+        ("DELETE", "/v1/tokens/nobody", None, Admin, About::Server),
+        ("GET", "/v1/audit", None, Admin, About::Server),
+        ("GET", "/v1/audit?app=shop", None, Read, About::Shop),
+        ("GET", "/v1/audit?app=blog", None, Read, About::Blog),
+    ];
+    // Every method of every endpoint is among the cases.
+    for endpoint in endpoints::ALL {
+        for method in endpoint.methods() {
+            let covered = cases.iter().any(|(m, path, ..)| {
+                let path = path.split('?').next().unwrap_or(path);
+                let (ours, theirs): (Vec<&str>, Vec<&str>) = (
+                    path.split('/').collect(),
+                    endpoint.template().split('/').collect(),
+                );
+                *m == method.name
+                    && ours.len() == theirs.len()
+                    && ours
+                        .iter()
+                        .zip(&theirs)
+                        .all(|(o, t)| o == t || t.starts_with('{'))
+            });
+            assert!(
+                covered,
+                "no case for {} {}",
+                method.name,
+                endpoint.template()
+            );
+        }
+    }
+
+    let tokens = [
+        ("read-shop", Read, true),
+        ("deploy-shop", Deploy, true),
+        ("admin-shop", Admin, true),
+        ("read-all", Read, false),
+        ("deploy-all", Deploy, false),
+        ("admin-all", Admin, false),
+    ];
+    for (name, role, scoped) in tokens {
+        let apps: &[&str] = if scoped { &["shop"] } else { &[] };
+        let secret = make_token(&api, name, &format!("{role}"), apps).await;
+        for (method, path, body, needs, about) in cases {
+            let in_scope = match about {
+                About::Nothing => true,
+                About::Shop => true,
+                About::Blog | About::Server => !scoped,
+            };
+            let allowed = role >= *needs && in_scope;
+            let response = call(&api, &secret, method, path, body.clone()).await;
+            let status = response.status();
+            if allowed {
+                assert_ne!(status, StatusCode::FORBIDDEN, "{name}: {method} {path}");
+                assert_ne!(status, StatusCode::UNAUTHORIZED, "{name}: {method} {path}");
+            } else {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{name}: {method} {path}");
+                let refusal: ErrorBody = json(response).await;
+                assert_eq!(refusal.error.code, "forbidden");
+                assert!(
+                    refusal.error.message.contains(&format!("`{needs}` role"))
+                        && refusal.error.message.contains(&format!("token `{name}`")),
+                    "{name}: {method} {path}: {}",
+                    refusal.error.message
+                );
+            }
+        }
+    }
+
+    // A scoped token lists only its apps.
+    let reader = make_token(&api, "reader", "read", &["shop"]).await;
+    let apps: AppList = json(call(&api, &reader, "GET", "/v1/apps", None).await).await;
+    let names: Vec<&str> = apps.apps.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["shop"]);
+}
+
+/// A token stops working when it expires and when it is revoked; a
+/// deploy token may not widen its app's outbound allow-list.
+#[tokio::test]
+async fn expired_and_revoked_tokens_are_refused() {
+    use serde_json::json;
+    let api = api().await;
+    deploy_hello(&api, "shop").await;
+    let response = call(
+        &api,
+        TOKEN,
+        "POST",
+        "/v1/tokens",
+        Some(json!({"name": "brief", "role": "read", "expires_in_seconds": 1})),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let brief: wharf_admin::api::CreatedToken = json(response).await;
+    assert!(brief.info.expires_at.is_some());
+    let ok = call(&api, &brief.secret, "GET", "/v1/apps", None).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let expired = call(&api, &brief.secret, "GET", "/v1/apps", None).await;
+    assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
+
+    let ci = make_token(&api, "ci", "deploy", &["shop"]).await;
+    let ok = call(&api, &ci, "GET", "/v1/apps/shop", None).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    let outbound = send(&api, {
+        let bytes = std::fs::read(wharf_test_artifacts::HELLO).expect("hello is built");
+        Request::post("/v1/apps/shop/deployments?allow_outbound=https://example.com")
+            .header(header::AUTHORIZATION, format!("Bearer {ci}"))
+            .body(Body::from(bytes))
+            .expect("request")
+    })
+    .await;
+    assert_eq!(outbound.status(), StatusCode::FORBIDDEN);
+    let revoked = call(&api, TOKEN, "DELETE", "/v1/tokens/ci", None).await;
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    let refused = call(&api, &ci, "GET", "/v1/apps/shop", None).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let again = call(&api, TOKEN, "DELETE", "/v1/tokens/ci", None).await;
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+
+    let list: wharf_admin::api::TokenList =
+        json(call(&api, TOKEN, "GET", "/v1/tokens", None).await).await;
+    let names: Vec<(&str, bool)> = list
+        .tokens
+        .iter()
+        .map(|t| (t.name.as_str(), t.expired))
+        .collect();
+    assert_eq!(names, [("brief", true)], "the revoked token is gone");
+    let taken = call(
+        &api,
+        TOKEN,
+        "POST",
+        "/v1/tokens",
+        Some(json!({"name": "brief", "role": "read"})),
+    )
+    .await;
+    assert_eq!(taken.status(), StatusCode::CONFLICT);
+    for bad in [
+        json!({"name": "admin", "role": "read"}),
+        json!({"name": "x", "role": "owner"}),
+        json!({"name": "x", "role": "read", "apps": ["Not_An_App"]}),
+        json!({"name": "x", "role": "read", "expires_in_seconds": 0}),
+    ] {
+        let response = call(&api, TOKEN, "POST", "/v1/tokens", Some(bad.clone())).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
+
+/// The audit trail records changes with the token's name, refusals with
+/// what was missing, and no reads.
+#[tokio::test]
+async fn the_audit_trail_records_changes_and_refusals() {
+    use serde_json::json;
+    let api = api().await;
+    deploy_hello(&api, "shop").await;
+    deploy_hello(&api, "blog").await;
+    let ci = make_token(&api, "ci", "deploy", &["shop"]).await;
+    let bytes = std::fs::read(wharf_test_artifacts::HELLO_V2).expect("hello-v2 is built");
+    let deployed = send(&api, {
+        Request::post("/v1/apps/shop/deployments")
+            .header(header::AUTHORIZATION, format!("Bearer {ci}"))
+            .body(Body::from(bytes))
+            .expect("request")
+    })
+    .await;
+    assert_eq!(deployed.status(), StatusCode::CREATED);
+    let deployed: DeployResult = json(deployed).await;
+    let rolled = call(&api, &ci, "POST", "/v1/apps/shop/rollback", Some(json!({}))).await;
+    assert_eq!(rolled.status(), StatusCode::OK);
+    let refused = call(&api, &ci, "POST", "/v1/apps/blog/rollback", Some(json!({}))).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let read = call(&api, &ci, "GET", "/v1/apps/shop/history", None).await;
+    assert_eq!(read.status(), StatusCode::OK);
+
+    let trail: wharf_admin::api::AuditTrail =
+        json(call(&api, TOKEN, "GET", "/v1/audit", None).await).await;
+    let seen: Vec<(&str, &str, Option<&str>, u16)> = trail
+        .entries
+        .iter()
+        .map(|e| {
+            (
+                e.actor.as_str(),
+                e.action.as_str(),
+                e.app.as_deref(),
+                e.status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("ci", "rollback", Some("blog"), 403),
+            ("ci", "rollback", Some("shop"), 200),
+            ("ci", "deploy", Some("shop"), 201),
+            ("admin", "create token", None, 201),
+            ("admin", "deploy", Some("blog"), 201),
+            ("admin", "deploy", Some("shop"), 201),
+        ]
+    );
+    let entries = &trail.entries;
+    assert!(
+        entries[0].detail.contains("`deploy` role on app `blog`"),
+        "{}",
+        entries[0].detail
+    );
+    assert!(
+        entries[2].detail.contains(&deployed.digest),
+        "{}",
+        entries[2].detail
+    );
+    assert!(
+        entries[3].detail.contains("token `ci`"),
+        "{}",
+        entries[3].detail
+    );
+    assert!(
+        !entries[3].detail.contains("wharf_t_"),
+        "never the secret: {}",
+        entries[3].detail
+    );
+    assert_eq!(entries[0].client, "unknown", "in process, no listener");
+
+    // One app's trail needs only `read` on it.
+    let shop: wharf_admin::api::AuditTrail =
+        json(call(&api, &ci, "GET", "/v1/audit?app=shop&limit=2", None).await).await;
+    let actions: Vec<&str> = shop.entries.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["rollback", "deploy"]);
+}

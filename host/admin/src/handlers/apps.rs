@@ -1,20 +1,28 @@
 //! Apps: list, show, delete, custom hostnames and settings.
 
+use crate::access::Caller;
 use crate::api::{AppInfo, AppList, AppSettingsBody, HostnamesRequest, SettingsUpdate};
 use crate::deploy::check_origin;
 use crate::error::ApiError;
 use crate::extract::{AppParam, JsonBody};
 use crate::state::Admin;
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use http::StatusCode;
 use std::sync::Arc;
 use wharf_registry::{AppName, AppSettings, Hostname};
 
-/// `GET /v1/apps`.
-pub(crate) async fn list(State(admin): State<Arc<Admin>>) -> Result<Json<AppList>, ApiError> {
+/// `GET /v1/apps`: the apps the caller's token covers.
+pub(crate) async fn list(
+    State(admin): State<Arc<Admin>>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<AppList>, ApiError> {
     let apps = admin.registry.apps().await?;
-    let apps = apps.iter().map(|app| admin.app_info(app)).collect();
+    let apps = apps
+        .iter()
+        .filter(|app| caller.covers(&app.name))
+        .map(|app| admin.app_info(app))
+        .collect();
     Ok(Json(AppList { apps }))
 }
 

@@ -1,6 +1,7 @@
 //! An app's configuration: list, set and unset keys. A value is never
 //! logged, and a secret's value is never answered.
 
+use crate::access::AuditNote;
 use crate::api::{ConfigList, ConfigSetRequest};
 use crate::error::ApiError;
 use crate::extract::{AppParam, JsonBody, KeyParam};
@@ -8,6 +9,7 @@ use crate::state::Admin;
 use crate::views;
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use wharf_registry::AppName;
 
@@ -25,7 +27,7 @@ pub(crate) async fn set(
     AppParam(app): AppParam,
     KeyParam(key): KeyParam,
     JsonBody(body): JsonBody<ConfigSetRequest>,
-) -> Result<Json<ConfigList>, ApiError> {
+) -> Result<Response, ApiError> {
     // The body is read (by the extractor) before the change takes the
     // registry's lock.
     let mut change = admin.registry.begin().await?;
@@ -34,7 +36,8 @@ pub(crate) async fn set(
         .await?;
     change.commit().await?;
     tracing::info!(%app, key, secret = body.secret, "config set");
-    config_list(&admin, &app).await
+    let kind = if body.secret { "secret" } else { "key" };
+    noted(config_list(&admin, &app).await?, format!("{kind} `{key}`"))
 }
 
 /// `DELETE /v1/apps/{app}/config/{key}`.
@@ -42,12 +45,19 @@ pub(crate) async fn unset(
     State(admin): State<Arc<Admin>>,
     AppParam(app): AppParam,
     KeyParam(key): KeyParam,
-) -> Result<Json<ConfigList>, ApiError> {
+) -> Result<Response, ApiError> {
     let mut change = admin.registry.begin().await?;
     change.unset_config(&app, &key).await?;
     change.commit().await?;
     tracing::info!(%app, key, "config unset");
-    config_list(&admin, &app).await
+    noted(config_list(&admin, &app).await?, format!("key `{key}`"))
+}
+
+/// `answer`, noting for the audit trail which key changed (never a value).
+fn noted(answer: Json<ConfigList>, note: String) -> Result<Response, ApiError> {
+    let mut response = answer.into_response();
+    response.extensions_mut().insert(AuditNote(note));
+    Ok(response)
 }
 
 /// `app`'s configuration, secrets without their values.

@@ -1,13 +1,16 @@
 //! Releases: an app's history, and the pointer moves of rollback and
 //! promote.
 
-use crate::api::{History, PromoteRequest, ReleaseInfo, RollbackRequest};
+use crate::access::{AuditNote, Caller};
+use crate::api::{History, PromoteRequest, RollbackRequest};
 use crate::error::ApiError;
 use crate::extract::{AppParam, JsonBody};
 use crate::state::Admin;
-use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use std::sync::Arc;
+use wharf_registry::Release;
 use wharf_store::Digest;
 
 /// `GET /v1/apps/{app}/history`: releases and deployments, newest first.
@@ -34,35 +37,40 @@ pub(crate) async fn history(
 /// `POST /v1/apps/{app}/rollback`: `{"to": digest?}`.
 pub(crate) async fn rollback(
     State(admin): State<Arc<Admin>>,
+    Extension(caller): Extension<Caller>,
     AppParam(app): AppParam,
     JsonBody(body): JsonBody<RollbackRequest>,
-) -> Result<Json<ReleaseInfo>, ApiError> {
+) -> Result<Response, ApiError> {
     let to = body.to.as_deref().map(parse_digest).transpose()?;
     let mut change = admin.registry.begin().await?;
-    let release = change
-        .rollback(&app, to.as_ref(), admin.token.name())
-        .await?;
+    let release = change.rollback(&app, to.as_ref(), &caller.name).await?;
     change.commit().await?;
     tracing::info!(%app, digest = %release.deployment.key.digest, "rolled back");
-    Ok(Json(
-        admin.urls.release(&release, Some(release.deployment.id)),
-    ))
+    Ok(live_now(&admin, &release))
 }
 
 /// `POST /v1/apps/{app}/promote`: `{"digest": ...}`.
 pub(crate) async fn promote(
     State(admin): State<Arc<Admin>>,
+    Extension(caller): Extension<Caller>,
     AppParam(app): AppParam,
     JsonBody(body): JsonBody<PromoteRequest>,
-) -> Result<Json<ReleaseInfo>, ApiError> {
+) -> Result<Response, ApiError> {
     let digest = parse_digest(&body.digest)?;
     let mut change = admin.registry.begin().await?;
-    let release = change.promote(&app, &digest, admin.token.name()).await?;
+    let release = change.promote(&app, &digest, &caller.name).await?;
     change.commit().await?;
     tracing::info!(%app, %digest, "promoted");
-    Ok(Json(
-        admin.urls.release(&release, Some(release.deployment.id)),
-    ))
+    Ok(live_now(&admin, &release))
+}
+
+/// The answer to a pointer move, noting for the audit trail what went live.
+fn live_now(admin: &Admin, release: &Release) -> Response {
+    let note = AuditNote(format!("live: {}", release.deployment.key.digest));
+    let mut response =
+        Json(admin.urls.release(release, Some(release.deployment.id))).into_response();
+    response.extensions_mut().insert(note);
+    response
 }
 
 fn parse_digest(text: &str) -> Result<Digest, ApiError> {
