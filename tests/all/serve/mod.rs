@@ -11,7 +11,8 @@
 //! - `observe.rs`: metrics through Prometheus, health, access and guest logs;
 //! - `tls.rs`: the TLS listener, with curl, h2load and certificates on disk;
 //! - `load_balancer.rs`: three servers behind haproxy, restarted and killed
-//!   under load.
+//!   under load;
+//! - `tokens.rs`: scoped tokens and the audit trail.
 //!
 //! [`AdminSession`] is the fixture they share: a server and the CLI
 //! environment that reaches it.
@@ -25,6 +26,7 @@ mod observe;
 mod outbound;
 mod quotas;
 mod tls;
+mod tokens;
 
 use crate::harness::{Wharf, client, wharf_cli_env};
 use anyhow::{Context, Result, bail, ensure};

@@ -2,6 +2,7 @@
 
 mod access_log_args;
 mod apps;
+mod audit;
 mod client;
 mod config;
 mod connection_args;
@@ -22,6 +23,7 @@ mod run;
 mod runtime_args;
 mod serve;
 mod settings;
+mod tokens;
 
 use clap::Subcommand;
 
@@ -45,6 +47,8 @@ pub enum Command {
     Logs(logs::LogsCommand),
     Nodes(nodes::NodesCommand),
     Probe(probe::ProbeCommand),
+    Tokens(tokens::TokensCommand),
+    Audit(audit::AuditCommand),
 }
 
 impl Command {
@@ -74,6 +78,8 @@ impl Command {
             Command::Logs(c) => c.execute(),
             Command::Nodes(c) => c.execute(),
             Command::Probe(c) => c.execute(),
+            Command::Tokens(c) => c.execute(),
+            Command::Audit(c) => c.execute(),
         }
     }
 }
