@@ -14,6 +14,8 @@
 //! - `/fail` exits with a failure status;
 //! - `/client` reports the client's address and the forwarding headers it
 //!   received;
+//! - `/credentials` reports the cookies and the preview-token header it
+//!   received (wharf removes its own);
 //! - anything else answers 201 with what it received.
 
 use std::io::{Read, Write};
@@ -68,6 +70,12 @@ fn main() {
             var("HTTP_X_FORWARDED_FOR"),
             var("HTTP_FORWARDED"),
             var("HTTP_X_FORWARDED_PROTO"),
+        ),
+        "/credentials" => writeln!(
+            out,
+            "cookie={} preview-token={}",
+            var("HTTP_COOKIE"),
+            var("HTTP_WHARF_PREVIEW_TOKEN"),
         ),
         "/fail" => {
             eprintln!("cgi guest failing on purpose");

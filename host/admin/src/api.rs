@@ -25,6 +25,10 @@ pub struct DeployResult {
     pub url: String,
     /// This deployment's own URL, serving it whatever is live.
     pub preview_url: String,
+    /// For a preview of an app whose previews need a token: a link that
+    /// opens it in a browser once, within an hour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview_link: Option<String>,
     /// The deployment's id.
     pub deployment_id: i64,
     /// The interfaces the component imports.
@@ -65,8 +69,23 @@ pub struct DeploymentInfo {
     pub capabilities: Vec<String>,
     /// Whether the app serves it now.
     pub live: bool,
+    /// Whether it is disabled: its preview answers 410 and it cannot go
+    /// live.
+    #[serde(default)]
+    pub disabled: bool,
     /// Its preview URL.
     pub preview_url: String,
+}
+
+/// The answer to making a preview link.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PreviewLink {
+    /// The deployment's preview URL.
+    pub preview_url: String,
+    /// The link that opens it once in a browser.
+    pub link: String,
+    /// RFC 3339 time the link stops working if unused.
+    pub expires_at: String,
 }
 
 /// An app and what it serves.
@@ -212,6 +231,9 @@ pub struct AppSettingsBody {
     /// Key-value bytes the app keeps now (answers only).
     #[serde(default)]
     pub kv_usage: u64,
+    /// Who may open the app's preview URLs: `public`, `token` or `off`.
+    #[serde(default)]
+    pub previews: String,
 }
 
 /// Body of changing an app's settings: only the fields given change.
@@ -230,6 +252,10 @@ pub struct SettingsUpdate {
         deserialize_with = "present"
     )]
     pub kv_quota: Option<Option<u64>>,
+    /// Who may open the app's preview URLs: `public`, `token` or `off`;
+    /// absent leaves it as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previews: Option<String>,
 }
 
 /// A field that is present, even as `null`: `Some(None)` for `null`, so

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode, header};
 use http_body_util::BodyExt;
 use std::sync::Arc;
-use wharf_registry::{Action, AppName, Deployment, NewDeployment, Role};
+use wharf_registry::{Action, AppName, Deployment, NewDeployment, PreviewAccess, Role};
 use wharf_runtime::BodyStalled;
 use wharf_server::FetchError;
 use wharf_store::{BlobKey, DigestWriter};
@@ -238,6 +238,13 @@ impl Admin {
             adapted = prepared.adapted,
             "deployed"
         );
+        let preview_link = if options.preview
+            && self.registry.settings(&app).await?.previews == PreviewAccess::Token
+        {
+            Some(self.preview_link(&app, &deployment).await?.link)
+        } else {
+            None
+        };
 
         Ok(DeployResult {
             app: app.to_string(),
@@ -249,6 +256,7 @@ impl Admin {
             adapted: prepared.adapted,
             url: self.urls.app(&app),
             preview_url: self.urls.preview(&deployment),
+            preview_link,
             deployment_id: deployment.id,
             imports: deployment.imports,
             exports: deployment.exports,

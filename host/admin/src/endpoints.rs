@@ -55,6 +55,20 @@ pub const DEPLOYMENTS: Endpoint = endpoint(
     "/v1/apps/{app}/deployments",
     &[method("POST", Deploy, "deploy")],
 );
+/// `PUT`: disable a deployment (its preview answers 410, it cannot go
+/// live); `DELETE`: enable it again.
+pub const DEPLOYMENT_DISABLED: Endpoint = endpoint(
+    "/v1/apps/{app}/deployments/{digest}/disabled",
+    &[
+        method("PUT", Deploy, "disable deployment"),
+        method("DELETE", Deploy, "enable deployment"),
+    ],
+);
+/// `POST`: a one-time link that opens a deployment's preview in a browser.
+pub const DEPLOYMENT_LINK: Endpoint = endpoint(
+    "/v1/apps/{app}/deployments/{digest}/link",
+    &[method("POST", Read, "make preview link")],
+);
 /// `GET`: releases and deployments, newest first.
 pub const HISTORY: Endpoint = endpoint(
     "/v1/apps/{app}/history",
@@ -127,6 +141,8 @@ pub const ALL: &[Endpoint] = &[
     APPS,
     APP,
     DEPLOYMENTS,
+    DEPLOYMENT_DISABLED,
+    DEPLOYMENT_LINK,
     HISTORY,
     ROLLBACK,
     PROMOTE,

@@ -16,11 +16,13 @@
 //! | POST | `/apps/{app}/deployments?preview=&message=&allow_outbound=` | deploy the body (a component or wasip1 core module) |
 //! | GET | `/apps` | list apps |
 //! | GET, DELETE | `/apps/{app}` | show or delete an app (its blobs stay) |
+//! | PUT, DELETE | `/apps/{app}/deployments/{digest}/disabled` | disable or enable a deployment |
+//! | POST | `/apps/{app}/deployments/{digest}/link` | a one-time link to the deployment's preview |
 //! | GET | `/apps/{app}/history` | releases and deployments, newest first |
 //! | POST | `/apps/{app}/rollback` | `{"to": digest?}` |
 //! | POST | `/apps/{app}/promote` | `{"digest": ...}` |
 //! | PUT | `/apps/{app}/hostnames` | `{"hostnames": [...]}` |
-//! | GET, PUT | `/apps/{app}/settings` | `{"outbound": [...]?, "kv_quota": n\|null?}`, only the fields given change |
+//! | GET, PUT | `/apps/{app}/settings` | `{"outbound": [...]?, "kv_quota": n\|null?, "previews": "public"\|"token"\|"off"?}`, only the fields given change |
 //! | GET | `/apps/{app}/config` | the app's configuration, secrets without values |
 //! | PUT, DELETE | `/apps/{app}/config/{key}` | `{"value": ..., "secret": bool}` |
 //! | GET | `/apps/{app}/logs?since=&follow=` | the app's guest output from every server, as NDJSON |

@@ -7,11 +7,12 @@
 use crate::access::{AdminToken, check};
 use crate::cluster::{Cluster, ClusterConfig};
 use crate::endpoints::{
-    APP, APPS, AUDIT, CONFIG, CONFIG_KEY, DEPLOYMENTS, Endpoint, GC, HISTORY, HOSTNAMES, LOGS,
-    NODES, PROMOTE, ROLLBACK, SETTINGS, STATS, TOKEN, TOKENS,
+    APP, APPS, AUDIT, CONFIG, CONFIG_KEY, DEPLOYMENT_DISABLED, DEPLOYMENT_LINK, DEPLOYMENTS,
+    Endpoint, GC, HISTORY, HOSTNAMES, LOGS, NODES, PROMOTE, ROLLBACK, SETTINGS, STATS, TOKEN,
+    TOKENS,
 };
 use crate::error::ApiError;
-use crate::handlers::{apps, audit, config, observe, releases, tokens};
+use crate::handlers::{apps, audit, config, deployments, observe, releases, tokens};
 use crate::state::Admin;
 use crate::views::PublicUrls;
 use axum::extract::{MatchedPath, Request};
@@ -79,6 +80,11 @@ fn routes(admin: Arc<Admin>) -> axum::Router {
         .route(APPS.template(), get(apps::list))
         .route(APP.template(), get(apps::show).delete(apps::delete))
         .route(DEPLOYMENTS.template(), post(crate::deploy::deploy))
+        .route(
+            DEPLOYMENT_DISABLED.template(),
+            put(deployments::disable).delete(deployments::enable),
+        )
+        .route(DEPLOYMENT_LINK.template(), post(deployments::link))
         .route(HISTORY.template(), get(releases::history))
         .route(ROLLBACK.template(), post(releases::rollback))
         .route(PROMOTE.template(), post(releases::promote))

@@ -50,6 +50,7 @@ impl PublicUrls {
             exports: deployment.exports.clone(),
             capabilities: wharf_runtime::capabilities(&deployment.imports),
             live,
+            disabled: deployment.disabled,
             preview_url: self.preview(deployment),
         }
     }

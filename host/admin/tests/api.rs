@@ -36,6 +36,7 @@ async fn api() -> axum::Router {
         domain: "localhost".into(),
         default_app: None,
         keyvalue_limits: KeyValueLimits::default(),
+        previews: AdminToken::new(TOKEN, "admin").preview_keys(),
     };
     let health = Arc::new(Health::with_registry(Duration::from_millis(500)));
     let router = AppRouter::new(runtime, components, registry.clone(), config, health)
@@ -478,6 +479,41 @@ async fn each_role_reaches_exactly_the_endpoints_it_should() {
             "/v1/apps/blog/deployments",
             None,
             Deploy,
+            About::Blog,
+        ),
+        (
+            "PUT",
+            "/v1/apps/shop/deployments/x/disabled",
+            None,
+            Deploy,
+            About::Shop,
+        ),
+        (
+            "PUT",
+            "/v1/apps/blog/deployments/x/disabled",
+            None,
+            Deploy,
+            About::Blog,
+        ),
+        (
+            "DELETE",
+            "/v1/apps/shop/deployments/x/disabled",
+            None,
+            Deploy,
+            About::Shop,
+        ),
+        (
+            "POST",
+            "/v1/apps/shop/deployments/x/link",
+            None,
+            Read,
+            About::Shop,
+        ),
+        (
+            "POST",
+            "/v1/apps/blog/deployments/x/link",
+            None,
+            Read,
             About::Blog,
         ),
         ("GET", "/v1/apps/shop/history", None, Read, About::Shop),

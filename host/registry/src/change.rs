@@ -199,7 +199,9 @@ impl Change {
                     "SELECT {DEPLOYMENT_COLUMNS} FROM releases r \
                      JOIN deployments d ON d.id = r.deployment \
                      WHERE r.app = $1 AND r.seq < $2 AND r.action <> 'rollback' \
-                     AND d.digest <> $3 ORDER BY r.seq DESC LIMIT 1"
+                     AND d.digest <> $3 AND NOT EXISTS (SELECT 1 FROM disabled_deployments x \
+                     WHERE x.app = d.app AND x.digest = d.digest) \
+                     ORDER BY r.seq DESC LIMIT 1"
                 ))
                 .bind(app.as_str())
                 .bind(came_in)
@@ -211,6 +213,7 @@ impl Change {
             }
         };
         self.refuse_if_live(current.as_ref(), &target)?;
+        refuse_if_disabled(&target)?;
         self.go_live(&target, Action::Rollback, token_name).await
     }
 
@@ -224,6 +227,7 @@ impl Change {
         let current = self.current(app).await?;
         let target = self.deployment_by_digest(app, digest).await?;
         self.refuse_if_live(current.as_ref(), &target)?;
+        refuse_if_disabled(&target)?;
         self.go_live(&target, Action::Promote, token_name).await
     }
 
@@ -239,6 +243,52 @@ impl Change {
             }),
             _ => Ok(()),
         }
+    }
+
+    /// Disables `app`'s deployment `digest`: its preview answers 410 and it
+    /// cannot go live until [enabled](Self::enable_deployment) again. The
+    /// live deployment cannot be disabled.
+    pub async fn disable_deployment(
+        &mut self,
+        app: &AppName,
+        digest: &Digest,
+        token_name: &str,
+    ) -> Result<Deployment, RegistryError> {
+        let target = self.deployment_by_digest(app, digest).await?;
+        if let Some(current) = self.current(app).await?
+            && current.key == target.key
+        {
+            return Err(RegistryError::DisablingLive {
+                app: app.to_string(),
+                digest: *digest,
+            });
+        }
+        sqlx::query(
+            "INSERT INTO disabled_deployments (app, digest, disabled_at, disabled_by) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (app, digest) DO NOTHING",
+        )
+        .bind(app.as_str())
+        .bind(digest.to_string())
+        .bind(now_millis())
+        .bind(token_name)
+        .execute(&mut *self.tx)
+        .await?;
+        self.deployment_by_digest(app, digest).await
+    }
+
+    /// Enables `app`'s deployment `digest` again.
+    pub async fn enable_deployment(
+        &mut self,
+        app: &AppName,
+        digest: &Digest,
+    ) -> Result<Deployment, RegistryError> {
+        self.deployment_by_digest(app, digest).await?;
+        sqlx::query("DELETE FROM disabled_deployments WHERE app = $1 AND digest = $2")
+            .bind(app.as_str())
+            .bind(digest.to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        self.deployment_by_digest(app, digest).await
     }
 
     /// Replaces the custom hostnames of `app`.
@@ -299,6 +349,8 @@ impl Change {
             "DELETE FROM hostnames WHERE app = $1",
             "DELETE FROM app_config WHERE app = $1",
             "DELETE FROM app_settings WHERE app = $1",
+            "DELETE FROM disabled_deployments WHERE app = $1",
+            "DELETE FROM preview_grants WHERE app = $1",
             // The usage row first: key-value writers take it before they
             // touch entries, so once it is gone they wait on this change
             // and then fail on the missing app instead of racing it.
@@ -371,12 +423,15 @@ impl Change {
             .kv_quota
             .map(|quota| i64::try_from(quota).unwrap_or(i64::MAX));
         sqlx::query(
-            "INSERT INTO app_settings (app, outbound, kv_quota) VALUES ($1, $2, $3) \
-             ON CONFLICT (app) DO UPDATE SET outbound = excluded.outbound, kv_quota = excluded.kv_quota",
+            "INSERT INTO app_settings (app, outbound, kv_quota, preview_access) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (app) DO UPDATE SET \
+             outbound = excluded.outbound, kv_quota = excluded.kv_quota, \
+             preview_access = excluded.preview_access",
         )
         .bind(app.as_str())
         .bind(settings.outbound.join("\n"))
         .bind(quota)
+        .bind(settings.previews.as_str())
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -386,4 +441,15 @@ impl Change {
     pub async fn settings(&mut self, app: &AppName) -> Result<AppSettings, RegistryError> {
         settings_of(&mut *self.tx, app).await
     }
+}
+
+/// [`RegistryError::Disabled`] when `target` is disabled.
+fn refuse_if_disabled(target: &Deployment) -> Result<(), RegistryError> {
+    if target.disabled {
+        return Err(RegistryError::Disabled {
+            app: target.app.to_string(),
+            digest: target.key.digest,
+        });
+    }
+    Ok(())
 }

@@ -39,6 +39,28 @@ pub enum RegistryError {
         /// The live digest.
         digest: Digest,
     },
+    /// A disabled deployment cannot go live.
+    #[error(
+        "app `{app}`'s deployment {digest} is disabled; enable it first with \
+         `wharf deployments enable {app} {digest}`"
+    )]
+    Disabled {
+        /// The app.
+        app: String,
+        /// The disabled deployment.
+        digest: Digest,
+    },
+    /// The live deployment cannot be disabled.
+    #[error(
+        "app `{app}` is serving {digest}; roll back or promote another deployment before \
+         disabling it"
+    )]
+    DisablingLive {
+        /// The app.
+        app: String,
+        /// The live digest.
+        digest: Digest,
+    },
     /// A hostname belongs to another app.
     #[error("hostname `{hostname}` already routes to app `{app}`; remove it there first")]
     HostnameTaken {

@@ -26,6 +26,9 @@ pub struct Deployment {
     pub exports: Vec<String>,
     /// Whether wharf adapted it from a WASI preview1 core module.
     pub adapted: bool,
+    /// Whether an operator disabled it: its preview answers 410 and it
+    /// cannot go live.
+    pub disabled: bool,
 }
 
 /// What a new deployment records; the registry adds the id and time.
@@ -148,15 +151,68 @@ pub struct AppSettings {
     /// Most key-value bytes the app may keep; `None` takes the server's
     /// default.
     pub kv_quota: Option<u64>,
+    /// Who may open the app's preview URLs.
+    pub previews: PreviewAccess,
 }
 
-/// A deployment as routing needs it: its blob and when it was made.
+/// Who may open an app's preview URLs (`<app>--<12 hex>.<domain>`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PreviewAccess {
+    /// Anyone.
+    Public,
+    /// Requests carrying a token that may read the app, or the cookie a
+    /// one-time preview link sets. The default.
+    #[default]
+    Token,
+    /// Nobody: previews answer 404.
+    Off,
+}
+
+impl PreviewAccess {
+    /// Its name, as stored and as the CLI takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Token => "token",
+            Self::Off => "off",
+        }
+    }
+}
+
+impl std::fmt::Display for PreviewAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A preview access that is none of `public`, `token` and `off`.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not a preview access: use public, token or off")]
+pub struct UnknownPreviewAccess(pub String);
+
+impl std::str::FromStr for PreviewAccess {
+    type Err = UnknownPreviewAccess;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "public" => Ok(Self::Public),
+            "token" => Ok(Self::Token),
+            "off" => Ok(Self::Off),
+            _ => Err(UnknownPreviewAccess(s.to_owned())),
+        }
+    }
+}
+
+/// A deployment as routing needs it: its blob, when it was made, and
+/// whether it is disabled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RoutedDeployment {
     /// The component's blob.
     pub key: BlobKey,
     /// When it was deployed.
     pub created_at: SystemTime,
+    /// Whether an operator disabled it (never for a live deployment).
+    pub disabled: bool,
 }
 
 /// One configuration entry as the admin API shows it: a secret's value is

@@ -186,22 +186,36 @@ impl Registry {
                 (Some(digest), Some(size), Some(created_at)) => Some(RoutedDeployment {
                     key: parse_key(&digest, size)?,
                     created_at: from_millis(created_at),
+                    disabled: false,
                 }),
                 _ => None,
             };
             apps.push((name, live));
         }
         let hostnames = self.hostname_rows(None).await?;
-        let rows = sqlx::query("SELECT app, digest, size, created_at FROM deployments ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT d.app, d.digest, d.size, d.created_at, \
+             CAST(CASE WHEN x.digest IS NULL THEN 0 ELSE 1 END AS BIGINT) AS disabled \
+             FROM deployments d LEFT JOIN disabled_deployments x \
+             ON x.app = d.app AND x.digest = d.digest ORDER BY d.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         let deployments = rows
             .iter()
             .map(|row| {
                 let app = parse_app(row.try_get("app")?)?;
                 let key = parse_key(&row.try_get::<String, _>("digest")?, row.try_get("size")?)?;
                 let created_at = from_millis(row.try_get("created_at")?);
-                Ok((app, RoutedDeployment { key, created_at }))
+                let disabled = row.try_get::<i64, _>("disabled")? != 0;
+                Ok((
+                    app,
+                    RoutedDeployment {
+                        key,
+                        created_at,
+                        disabled,
+                    },
+                ))
             })
             .collect::<Result<_, RegistryError>>()?;
         let rows = sqlx::query("SELECT app, key, value FROM app_config ORDER BY app, key")
@@ -217,9 +231,11 @@ impl Registry {
                 ))
             })
             .collect::<Result<_, RegistryError>>()?;
-        let rows = sqlx::query("SELECT app, outbound, kv_quota FROM app_settings ORDER BY app")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT app, outbound, kv_quota, preview_access FROM app_settings ORDER BY app",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         let settings = rows
             .iter()
             .map(|row| Ok((parse_app(row.try_get("app")?)?, settings_from_row(row)?)))

@@ -3,7 +3,7 @@
 
 use crate::RegistryError;
 use crate::error::malformed;
-use crate::model::{AppSettings, Deployment};
+use crate::model::{AppSettings, Deployment, PreviewAccess};
 use crate::names::AppName;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row};
@@ -12,7 +12,9 @@ use wharf_store::BlobKey;
 
 /// The columns of a deployment row, aliased `d`.
 pub(crate) const DEPLOYMENT_COLUMNS: &str = "d.id, d.app, d.digest, d.size, d.created_at, \
-     d.token_name, d.message, d.imports, d.exports, d.adapted";
+     d.token_name, d.message, d.imports, d.exports, d.adapted, \
+     CAST(CASE WHEN EXISTS (SELECT 1 FROM disabled_deployments x \
+     WHERE x.app = d.app AND x.digest = d.digest) THEN 1 ELSE 0 END AS BIGINT) AS disabled";
 
 pub(crate) fn deployment_from_row(row: &AnyRow) -> Result<Deployment, RegistryError> {
     let digest: String = row.try_get("digest")?;
@@ -27,6 +29,7 @@ pub(crate) fn deployment_from_row(row: &AnyRow) -> Result<Deployment, RegistryEr
         imports: lines(row.try_get("imports")?),
         exports: lines(row.try_get("exports")?),
         adapted: row.try_get::<i64, _>("adapted")? != 0,
+        disabled: row.try_get::<i64, _>("disabled")? != 0,
     })
 }
 
@@ -61,10 +64,11 @@ pub(crate) async fn settings_of<'e>(
     db: impl sqlx::Executor<'e, Database = Any>,
     app: &AppName,
 ) -> Result<AppSettings, RegistryError> {
-    let row = sqlx::query("SELECT outbound, kv_quota FROM app_settings WHERE app = $1")
-        .bind(app.as_str())
-        .fetch_optional(db)
-        .await?;
+    let row =
+        sqlx::query("SELECT outbound, kv_quota, preview_access FROM app_settings WHERE app = $1")
+            .bind(app.as_str())
+            .fetch_optional(db)
+            .await?;
     row.as_ref()
         .map_or(Ok(AppSettings::default()), settings_from_row)
 }
@@ -73,7 +77,15 @@ pub(crate) async fn settings_of<'e>(
 pub(crate) fn settings_from_row(row: &AnyRow) -> Result<AppSettings, RegistryError> {
     let outbound: String = row.try_get("outbound")?;
     let quota: Option<i64> = row.try_get("kv_quota")?;
+    let previews: Option<String> = row.try_get("preview_access")?;
+    let previews = match previews {
+        None => PreviewAccess::default(),
+        Some(text) => text
+            .parse()
+            .map_err(|e| malformed(format!("preview access `{text}`"), e))?,
+    };
     Ok(AppSettings {
+        previews,
         outbound: outbound
             .lines()
             .filter(|line| !line.is_empty())

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use wharf_registry::{
     Action, AppName, AppSettings, AuditEntry, AuditQuery, Hostname, NewDeployment, NodeRecord,
-    Registry, RegistryError, Role, TokenRecord,
+    PreviewAccess, Registry, RegistryError, Role, TokenRecord,
 };
 use wharf_store::BlobKey;
 use wharf_test_services::Postgres;
@@ -396,6 +396,7 @@ async fn config_and_settings(registry: Registry, _url: &str) {
                     "http://*.internal:8080".into(),
                 ],
                 kv_quota: Some(1000),
+                previews: PreviewAccess::Off,
             },
         )
         .await
@@ -430,6 +431,7 @@ async fn config_and_settings(registry: Registry, _url: &str) {
     );
     assert_eq!(table.settings.len(), 1);
     assert_eq!(table.settings[0].1.outbound.len(), 2);
+    assert_eq!(table.settings[0].1.previews, PreviewAccess::Off);
     assert_eq!(
         registry
             .settings(&app("b"))
@@ -441,6 +443,11 @@ async fn config_and_settings(registry: Registry, _url: &str) {
     assert_eq!(
         registry.settings(&app("a")).await.expect("settings"),
         AppSettings::default()
+    );
+    assert_eq!(
+        AppSettings::default().previews,
+        PreviewAccess::Token,
+        "a new app's previews need a token"
     );
 
     let mut change = registry.begin().await.expect("begin");
@@ -874,6 +881,84 @@ async fn the_audit_trail_is_append_only(registry: Registry, url: &str) {
     }
 }
 
+/// A disabled deployment shows as disabled in history and routing, cannot
+/// go live, and is passed over by a rollback; the live one cannot be
+/// disabled. A preview grant is used once, before it expires.
+async fn disabled_deployments_and_preview_grants(registry: Registry, _url: &str) {
+    use std::time::Duration;
+    deploy(&registry, "a", "a1", true).await;
+    deploy(&registry, "a", "a2", true).await;
+    deploy(&registry, "a", "a3", false).await;
+    let deployments = registry.deployments(&app("a")).await.expect("list");
+    let digest_of = |content: &str| BlobKey::of(content.as_bytes()).digest;
+    let (a1, a2, a3) = (digest_of("a1"), digest_of("a2"), digest_of("a3"));
+    assert_eq!(deployments.len(), 3);
+
+    let mut change = registry.begin().await.expect("begin");
+    let err = change
+        .disable_deployment(&app("a"), &a2, "ci")
+        .await
+        .expect_err("live");
+    assert!(matches!(err, RegistryError::DisablingLive { .. }), "{err}");
+    let disabled = change
+        .disable_deployment(&app("a"), &a1, "ci")
+        .await
+        .expect("disable");
+    assert!(disabled.disabled);
+    change
+        .disable_deployment(&app("a"), &a3, "ci")
+        .await
+        .expect("disable");
+    change.commit().await.expect("commit");
+
+    let table = registry.routing_table().await.expect("table");
+    let flags: Vec<bool> = table.deployments.iter().map(|(_, d)| d.disabled).collect();
+    assert_eq!(flags, [true, false, true]);
+    let mut change = registry.begin().await.expect("begin");
+    let err = change
+        .promote(&app("a"), &a3, "ci")
+        .await
+        .expect_err("disabled");
+    assert!(matches!(err, RegistryError::Disabled { .. }), "{err}");
+    let err = change
+        .rollback(&app("a"), None, "ci")
+        .await
+        .expect_err("a1 is disabled");
+    assert!(
+        matches!(err, RegistryError::NothingToRollBackTo { .. }),
+        "{err}"
+    );
+    change
+        .enable_deployment(&app("a"), &a3)
+        .await
+        .expect("enable");
+    change.promote(&app("a"), &a3, "ci").await.expect("promote");
+    change.commit().await.expect("commit");
+
+    registry
+        .create_preview_grant(&app("a"), &a3, "ff00", Duration::from_secs(60))
+        .await
+        .expect("grant");
+    registry
+        .create_preview_grant(&app("a"), &a3, "ee00", Duration::ZERO)
+        .await
+        .expect("grant");
+    let used = registry.use_preview_grant("ff00").await.expect("use");
+    assert_eq!(used, Some((app("a"), a3)));
+    assert_eq!(registry.use_preview_grant("ff00").await.expect("use"), None);
+    assert_eq!(
+        registry.use_preview_grant("ee00").await.expect("use"),
+        None,
+        "expired"
+    );
+    assert_eq!(registry.use_preview_grant("0000").await.expect("use"), None);
+
+    // Deleting the app takes its flags and grants with it.
+    let mut change = registry.begin().await.expect("begin");
+    change.delete_app(&app("a")).await.expect("delete");
+    change.commit().await.expect("commit");
+}
+
 macro_rules! conformance {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -890,6 +975,7 @@ macro_rules! conformance {
             conformance!(@case $open, nodes_heartbeat_and_are_forgotten);
             conformance!(@case $open, tokens_expire_and_are_revoked);
             conformance!(@case $open, the_audit_trail_is_append_only);
+            conformance!(@case $open, disabled_deployments_and_preview_grants);
         }
     };
     (@case $open:expr, $case:ident) => {

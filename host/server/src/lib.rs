@@ -10,7 +10,8 @@
 //!    code a client expects.
 //! 4. [`AppRouter`] is the dispatch of `wharf serve`: the Host header picks
 //!    an app ([`Routes`]), the registry says which deployment it serves, and
-//!    the [`ComponentCache`] fetches, verifies and compiles it once.
+//!    the [`ComponentCache`] fetches, verifies and compiles it once. Previews
+//!    of apps that want a token pass the check in `previews.rs` first.
 //! 5. [`observe`] is what a running server tells about itself: Prometheus
 //!    metrics, health, access logs, and each app's recent numbers and
 //!    guest output.
@@ -23,6 +24,7 @@ pub mod heartbeat;
 mod lasting_apps;
 mod listener;
 pub mod observe;
+mod previews;
 mod router;
 mod routes;
 mod signal;
@@ -33,6 +35,10 @@ pub use error_response::json_response;
 pub use listener::{
     CertificateFiles, Certificates, ConnectionLimits, ForwardedHeader, Listener, RequestBody,
     TlsError, TrustedProxies, raise_open_file_limit,
+};
+pub use previews::{
+    PREVIEW_COOKIE, PREVIEW_LINK_LIFETIME, PREVIEW_LINK_PATH, PREVIEW_TOKEN_HEADER, PreviewKeys,
+    grant_hash,
 };
 pub use router::{AppRouter, RouterConfig};
 pub use routes::preview_label;

@@ -13,12 +13,16 @@ use crate::observe::metrics::{
     SINCE_REGISTRY_CHECKED,
 };
 use crate::observe::{AppTelemetry, Health, Metrics, ServedBy};
-use crate::routes::{AppDefaults, Route, Routes, Target};
+use crate::previews::{
+    PREVIEW_LINK_PATH, PREVIEW_TOKEN_HEADER, PreviewKeys, Refused, grant_hash,
+    strip_preview_credentials,
+};
+use crate::routes::{AppDefaults, PREVIEW_SEPARATOR, Route, Routes, Target};
 use arc_swap::ArcSwap;
-use http::{Request, Response, StatusCode};
+use http::{HeaderValue, Request, Response, StatusCode, header};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use wharf_registry::{AppName, Registry, RegistryError};
+use wharf_registry::{AppName, PreviewAccess, Registry, RegistryError};
 use wharf_runtime::authority::request_host;
 use wharf_runtime::trace_context::{in_span, load_span, record_deployment};
 use wharf_runtime::{GuestBody, KeyValueLimits, RequestId, Runtime};
@@ -33,6 +37,8 @@ pub struct RouterConfig {
     pub default_app: Option<AppName>,
     /// Size limits and the quota on each app's key-value data.
     pub keyvalue_limits: KeyValueLimits,
+    /// What opens previews of apps whose previews need a token.
+    pub previews: PreviewKeys,
 }
 
 /// The dispatch of `wharf serve`.
@@ -57,7 +63,20 @@ enum Unroutable {
     UnknownApp(AppName),
     NotLive(AppName),
     UnknownPreview(AppName, String),
+    PreviewsOff(AppName),
+    Disabled(AppName, String),
+    PreviewRefused(AppName, Refused),
     Fetch(String, Arc<FetchError>),
+}
+
+/// What a resolved route still needs before it serves.
+enum Gate {
+    /// Nothing: a live deployment.
+    Open,
+    /// Nothing but losing wharf's preview credentials: a public preview.
+    PublicPreview,
+    /// A token or a preview cookie for `label` (`app--hex`).
+    PreviewToken { app: AppName, label: String },
 }
 
 impl AppRouter {
@@ -212,7 +231,7 @@ impl AppRouter {
 
     /// The deployment that answers `host`, from the in-memory routes, with
     /// the context its instance gets.
-    fn resolve(&self, host: &str) -> Result<Route, Unroutable> {
+    fn resolve(&self, host: &str) -> Result<(Route, Gate), Unroutable> {
         let routes = self.routes.load();
         let target = routes.resolve(host, &self.config.domain, self.config.default_app.as_ref());
         match target {
@@ -221,17 +240,120 @@ impl AppRouter {
             Target::Live(app) => match routes.app(&app) {
                 None => Err(Unroutable::UnknownApp(app)),
                 Some(None) => Err(Unroutable::NotLive(app)),
-                Some(Some(route)) => Ok(route),
+                Some(Some(route)) => Ok((route, Gate::Open)),
             },
             Target::Preview { app, digest_prefix } => {
                 if routes.app(&app).is_none() {
                     return Err(Unroutable::UnknownApp(app));
                 }
-                routes
-                    .preview(&app, &digest_prefix)
-                    .ok_or(Unroutable::UnknownPreview(app, digest_prefix))
+                let access = routes.preview_access(&app);
+                if access == PreviewAccess::Off {
+                    return Err(Unroutable::PreviewsOff(app));
+                }
+                let Some(route) = routes.preview(&app, &digest_prefix) else {
+                    return Err(Unroutable::UnknownPreview(app, digest_prefix));
+                };
+                if routes.is_disabled(&app, &digest_prefix) {
+                    return Err(Unroutable::Disabled(app, digest_prefix));
+                }
+                let gate = match access {
+                    PreviewAccess::Token => Gate::PreviewToken {
+                        label: format!("{app}{PREVIEW_SEPARATOR}{digest_prefix}"),
+                        app,
+                    },
+                    PreviewAccess::Public | PreviewAccess::Off => Gate::PublicPreview,
+                };
+                Ok((route, gate))
             }
         }
+    }
+
+    /// Lets `request` through `gate`: a token-only preview needs a token
+    /// that may read the app, or the cookie a preview link set. The
+    /// preview token header is wharf's alone, on whichever host it
+    /// arrives, and so is the cookie on a preview: no guest sees them.
+    async fn pass(&self, gate: Gate, request: &mut Request<RequestBody>) -> Result<(), Unroutable> {
+        match gate {
+            Gate::Open => {
+                request.headers_mut().remove(PREVIEW_TOKEN_HEADER);
+                Ok(())
+            }
+            Gate::PublicPreview => {
+                strip_preview_credentials(request.headers_mut());
+                Ok(())
+            }
+            Gate::PreviewToken { app, label } => {
+                let admitted = self
+                    .config
+                    .previews
+                    .admits(request.headers(), &self.registry, &app, &label)
+                    .await;
+                strip_preview_credentials(request.headers_mut());
+                admitted.map_err(|refused| Unroutable::PreviewRefused(app, refused))
+            }
+        }
+    }
+
+    /// Opens a token-only preview for the browser that follows a one-time
+    /// preview link: the grant in the query is used up, and the answer
+    /// sets the preview's cookie and sends the browser to `/`.
+    async fn open_preview_link(&self, request: &Request<RequestBody>) -> Response<GuestBody> {
+        let host = request_host(request.headers(), request.uri()).unwrap_or_default();
+        let routes = self.routes.load();
+        let target = routes.resolve(host, &self.config.domain, self.config.default_app.as_ref());
+        let Target::Preview { app, digest_prefix } = target else {
+            return text_response(
+                StatusCode::NOT_FOUND,
+                "preview links open on preview hosts, <app>--<12 hex digits>.<domain>\n".to_owned(),
+            );
+        };
+        let grant = request.uri().query().and_then(|query| {
+            query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("grant="))
+        });
+        let Some(grant) = grant.filter(|g| !g.is_empty()) else {
+            return text_response(
+                StatusCode::BAD_REQUEST,
+                "a preview link carries ?grant=; open the whole link `wharf deploy --preview` \
+                 printed\n"
+                    .to_owned(),
+            );
+        };
+        let used = match self.registry.use_preview_grant(&grant_hash(grant)).await {
+            Ok(used) => used,
+            Err(e) => {
+                tracing::warn!("cannot check a preview link: {e}");
+                return text_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the registry is unavailable; try the link again shortly\n".to_owned(),
+                );
+            }
+        };
+        let opens_this = used.is_some_and(|(granted_app, digest)| {
+            granted_app == app && digest.hex().starts_with(&digest_prefix)
+        });
+        if !opens_this {
+            return text_response(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "this preview link was used already, has expired, or is for another \
+                     preview; make a new one with `wharf deployments link {app} DIGEST`\n"
+                ),
+            );
+        }
+        let label = format!("{app}{PREVIEW_SEPARATOR}{digest_prefix}");
+        let cookie = self
+            .config
+            .previews
+            .cookie_for(&label, std::time::SystemTime::now());
+        let mut response = text_response(StatusCode::SEE_OTHER, "opening the preview\n".to_owned());
+        let headers = response.headers_mut();
+        headers.insert(header::LOCATION, HeaderValue::from_static("/"));
+        headers.insert(header::SET_COOKIE, cookie);
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+        response
     }
 
     fn unroutable_response(&self, why: Unroutable, request_id: RequestId) -> Response<GuestBody> {
@@ -270,6 +392,44 @@ impl AppRouter {
                     "app `{app}` has no deployment whose digest starts with `{prefix}`; `wharf history {app}` lists them"
                 ),
             ),
+            Unroutable::PreviewsOff(app) => (
+                StatusCode::NOT_FOUND,
+                format!(
+                    "app `{app}` has previews turned off; `wharf settings {app} --previews token` \
+                     turns them on"
+                ),
+            ),
+            Unroutable::Disabled(app, prefix) => (
+                StatusCode::GONE,
+                format!(
+                    "app `{app}`'s deployment {prefix}... is disabled; `wharf deployments enable \
+                     {app} DIGEST` enables it again"
+                ),
+            ),
+            Unroutable::PreviewRefused(app, Refused::NoCredential) => (
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    "this preview of app `{app}` needs a token: open the preview link `wharf \
+                     deploy --preview` printed (or `wharf deployments link {app} DIGEST` makes), \
+                     or send a token that may read the app in the {PREVIEW_TOKEN_HEADER} header"
+                ),
+            ),
+            Unroutable::PreviewRefused(app, Refused::WrongToken) => (
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    "the {PREVIEW_TOKEN_HEADER} header holds no token that may read app `{app}` \
+                     (wrong, expired, revoked, or for other apps)"
+                ),
+            ),
+            Unroutable::PreviewRefused(app, Refused::Registry(e)) => {
+                tracing::warn!(%request_id, %app, "cannot check a preview token: {e}");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the registry is unavailable, so the preview token cannot be checked; try \
+                     again shortly"
+                        .to_owned(),
+                )
+            }
             Unroutable::Fetch(app, e) => {
                 tracing::error!(%request_id, %app, "cannot load the app's component: {e}");
                 let status = match *e {
@@ -299,29 +459,40 @@ impl AppRouter {
 
 impl Dispatch for AppRouter {
     async fn dispatch(&self, request: Request<RequestBody>) -> Response<GuestBody> {
-        answer_request(&self.health, request, |request, request_id| async move {
-            let host = request_host(request.headers(), request.uri()).unwrap_or_default();
-            let resolved = match self.resolve(host) {
-                Ok(route) => {
-                    record_deployment(&route.app.facts.app, route.app.facts.short_digest());
-                    match in_span(self.components.get(&route.key), load_span()).await {
-                        Ok(component) => Ok((component, route)),
-                        Err(e) => Err(Unroutable::Fetch(route.app.facts.app.clone(), e)),
+        if request.uri().path() == PREVIEW_LINK_PATH {
+            return self.open_preview_link(&request).await;
+        }
+        answer_request(
+            &self.health,
+            request,
+            |mut request, request_id| async move {
+                let host = request_host(request.headers(), request.uri()).unwrap_or_default();
+                let resolved = match self.resolve(host) {
+                    Ok((route, gate)) => match self.pass(gate, &mut request).await {
+                        Err(why) => Err(why),
+                        Ok(()) => {
+                            record_deployment(&route.app.facts.app, route.app.facts.short_digest());
+                            match in_span(self.components.get(&route.key), load_span()).await {
+                                Ok(component) => Ok((component, route)),
+                                Err(e) => Err(Unroutable::Fetch(route.app.facts.app.clone(), e)),
+                            }
+                        }
+                    },
+                    Err(why) => Err(why),
+                };
+                match resolved {
+                    Err(why) => self.unroutable_response(why, request_id),
+                    Ok((component, route)) => {
+                        let served = ServedBy {
+                            app: route.app,
+                            telemetry: route.telemetry,
+                        };
+                        serve_component(&self.runtime, &component, served, request, request_id)
+                            .await
                     }
                 }
-                Err(why) => Err(why),
-            };
-            match resolved {
-                Err(why) => self.unroutable_response(why, request_id),
-                Ok((component, route)) => {
-                    let served = ServedBy {
-                        app: route.app,
-                        telemetry: route.telemetry,
-                    };
-                    serve_component(&self.runtime, &component, served, request, request_id).await
-                }
-            }
-        })
+            },
+        )
         .await
     }
 }

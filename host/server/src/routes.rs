@@ -1,9 +1,9 @@
 //! Which app a request's Host names.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use wharf_registry::{AppName, RoutedDeployment, RoutingTable};
+use wharf_registry::{AppName, PreviewAccess, RoutedDeployment, RoutingTable};
 use wharf_runtime::{
     AppContext, DeploymentFacts, KeyValueLimits, KeyValueStore, OriginRule, OutboundPolicy,
 };
@@ -80,6 +80,10 @@ pub struct Routes {
     default_outbound: Arc<OutboundPolicy>,
     /// Key-value quotas of apps with their own.
     kv_quotas: HashMap<AppName, u64>,
+    /// Who may open each app's previews, for apps with settings.
+    preview_access: HashMap<AppName, PreviewAccess>,
+    /// Disabled deployments, by app and preview digits.
+    disabled: HashSet<(AppName, String)>,
 }
 
 impl Routes {
@@ -94,7 +98,9 @@ impl Routes {
         }
         let mut outbound = HashMap::new();
         let mut kv_quotas = HashMap::new();
+        let mut preview_access = HashMap::new();
         for (app, settings) in table.settings {
+            preview_access.insert(app.clone(), settings.previews);
             if let Some(quota) = settings.kv_quota {
                 kv_quotas.insert(app.clone(), quota);
             }
@@ -115,6 +121,8 @@ impl Routes {
             outbound,
             default_outbound: server.clone(),
             kv_quotas,
+            preview_access,
+            disabled: HashSet::new(),
             config: config
                 .into_iter()
                 .map(|(app, entries)| (app, Arc::new(entries)))
@@ -136,9 +144,11 @@ impl Routes {
         // collision within one app.
         for (app, deployment) in table.deployments {
             let route = routes.route(&app, deployment, true, defaults);
-            routes
-                .previews
-                .insert((app, preview_digits(&deployment.key)), route);
+            let digits = preview_digits(&deployment.key);
+            if deployment.disabled {
+                routes.disabled.insert((app.clone(), digits.clone()));
+            }
+            routes.previews.insert((app, digits), route);
         }
         routes
     }
@@ -183,6 +193,17 @@ impl Routes {
         self.previews
             .get(&(app.clone(), digits.to_owned()))
             .cloned()
+    }
+
+    /// Who may open `app`'s previews.
+    pub fn preview_access(&self, app: &AppName) -> PreviewAccess {
+        self.preview_access.get(app).copied().unwrap_or_default()
+    }
+
+    /// Whether the deployment of `app` whose digest starts with `digits`
+    /// is disabled.
+    pub fn is_disabled(&self, app: &AppName, digits: &str) -> bool {
+        self.disabled.contains(&(app.clone(), digits.to_owned()))
     }
 
     /// Every app, live or not.
@@ -288,6 +309,7 @@ mod tests {
         let deployment = RoutedDeployment {
             key: BlobKey::of(b"x"),
             created_at: std::time::SystemTime::UNIX_EPOCH,
+            disabled: false,
         };
         Routes::new(
             RoutingTable {
@@ -301,6 +323,7 @@ mod tests {
                     wharf_registry::AppSettings {
                         outbound: vec!["https://api.example.com".into()],
                         kv_quota: Some(10),
+                        ..Default::default()
                     },
                 )],
             },

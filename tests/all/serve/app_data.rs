@@ -96,7 +96,7 @@ async fn app_data(d: &AdminSession) -> Result<()> {
     assert_eq!(facts["digest"], whoami.digest.as_str());
     assert_eq!(facts["preview"], false);
     let preview = host_of(&whoami.preview_url);
-    let facts: serde_json::Value = d.server.get_host(preview, "/").await?.json().await?;
+    let facts: serde_json::Value = d.preview_get(preview).await?.json().await?;
     assert_eq!(facts["preview"], true);
     Ok(())
 }

@@ -44,8 +44,11 @@ async fn deploy_rollback_and_preview(d: &AdminSession) -> Result<()> {
     assert_eq!(response.headers()["wharf-digest"], v2.digest.as_str());
 
     // 3. v1's preview URL still serves v1, and production is untouched.
-    assert_eq!(d.body_at(host_of(&v1.preview_url)).await?, V1);
-    assert_eq!(d.body_at(host_of(&v2.preview_url)).await?, V2);
+    // Previews of a new app need a token.
+    let response = d.server.get_host(host_of(&v1.preview_url), "/").await?;
+    assert_eq!(response.status(), 401);
+    assert_eq!(d.preview_body_at(host_of(&v1.preview_url)).await?, V1);
+    assert_eq!(d.preview_body_at(host_of(&v2.preview_url)).await?, V2);
     assert_eq!(d.body_at("hello.localhost").await?, V2);
 
     // A preview deploy does not go live.
@@ -53,7 +56,7 @@ async fn deploy_rollback_and_preview(d: &AdminSession) -> Result<()> {
     let preview = d.deploy(guests::HELLO_V2, "hello", &["--preview"])?;
     assert!(!preview.live && !preview.uploaded);
     assert_eq!(d.body_at("hello.localhost").await?, V1);
-    assert_eq!(d.body_at(host_of(&preview.preview_url)).await?, V2);
+    assert_eq!(d.preview_body_at(host_of(&preview.preview_url)).await?, V2);
     let promoted: ReleaseInfo = d.cli(&["promote", "hello", &preview.digest])?;
     assert_eq!(promoted.action, "promote");
     assert_eq!(d.body_at("hello.localhost").await?, V2);

@@ -12,7 +12,8 @@
 //! - `tls.rs`: the TLS listener, with curl, h2load and certificates on disk;
 //! - `load_balancer.rs`: three servers behind haproxy, restarted and killed
 //!   under load;
-//! - `tokens.rs`: scoped tokens and the audit trail.
+//! - `tokens.rs`: scoped tokens and the audit trail;
+//! - `previews.rs`: preview access, preview links, disabled deployments.
 //!
 //! [`AdminSession`] is the fixture they share: a server and the CLI
 //! environment that reaches it.
@@ -24,6 +25,7 @@ mod integrity;
 mod load_balancer;
 mod observe;
 mod outbound;
+mod previews;
 mod quotas;
 mod tls;
 mod tokens;
@@ -190,6 +192,28 @@ impl AdminSession {
         let mut args = vec!["deploy", file, "--app", app];
         args.extend_from_slice(extra);
         self.cli(&args)
+    }
+
+    /// The body served at the preview `host` to a request carrying the
+    /// admin token, which must be 200: previews of new apps need a token.
+    pub(crate) async fn preview_body_at(&self, host: &str) -> Result<String> {
+        let response = self.preview_get(host).await?;
+        ensure!(response.status() == 200, "{host}: {}", response.status());
+        Ok(response.text().await?)
+    }
+
+    /// GETs `/` at the preview `host` with the admin token in
+    /// `wharf-preview-token`.
+    pub(crate) async fn preview_get(&self, host: &str) -> Result<reqwest::Response> {
+        Ok(client()
+            .get(self.server.url("/"))
+            .header(
+                reqwest::header::HOST,
+                format!("{host}:{}", self.server.port()),
+            )
+            .header("wharf-preview-token", self.token())
+            .send()
+            .await?)
     }
 
     /// The body served at `host`, which must be 200.

@@ -13,6 +13,8 @@ pub const MIN_TOKEN_LEN: usize = 16;
 /// What the peer credential is derived for: reading another server's own
 /// guest output, and nothing else.
 const PEER_PURPOSE: &[u8] = b"wharf peer credential: GET /v1/apps/*/logs?local=true";
+/// What the preview cookie key is derived for.
+const PREVIEW_COOKIE_PURPOSE: &[u8] = b"wharf preview cookie key";
 
 /// The admin token, kept only as its hash. Checks take the same time
 /// whatever the presented token, and its text is never logged.
@@ -26,6 +28,7 @@ pub struct AdminToken {
     hash: [u8; 32],
     peer_hash: [u8; 32],
     peer_credential: String,
+    preview_cookie_key: [u8; 32],
     name: String,
 }
 
@@ -48,11 +51,25 @@ impl AdminToken {
             .expect("HMAC takes a key of any length");
         mac.update(PEER_PURPOSE);
         let peer_credential = format!("wharf_peer_{}", hex::encode(mac.finalize().into_bytes()));
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+            .expect("HMAC takes a key of any length");
+        mac.update(PREVIEW_COOKIE_PURPOSE);
         Self {
             hash: Sha256::digest(secret.as_bytes()).into(),
             peer_hash: Sha256::digest(peer_credential.as_bytes()).into(),
             peer_credential,
+            preview_cookie_key: mac.finalize().into_bytes().into(),
             name: name.to_owned(),
+        }
+    }
+
+    /// What opens token-only previews: this token, and the key preview
+    /// cookies are signed with, derived from it (so servers sharing the
+    /// token accept each other's cookies).
+    pub fn preview_keys(&self) -> wharf_server::PreviewKeys {
+        wharf_server::PreviewKeys {
+            server_token_sha256: self.hash,
+            cookie_key: self.preview_cookie_key,
         }
     }
 

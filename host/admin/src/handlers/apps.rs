@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::{Extension, Json};
 use http::StatusCode;
 use std::sync::Arc;
-use wharf_registry::{AppName, AppSettings, Hostname};
+use wharf_registry::{AppName, AppSettings, Hostname, UnknownPreviewAccess};
 
 /// `GET /v1/apps`: the apps the caller's token covers.
 pub(crate) async fn list(
@@ -86,9 +86,20 @@ pub(crate) async fn set_settings(
     if let Some(kv_quota) = update.kv_quota {
         settings.kv_quota = kv_quota;
     }
+    if let Some(previews) = &update.previews {
+        settings.previews = previews
+            .parse()
+            .map_err(|e: UnknownPreviewAccess| ApiError::bad_request(e.to_string()))?;
+    }
     change.set_settings(&app, &settings).await?;
     change.commit().await?;
-    tracing::info!(%app, outbound = ?settings.outbound, kv_quota = ?settings.kv_quota, "settings set");
+    tracing::info!(
+        %app,
+        outbound = ?settings.outbound,
+        kv_quota = ?settings.kv_quota,
+        previews = %settings.previews,
+        "settings set"
+    );
     settings_body(&admin, &app).await
 }
 
@@ -99,6 +110,7 @@ async fn settings_body(admin: &Admin, app: &AppName) -> Result<Json<AppSettingsB
         outbound: settings.outbound,
         kv_quota: settings.kv_quota,
         kv_usage: admin.registry.kv_usage(app).await?,
+        previews: settings.previews.to_string(),
     }))
 }
 

@@ -6,6 +6,7 @@
 pub(crate) mod apps;
 pub(crate) mod audit;
 pub(crate) mod config;
+pub(crate) mod deployments;
 pub(crate) mod observe;
 pub(crate) mod releases;
 pub(crate) mod tokens;

@@ -120,6 +120,10 @@ impl DeployCommand {
             );
         }
         println!("  preview  {}", result.preview_url);
+        if let Some(link) = &result.preview_link {
+            println!("  open     {link}");
+            println!("           (once, within an hour; previews of this app need a token)");
+        }
         if !result.capabilities.is_empty() {
             println!("  uses     {}", result.capabilities.join(", "));
         }

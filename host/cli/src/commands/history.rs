@@ -38,9 +38,13 @@ impl HistoryCommand {
                 r.token_name
             );
         }
-        println!("deployments, newest first (* = live):");
+        println!("deployments, newest first (* = live, x = disabled):");
         for d in &history.deployments {
-            let live = if d.live { "*" } else { " " };
+            let live = match (d.live, d.disabled) {
+                (true, _) => "*",
+                (false, true) => "x",
+                (false, false) => " ",
+            };
             println!(
                 "  {live} {}  {:>9} B  {}  {}  {}",
                 d.digest, d.size, d.created_at, d.preview_url, d.message

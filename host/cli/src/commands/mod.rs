@@ -9,6 +9,7 @@ mod connection_args;
 mod data_dir;
 mod delete;
 mod deploy;
+mod deployments;
 mod gc;
 mod history;
 mod hostnames;
@@ -33,6 +34,7 @@ pub enum Command {
     Serve(Box<serve::ServeCommand>),
     Run(Box<run::RunCommand>),
     Deploy(deploy::DeployCommand),
+    Deployments(deployments::DeploymentsCommand),
     Rollback(rollback::RollbackCommand),
     Promote(promote::PromoteCommand),
     Apps(apps::AppsCommand),
@@ -64,6 +66,7 @@ impl Command {
             Command::Serve(c) => c.execute(),
             Command::Run(c) => c.execute(),
             Command::Deploy(c) => c.execute(),
+            Command::Deployments(c) => c.execute(),
             Command::Rollback(c) => c.execute(),
             Command::Promote(c) => c.execute(),
             Command::Apps(c) => c.execute(),

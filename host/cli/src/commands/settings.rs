@@ -1,10 +1,11 @@
-//! `wharf settings`: an app's outbound allow-list and key-value quota.
+//! `wharf settings`: an app's outbound allow-list, key-value quota and
+//! preview access.
 
 use super::client::{Client, ClientArgs, block_on, print_json};
 use bytesize::ByteSize;
 use wharf_admin::api::{AppSettingsBody, SettingsUpdate};
 use wharf_admin::endpoints;
-use wharf_registry::AppName;
+use wharf_registry::{AppName, PreviewAccess};
 
 /// Show or change an app's settings. With no flags it shows them; each flag
 /// changes one and keeps the rest.
@@ -29,6 +30,12 @@ pub struct SettingsCommand {
     #[arg(long, value_name = "SIZE|default")]
     kv_quota: Option<String>,
 
+    /// Who may open the app's preview URLs: `public` (anyone), `token` (a
+    /// request with a token that may read the app, or a browser that
+    /// opened a preview link; the default for new apps) or `off`.
+    #[arg(long, value_name = "public|token|off")]
+    previews: Option<PreviewAccess>,
+
     #[command(flatten)]
     client: ClientArgs,
 }
@@ -42,8 +49,10 @@ impl SettingsCommand {
             endpoints::SETTINGS,
             &app,
         )?))??;
-        let changing =
-            !self.allow_outbound.is_empty() || self.no_outbound || self.kv_quota.is_some();
+        let changing = !self.allow_outbound.is_empty()
+            || self.no_outbound
+            || self.kv_quota.is_some()
+            || self.previews.is_some();
         if changing {
             let mut update = SettingsUpdate::default();
             if !self.allow_outbound.is_empty() || self.no_outbound {
@@ -59,6 +68,7 @@ impl SettingsCommand {
                     update.kv_quota = Some(Some(size.as_u64()));
                 }
             }
+            update.previews = self.previews.map(|access| access.to_string());
             let request = client
                 .request(reqwest::Method::PUT, endpoints::SETTINGS, &app)?
                 .json(&update);
@@ -80,6 +90,7 @@ impl SettingsCommand {
             None => println!("kv quota  the server's --kv-quota"),
         }
         println!("kv usage  {}", ByteSize(settings.kv_usage));
+        println!("previews  {}", settings.previews);
         Ok(())
     }
 }

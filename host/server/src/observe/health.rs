@@ -138,7 +138,10 @@ impl Health {
             ),
             _ => text_response(
                 StatusCode::NOT_FOUND,
-                format!("{WELL_KNOWN_PREFIX} is reserved by wharf; it has `live` and `ready`\n"),
+                format!(
+                    "{WELL_KNOWN_PREFIX} is reserved by wharf; it has `live` and `ready`, and \
+                     `preview` on preview hosts\n"
+                ),
             ),
         };
         Some(response)

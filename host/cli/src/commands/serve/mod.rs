@@ -155,7 +155,19 @@ impl ServeCommand {
 
         let health = Arc::new(Health::with_registry(self.poll_interval));
         let router = self
-            .router(&runtime, &store, &registry, &data_dir, &domain, &health)
+            .router(
+                &runtime,
+                &store,
+                &registry,
+                &data_dir,
+                RouterConfig {
+                    domain: domain.to_string(),
+                    default_app: self.default_app.clone(),
+                    keyvalue_limits: self.runtime.keyvalue_limits(),
+                    previews: token.preview_keys(),
+                },
+                &health,
+            )
             .await?;
         let follower = router.follow_changes(self.poll_interval);
         let node = self.cluster.identity(&data_dir, public_addr, admin_addr)?;
@@ -217,15 +229,16 @@ impl ServeCommand {
         Ok(())
     }
 
-    /// The router over `registry`, its compiled code cached in memory, in
-    /// `DATA_DIR/compiled`, and (with the cluster's secret) in `store`.
+    /// The router over `registry`, set up by `config`, its compiled code
+    /// cached in memory, in `DATA_DIR/compiled`, and (with the cluster's
+    /// secret) in `store`.
     async fn router(
         &self,
         runtime: &Arc<Runtime>,
         store: &Arc<BlobStore>,
         registry: &Registry,
         data_dir: &Path,
-        domain: &Hostname,
+        config: RouterConfig,
         health: &Arc<Health>,
     ) -> anyhow::Result<Arc<AppRouter>> {
         let limits = CacheLimits {
@@ -239,11 +252,6 @@ impl ServeCommand {
             self.state.shared_artifacts(store)?,
             limits,
         );
-        let config = RouterConfig {
-            domain: domain.to_string(),
-            default_app: self.default_app.clone(),
-            keyvalue_limits: self.runtime.keyvalue_limits(),
-        };
         let router = AppRouter::new(
             runtime.clone(),
             components,
