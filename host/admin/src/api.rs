@@ -234,6 +234,33 @@ pub struct AppSettingsBody {
     /// Who may open the app's preview URLs: `public`, `token` or `off`.
     #[serde(default)]
     pub previews: String,
+    /// The app's own limits; absent ones are the server's.
+    #[serde(default)]
+    pub limits: LimitsBody,
+    /// The limits its requests get: its own where it has them, else the
+    /// server's (answers only).
+    #[serde(default)]
+    pub effective_limits: LimitsBody,
+}
+
+/// Limits on an app's requests.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitsBody {
+    /// Wall-clock budget per request, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<u64>,
+    /// CPU time per request, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_time_ms: Option<u64>,
+    /// Most linear memory per instance, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
+    /// Largest request body, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_body_bytes: Option<u64>,
+    /// Instances the app may hold at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_instances: Option<u32>,
 }
 
 /// Body of changing an app's settings: only the fields given change.
@@ -256,6 +283,41 @@ pub struct SettingsUpdate {
     /// absent leaves it as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previews: Option<String>,
+    /// The app's deadline in milliseconds, or `null` for the server's.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub deadline_ms: Option<Option<u64>>,
+    /// The app's CPU time per request in milliseconds, or `null`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub cpu_time_ms: Option<Option<u64>>,
+    /// The app's memory limit in bytes, or `null`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub memory_bytes: Option<Option<u64>>,
+    /// The app's request body limit in bytes, or `null`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub max_body_bytes: Option<Option<u64>>,
+    /// The instances the app may hold at once, or `null`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub max_instances: Option<Option<u32>>,
 }
 
 /// A field that is present, even as `null`: `Some(None)` for `null`, so

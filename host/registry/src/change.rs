@@ -422,16 +422,29 @@ impl Change {
         let quota = settings
             .kv_quota
             .map(|quota| i64::try_from(quota).unwrap_or(i64::MAX));
+        let limits = &settings.limits;
+        let millis = |d: Option<std::time::Duration>| {
+            d.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        };
+        let bytes = |n: Option<u64>| n.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
         sqlx::query(
-            "INSERT INTO app_settings (app, outbound, kv_quota, preview_access) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (app) DO UPDATE SET \
+            "INSERT INTO app_settings (app, outbound, kv_quota, preview_access, deadline_ms, \
+             cpu_time_ms, memory_bytes, max_body_bytes, max_instances) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (app) DO UPDATE SET \
              outbound = excluded.outbound, kv_quota = excluded.kv_quota, \
-             preview_access = excluded.preview_access",
+             preview_access = excluded.preview_access, deadline_ms = excluded.deadline_ms, \
+             cpu_time_ms = excluded.cpu_time_ms, memory_bytes = excluded.memory_bytes, \
+             max_body_bytes = excluded.max_body_bytes, max_instances = excluded.max_instances",
         )
         .bind(app.as_str())
         .bind(settings.outbound.join("\n"))
         .bind(quota)
         .bind(settings.previews.as_str())
+        .bind(millis(limits.deadline))
+        .bind(millis(limits.cpu_time))
+        .bind(bytes(limits.memory_bytes))
+        .bind(bytes(limits.max_body_bytes))
+        .bind(limits.max_instances.map(i64::from))
         .execute(&mut *self.tx)
         .await?;
         Ok(())

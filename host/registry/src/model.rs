@@ -153,6 +153,24 @@ pub struct AppSettings {
     pub kv_quota: Option<u64>,
     /// Who may open the app's preview URLs.
     pub previews: PreviewAccess,
+    /// Limits on the app's requests below the server's.
+    pub limits: AppLimits,
+}
+
+/// Limits an app sets on its own requests; each `None` takes the server's.
+/// The admin API keeps each within the server's own limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AppLimits {
+    /// Wall-clock budget per request.
+    pub deadline: Option<std::time::Duration>,
+    /// CPU time per request.
+    pub cpu_time: Option<std::time::Duration>,
+    /// Most linear memory per instance, in bytes.
+    pub memory_bytes: Option<u64>,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: Option<u64>,
+    /// Instances the app may hold at once, its previews included.
+    pub max_instances: Option<u32>,
 }
 
 /// Who may open an app's preview URLs (`<app>--<12 hex>.<domain>`).

@@ -9,8 +9,8 @@ use crate::model::{
 };
 use crate::names::{AppName, Hostname};
 use crate::rows::{
-    DEPLOYMENT_COLUMNS, deployment_from_row, from_millis, parse_app, parse_key, settings_from_row,
-    settings_of,
+    DEPLOYMENT_COLUMNS, SETTINGS_COLUMNS, deployment_from_row, from_millis, parse_app, parse_key,
+    settings_from_row, settings_of,
 };
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor, Row};
@@ -231,9 +231,9 @@ impl Registry {
                 ))
             })
             .collect::<Result<_, RegistryError>>()?;
-        let rows = sqlx::query(
-            "SELECT app, outbound, kv_quota, preview_access FROM app_settings ORDER BY app",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT app, {SETTINGS_COLUMNS} FROM app_settings ORDER BY app"
+        ))
         .fetch_all(&self.pool)
         .await?;
         let settings = rows

@@ -3,7 +3,7 @@
 
 use crate::RegistryError;
 use crate::error::malformed;
-use crate::model::{AppSettings, Deployment, PreviewAccess};
+use crate::model::{AppLimits, AppSettings, Deployment, PreviewAccess};
 use crate::names::AppName;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row};
@@ -64,14 +64,19 @@ pub(crate) async fn settings_of<'e>(
     db: impl sqlx::Executor<'e, Database = Any>,
     app: &AppName,
 ) -> Result<AppSettings, RegistryError> {
-    let row =
-        sqlx::query("SELECT outbound, kv_quota, preview_access FROM app_settings WHERE app = $1")
-            .bind(app.as_str())
-            .fetch_optional(db)
-            .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {SETTINGS_COLUMNS} FROM app_settings WHERE app = $1"
+    ))
+    .bind(app.as_str())
+    .fetch_optional(db)
+    .await?;
     row.as_ref()
         .map_or(Ok(AppSettings::default()), settings_from_row)
 }
+
+/// The `app_settings` columns [`settings_from_row`] reads.
+pub(crate) const SETTINGS_COLUMNS: &str = "outbound, kv_quota, preview_access, deadline_ms, \
+     cpu_time_ms, memory_bytes, max_body_bytes, max_instances";
 
 /// Settings from an `app_settings` row.
 pub(crate) fn settings_from_row(row: &AnyRow) -> Result<AppSettings, RegistryError> {
@@ -84,7 +89,19 @@ pub(crate) fn settings_from_row(row: &AnyRow) -> Result<AppSettings, RegistryErr
             .parse()
             .map_err(|e| malformed(format!("preview access `{text}`"), e))?,
     };
+    let number = |column: &str| -> Result<Option<u64>, RegistryError> {
+        let value: Option<i64> = row.try_get(column)?;
+        Ok(value.map(|n| u64::try_from(n).unwrap_or(0)))
+    };
+    let limits = AppLimits {
+        deadline: number("deadline_ms")?.map(Duration::from_millis),
+        cpu_time: number("cpu_time_ms")?.map(Duration::from_millis),
+        memory_bytes: number("memory_bytes")?,
+        max_body_bytes: number("max_body_bytes")?,
+        max_instances: number("max_instances")?.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+    };
     Ok(AppSettings {
+        limits,
         previews,
         outbound: outbound
             .lines()

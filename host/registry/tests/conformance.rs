@@ -3,9 +3,10 @@
 //! scripts/with-test-services.sh.
 
 use std::sync::Arc;
+use std::time::Duration;
 use wharf_registry::{
-    Action, AppName, AppSettings, AuditEntry, AuditQuery, Hostname, NewDeployment, NodeRecord,
-    PreviewAccess, Registry, RegistryError, Role, TokenRecord,
+    Action, AppLimits, AppName, AppSettings, AuditEntry, AuditQuery, Hostname, NewDeployment,
+    NodeRecord, PreviewAccess, Registry, RegistryError, Role, TokenRecord,
 };
 use wharf_store::BlobKey;
 use wharf_test_services::Postgres;
@@ -397,6 +398,13 @@ async fn config_and_settings(registry: Registry, _url: &str) {
                 ],
                 kv_quota: Some(1000),
                 previews: PreviewAccess::Off,
+                limits: AppLimits {
+                    deadline: Some(Duration::from_millis(1500)),
+                    cpu_time: Some(Duration::from_millis(50)),
+                    memory_bytes: Some(16 << 20),
+                    max_body_bytes: None,
+                    max_instances: Some(3),
+                },
             },
         )
         .await
@@ -432,6 +440,12 @@ async fn config_and_settings(registry: Registry, _url: &str) {
     assert_eq!(table.settings.len(), 1);
     assert_eq!(table.settings[0].1.outbound.len(), 2);
     assert_eq!(table.settings[0].1.previews, PreviewAccess::Off);
+    let limits = table.settings[0].1.limits;
+    assert_eq!(limits.deadline, Some(Duration::from_millis(1500)));
+    assert_eq!(limits.cpu_time, Some(Duration::from_millis(50)));
+    assert_eq!(limits.memory_bytes, Some(16 << 20));
+    assert_eq!(limits.max_body_bytes, None);
+    assert_eq!(limits.max_instances, Some(3));
     assert_eq!(
         registry
             .settings(&app("b"))
@@ -659,7 +673,7 @@ async fn key_value_data(registry: Registry, url: &str) {
 /// Servers write their rows, see each other's, and leave or are
 /// forgotten; silences are measured by the database's clock.
 async fn nodes_heartbeat_and_are_forgotten(registry: Registry, _url: &str) {
-    use std::time::{Duration, SystemTime};
+    use std::time::SystemTime;
     let node = |id: &str, requests_per_second: f64| NodeRecord {
         id: id.to_owned(),
         version: "0.1.0".into(),
@@ -731,7 +745,7 @@ async fn nodes_heartbeat_and_are_forgotten(registry: Registry, _url: &str) {
 /// Tokens are found by their secret's hash until they expire or are
 /// revoked; names are unique.
 async fn tokens_expire_and_are_revoked(registry: Registry, _url: &str) {
-    use std::time::{Duration, SystemTime};
+    use std::time::SystemTime;
     let token =
         |name: &str, role: Role, apps: &[&str], expires_at: Option<SystemTime>| TokenRecord {
             name: name.parse().expect("token name"),
@@ -885,7 +899,6 @@ async fn the_audit_trail_is_append_only(registry: Registry, url: &str) {
 /// go live, and is passed over by a rollback; the live one cannot be
 /// disabled. A preview grant is used once, before it expires.
 async fn disabled_deployments_and_preview_grants(registry: Registry, _url: &str) {
-    use std::time::Duration;
     deploy(&registry, "a", "a1", true).await;
     deploy(&registry, "a", "a2", true).await;
     deploy(&registry, "a", "a3", false).await;

@@ -104,6 +104,13 @@ pub enum InvokeError {
         /// The configured deadline.
         deadline: Duration,
     },
+    /// The guest used more CPU time than its limit and was stopped.
+    /// Answer 503.
+    #[error("the app used more than its CPU time of {limit:?} for one request")]
+    CpuTimeExceeded {
+        /// The app's CPU time per request.
+        limit: Duration,
+    },
     /// The guest tried to grow its memory past the limit and trapped. Answer 500.
     #[error("the app exceeded its memory limit of {limit} bytes")]
     MemoryLimitExceeded {

@@ -57,7 +57,7 @@ mod world;
 pub use capabilities::{
     AppContext, Bucket, DeploymentFacts, GuestLine, GuestLogSink, InstanceShare, KeyValueError,
     KeyValueFuture, KeyValueLimits, KeyValueStore, MemoryKeyValue, OriginRule, OriginRuleError,
-    OutboundPolicy, ResolveAddressStream,
+    OutboundPolicy, RequestLimits, ResolveAddressStream,
 };
 pub use engine::{
     CompiledComponent, Compiler, CompilerMode, Purpose, Runtime, RuntimeConfig, UnknownCompiler,

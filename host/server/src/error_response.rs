@@ -9,9 +9,9 @@ use wharf_runtime::{GuestBody, InvokeError, RequestId};
 /// names the request id so an operator can find the details in the log.
 pub fn error_response(error: &InvokeError, request_id: RequestId) -> Response<GuestBody> {
     let status = match error {
-        InvokeError::Overloaded { .. } | InvokeError::AppOverloaded { .. } => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        InvokeError::Overloaded { .. }
+        | InvokeError::AppOverloaded { .. }
+        | InvokeError::CpuTimeExceeded { .. } => StatusCode::SERVICE_UNAVAILABLE,
         InvokeError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         InvokeError::BodyStalled { .. } => StatusCode::REQUEST_TIMEOUT,
         InvokeError::DeadlineExceeded { .. } => StatusCode::GATEWAY_TIMEOUT,

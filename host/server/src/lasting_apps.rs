@@ -33,16 +33,21 @@ impl LastingApps {
         }
     }
 
-    /// What `app` keeps, made on first use.
-    pub fn get(&self, app: &AppName) -> LastingApp {
+    /// What `app` keeps, made on first use, with a share of `share_size`
+    /// instances (the server's default when `None`). A share whose size
+    /// changed is replaced: requests running on the old one finish there,
+    /// and new ones count against the new one.
+    pub fn get(&self, app: &AppName, share_size: Option<u32>) -> LastingApp {
+        let size = share_size.unwrap_or(self.share_size);
         let mut by_app = self.by_app.lock().expect("lasting apps lock");
-        by_app
-            .entry(app.clone())
-            .or_insert_with(|| LastingApp {
-                share: InstanceShare::new(self.share_size),
-                telemetry: Arc::new(AppTelemetry::new(app.as_str())),
-            })
-            .clone()
+        let kept = by_app.entry(app.clone()).or_insert_with(|| LastingApp {
+            share: InstanceShare::new(size),
+            telemetry: Arc::new(AppTelemetry::new(app.as_str())),
+        });
+        if kept.share.size() != size {
+            kept.share = InstanceShare::new(size);
+        }
+        kept.clone()
     }
 
     /// `app`'s telemetry, if the app exists.

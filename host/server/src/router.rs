@@ -25,7 +25,7 @@ use std::time::Duration;
 use wharf_registry::{AppName, PreviewAccess, Registry, RegistryError};
 use wharf_runtime::authority::request_host;
 use wharf_runtime::trace_context::{in_span, load_span, record_deployment};
-use wharf_runtime::{GuestBody, KeyValueLimits, RequestId, Runtime};
+use wharf_runtime::{GuestBody, KeyValueLimits, RequestId, RequestLimits, Runtime};
 use wharf_store::StoreError;
 
 /// How the router is set up.
@@ -93,6 +93,8 @@ impl AppRouter {
             keyvalue: Arc::new(RegistryKeyValue(registry.clone())),
             keyvalue_limits: config.keyvalue_limits,
             lasting: Arc::new(LastingApps::new(runtime.config().max_instances_per_app)),
+            request_limits: RequestLimits::of(runtime.config()),
+            max_instances_per_app: runtime.config().max_instances_per_app,
         };
         let routes = Routes::new(registry.routing_table().await?, &defaults);
         Ok(Self {

@@ -3,9 +3,10 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use wharf_registry::{AppName, PreviewAccess, RoutedDeployment, RoutingTable};
+use wharf_registry::{AppLimits, AppName, PreviewAccess, RoutedDeployment, RoutingTable};
 use wharf_runtime::{
     AppContext, DeploymentFacts, KeyValueLimits, KeyValueStore, OriginRule, OutboundPolicy,
+    RequestLimits,
 };
 use wharf_store::BlobKey;
 
@@ -60,6 +61,10 @@ pub struct AppDefaults {
     /// What each app keeps across rebuilds: its share of the instance pool
     /// and its telemetry.
     pub lasting: Arc<LastingApps>,
+    /// The server's limits on one request: an app's own may only be lower.
+    pub request_limits: RequestLimits,
+    /// The most instances one app may be given.
+    pub max_instances_per_app: u32,
 }
 
 /// The in-memory routing table a server answers from, rebuilt whenever the
@@ -82,6 +87,8 @@ pub struct Routes {
     kv_quotas: HashMap<AppName, u64>,
     /// Who may open each app's previews, for apps with settings.
     preview_access: HashMap<AppName, PreviewAccess>,
+    /// Each app's own limits, for apps with settings.
+    limits: HashMap<AppName, AppLimits>,
     /// Disabled deployments, by app and preview digits.
     disabled: HashSet<(AppName, String)>,
 }
@@ -99,8 +106,10 @@ impl Routes {
         let mut outbound = HashMap::new();
         let mut kv_quotas = HashMap::new();
         let mut preview_access = HashMap::new();
+        let mut limits = HashMap::new();
         for (app, settings) in table.settings {
             preview_access.insert(app.clone(), settings.previews);
+            limits.insert(app.clone(), settings.limits);
             if let Some(quota) = settings.kv_quota {
                 kv_quotas.insert(app.clone(), quota);
             }
@@ -122,6 +131,7 @@ impl Routes {
             default_outbound: server.clone(),
             kv_quotas,
             preview_access,
+            limits,
             disabled: HashSet::new(),
             config: config
                 .into_iter()
@@ -161,7 +171,12 @@ impl Routes {
         preview: bool,
         defaults: &AppDefaults,
     ) -> Route {
-        let lasting = defaults.lasting.get(app);
+        let own = self.limits.get(app).copied().unwrap_or_default();
+        let lasting = defaults.lasting.get(
+            app,
+            own.max_instances
+                .map(|n| n.clamp(1, defaults.max_instances_per_app)),
+        );
         let context = AppContext {
             facts: DeploymentFacts::new(
                 app.to_string(),
@@ -179,6 +194,7 @@ impl Routes {
                 ..defaults.keyvalue_limits
             },
             instance_share: lasting.share,
+            limits: limits_for_app(&defaults.request_limits, &own),
             guest_log: Some(lasting.telemetry.clone()),
         };
         Route {
@@ -288,6 +304,23 @@ impl Routes {
     }
 }
 
+/// The limits a request of an app with `own` limits gets: each the app's,
+/// where it names one below the server's, else the server's.
+pub fn limits_for_app(server: &RequestLimits, own: &AppLimits) -> RequestLimits {
+    let lower = |server: u64, own: Option<u64>| own.map_or(server, |own| own.min(server));
+    RequestLimits {
+        deadline: own
+            .deadline
+            .map_or(server.deadline, |d| d.min(server.deadline)),
+        max_memory_bytes: lower(server.max_memory_bytes, own.memory_bytes),
+        max_request_body_bytes: lower(server.max_request_body_bytes, own.max_body_bytes),
+        cpu_time: match (server.cpu_time, own.cpu_time) {
+            (Some(server), Some(own)) => Some(own.min(server)),
+            (server, own) => own.or(server),
+        },
+    }
+}
+
 /// The hostname label of a deployment's preview: `<app>--<12 hex digits>`.
 pub fn preview_label(app: &AppName, key: &BlobKey) -> String {
     format!("{app}{PREVIEW_SEPARATOR}{}", preview_digits(key))
@@ -332,6 +365,8 @@ mod tests {
                 keyvalue: Arc::new(wharf_runtime::MemoryKeyValue::default()),
                 keyvalue_limits: KeyValueLimits::default(),
                 lasting: Arc::new(LastingApps::new(4)),
+                request_limits: RequestLimits::of(&wharf_runtime::RuntimeConfig::default()),
+                max_instances_per_app: 4,
             },
         )
     }

@@ -8,6 +8,8 @@
 //! - `app_data.rs`: config, key-value data, deployment facts;
 //! - `outbound.rs`: outbound allow-lists and capabilities;
 //! - `quotas.rs`: key-value quotas;
+//! - `app_limits.rs`: an app's own deadline, CPU time, memory, body and
+//!   instance limits;
 //! - `observe.rs`: metrics through Prometheus, health, access and guest logs;
 //! - `tls.rs`: the TLS listener, with curl, h2load and certificates on disk;
 //! - `load_balancer.rs`: three servers behind haproxy, restarted and killed
@@ -19,6 +21,7 @@
 //! environment that reaches it.
 
 mod app_data;
+mod app_limits;
 mod cluster;
 mod deploys;
 mod integrity;

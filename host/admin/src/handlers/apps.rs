@@ -1,7 +1,7 @@
 //! Apps: list, show, delete, custom hostnames and settings.
 
 use crate::access::Caller;
-use crate::api::{AppInfo, AppList, AppSettingsBody, HostnamesRequest, SettingsUpdate};
+use crate::api::{AppInfo, AppList, AppSettingsBody, HostnamesRequest, LimitsBody, SettingsUpdate};
 use crate::deploy::check_origin;
 use crate::error::ApiError;
 use crate::extract::{AppParam, JsonBody};
@@ -10,7 +10,10 @@ use axum::extract::State;
 use axum::{Extension, Json};
 use http::StatusCode;
 use std::sync::Arc;
-use wharf_registry::{AppName, AppSettings, Hostname, UnknownPreviewAccess};
+use std::time::Duration;
+use wharf_registry::{AppLimits, AppName, AppSettings, Hostname, UnknownPreviewAccess};
+use wharf_runtime::RequestLimits;
+use wharf_server::limits_for_app;
 
 /// `GET /v1/apps`: the apps the caller's token covers.
 pub(crate) async fn list(
@@ -80,6 +83,7 @@ pub(crate) async fn set_settings(
     }
     let mut change = admin.registry.begin().await?;
     let mut settings: AppSettings = change.settings(&app).await?;
+    apply_limits(&admin, &update, &mut settings.limits)?;
     if let Some(outbound) = update.outbound {
         settings.outbound = outbound;
     }
@@ -111,7 +115,118 @@ async fn settings_body(admin: &Admin, app: &AppName) -> Result<Json<AppSettingsB
         kv_quota: settings.kv_quota,
         kv_usage: admin.registry.kv_usage(app).await?,
         previews: settings.previews.to_string(),
+        limits: limits_body(&settings.limits),
+        effective_limits: {
+            let server = admin.router.runtime().config();
+            let effective = limits_for_app(&RequestLimits::of(server), &settings.limits);
+            LimitsBody {
+                deadline_ms: Some(millis(effective.deadline)),
+                cpu_time_ms: effective.cpu_time.map(millis),
+                memory_bytes: Some(effective.max_memory_bytes),
+                max_body_bytes: Some(effective.max_request_body_bytes),
+                max_instances: Some(
+                    settings
+                        .limits
+                        .max_instances
+                        .map_or(server.max_instances_per_app, |n| {
+                            n.min(server.max_instances_per_app)
+                        }),
+                ),
+            }
+        },
     }))
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn limits_body(limits: &AppLimits) -> LimitsBody {
+    LimitsBody {
+        deadline_ms: limits.deadline.map(millis),
+        cpu_time_ms: limits.cpu_time.map(millis),
+        memory_bytes: limits.memory_bytes,
+        max_body_bytes: limits.max_body_bytes,
+        max_instances: limits.max_instances,
+    }
+}
+
+/// Applies the limits `update` names to `limits`, each above zero and
+/// within the server's own (which it says, if not).
+fn apply_limits(
+    admin: &Admin,
+    update: &SettingsUpdate,
+    limits: &mut AppLimits,
+) -> Result<(), ApiError> {
+    let server = admin.router.runtime().config();
+    let check = |name: &str, value: u64, ceiling: u64, unit: &str, flag: &str| {
+        if value == 0 {
+            return Err(ApiError::bad_request(format!("{name} must be above 0")));
+        }
+        if value > ceiling {
+            return Err(ApiError::bad_request(format!(
+                "{name} {value}{unit} is above the server's {flag} ({ceiling}{unit}); an app may \
+                 only lower it, so ask the operator to raise the server's"
+            )));
+        }
+        Ok(())
+    };
+    let deadline = millis(server.request_deadline);
+    if let Some(value) = update.deadline_ms {
+        if let Some(ms) = value {
+            check("deadline_ms", ms, deadline, " ms", "--deadline")?;
+        }
+        limits.deadline = value.map(Duration::from_millis);
+    }
+    if let Some(value) = update.cpu_time_ms {
+        if let Some(ms) = value {
+            let ceiling = server.cpu_time.map_or(deadline, millis);
+            let flag = if server.cpu_time.is_some() {
+                "--cpu-time"
+            } else {
+                "--deadline"
+            };
+            check("cpu_time_ms", ms, ceiling, " ms", flag)?;
+        }
+        limits.cpu_time = value.map(Duration::from_millis);
+    }
+    if let Some(value) = update.memory_bytes {
+        if let Some(bytes) = value {
+            check(
+                "memory_bytes",
+                bytes,
+                server.max_memory_bytes,
+                " bytes",
+                "--max-memory",
+            )?;
+        }
+        limits.memory_bytes = value;
+    }
+    if let Some(value) = update.max_body_bytes {
+        if let Some(bytes) = value {
+            check(
+                "max_body_bytes",
+                bytes,
+                server.max_request_body_bytes,
+                " bytes",
+                "--max-request-body",
+            )?;
+        }
+        limits.max_body_bytes = value;
+    }
+    if let Some(value) = update.max_instances {
+        if let Some(n) = value {
+            check(
+                "max_instances",
+                u64::from(n),
+                u64::from(server.max_instances_per_app),
+                "",
+                "--max-instances-per-app",
+            )?;
+        }
+        limits.max_instances = value;
+    }
+    Ok(())
 }
 
 /// Checks custom hostnames: valid, and not under the apps' own `domain`.

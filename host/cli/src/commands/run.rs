@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wharf_runtime::{AppContext, DeploymentFacts, InstanceShare, MemoryKeyValue, Runtime};
+use wharf_runtime::{
+    AppContext, DeploymentFacts, InstanceShare, MemoryKeyValue, RequestLimits, Runtime,
+};
 use wharf_server::observe::Health;
 use wharf_server::{CacheLimits, ComponentCache, Listener, SingleApp, stop_after_drain_delay};
 use wharf_store::{BlobStore, StoreOptions};
@@ -136,6 +138,7 @@ impl RunCommand {
             keyvalue: Arc::new(MemoryKeyValue::default()),
             keyvalue_limits: self.runtime.keyvalue_limits(),
             instance_share: InstanceShare::new(self.runtime.single_app_share()),
+            limits: RequestLimits::of(runtime.config()),
             guest_log: None,
         };
         let health = Arc::new(Health::standalone());

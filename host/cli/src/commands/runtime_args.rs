@@ -34,6 +34,12 @@ pub struct RuntimeArgs {
     #[arg(long, env = "WHARF_MAX_REQUEST_BODY", default_value = "10MiB")]
     max_request_body: ByteSize,
 
+    /// CPU time one request's guest may use (such as `50ms`), counted
+    /// while it runs, waits not counted; past it the guest is stopped and
+    /// the client gets 503. Without it only --deadline bounds a request.
+    #[arg(long, env = "WHARF_CPU_TIME", value_parser = humantime::parse_duration)]
+    cpu_time: Option<Duration>,
+
     /// Most stdout plus stderr one request may write to the log.
     #[arg(long, env = "WHARF_MAX_GUEST_LOG", default_value = "1MiB")]
     max_guest_log: ByteSize,
@@ -103,7 +109,12 @@ impl RuntimeArgs {
             !self.deadline.is_zero(),
             "--deadline must be longer than zero"
         );
+        anyhow::ensure!(
+            self.cpu_time.is_none_or(|cpu| !cpu.is_zero()),
+            "--cpu-time must be longer than zero"
+        );
         Ok(RuntimeConfig {
+            cpu_time: self.cpu_time,
             max_instances: self.max_instances,
             max_instances_per_app,
             max_memory_bytes: self.max_memory.as_u64(),

@@ -25,7 +25,7 @@ mod outbound;
 mod state;
 mod wasi;
 
-pub use app::{AppContext, InstanceShare};
+pub use app::{AppContext, InstanceShare, RequestLimits};
 pub use deployment::DeploymentFacts;
 pub use guest_log::{GuestLine, GuestLogSink};
 pub use keyvalue::{

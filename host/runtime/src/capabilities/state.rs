@@ -41,7 +41,7 @@ impl HostState {
         let log = GuestLog::new(request_id, app.clone(), config.max_guest_log_bytes);
         let mut wasi = WasiCtx::builder();
         wasi.stdout(log.stdout()).stderr(log.stderr());
-        Self::with_wasi(config, request_id, app, uses_sockets, wasi)
+        Self::with_wasi(request_id, app, uses_sockets, wasi)
     }
 
     /// State for one CGI-style run of a command: `env` as its environment,
@@ -61,14 +61,13 @@ impl HostState {
             .stdin(stdin)
             .stdout(stdout)
             .stderr(log.stderr());
-        Self::with_wasi(config, request_id, app, uses_sockets, wasi)
+        Self::with_wasi(request_id, app, uses_sockets, wasi)
     }
 
     /// Builds the WASI context. wasmtime-wasi refuses every socket by
     /// default; a component that imports sockets gets the checks of
     /// `sockets.rs`, and TCP if its app has outbound rules at all.
     fn with_wasi(
-        config: &RuntimeConfig,
         request_id: RequestId,
         app: Arc<AppContext>,
         uses_sockets: bool,
@@ -91,7 +90,7 @@ impl HostState {
                 policy: app.outbound.clone(),
                 sent: 0,
             },
-            limiter: MemoryLimiter::new(config.max_memory_bytes),
+            limiter: MemoryLimiter::new(app.limits.max_memory_bytes),
             app,
         }
     }

@@ -25,6 +25,11 @@ pub struct RuntimeConfig {
     pub request_deadline: Duration,
     /// Largest request body a guest is given, in bytes. Larger bodies get 413.
     pub max_request_body_bytes: u64,
+    /// Most CPU time one request's guest may use (threads' CPU time while
+    /// it runs, waits not counted), checked at every epoch tick; past it
+    /// the guest is stopped and the request gets 503. `None`: only the
+    /// deadline bounds it.
+    pub cpu_time: Option<Duration>,
     /// Largest amount of stdout plus stderr one request may log, in bytes.
     /// Output beyond it is dropped with one warning.
     pub max_guest_log_bytes: usize,
@@ -94,6 +99,7 @@ impl Default for RuntimeConfig {
             max_memory_bytes: 128 << 20,
             request_deadline: Duration::from_secs(30),
             max_request_body_bytes: 10 << 20,
+            cpu_time: None,
             max_guest_log_bytes: 1 << 20,
             outbound: Default::default(),
             compiler: CompilerMode::default(),

@@ -10,8 +10,9 @@
 //! lane, where it carries on from where it stopped.
 
 use super::AbortOnDrop;
+use super::cpu_time::{CpuMeter, Metered};
 use crate::thread_priority::lower_this_thread_priority;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -25,14 +26,15 @@ pub(crate) const LONG_RUNNING: Duration = crate::RuntimeConfig::EPOCH_TICK;
 const LANE_NICE: i32 = 10;
 
 /// Runs `run` here until it has been running for [`LONG_RUNNING`] in all,
-/// then on the long-running lane until it ends. Dropping the returned
-/// future stops the run wherever it is.
-pub(crate) async fn run_guest<F>(run: F) -> F::Output
+/// then on the long-running lane until it ends, its CPU time counted by
+/// `meter` wherever it runs. Dropping the returned future stops the run
+/// wherever it is.
+pub(crate) async fn run_guest<F>(run: F, meter: Arc<CpuMeter>) -> F::Output
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let mut run = Box::pin(run);
+    let mut run = Box::pin(Metered::new(run, meter));
     let mut running = Duration::ZERO;
     let here = std::future::poll_fn(|cx| {
         if running >= LONG_RUNNING {
@@ -103,7 +105,7 @@ mod tests {
             tokio::task::yield_now().await;
             (before, where_am_i())
         };
-        let (before, after) = run_guest(run).await;
+        let (before, after) = run_guest(run, Arc::default()).await;
         assert!(!before.0.starts_with("wharf-long-running"), "{before:?}");
         assert_eq!(after, ("wharf-long-running".to_owned(), LANE_NICE));
     }
@@ -117,7 +119,7 @@ mod tests {
             }
             where_am_i()
         };
-        let (name, _) = run_guest(run).await;
+        let (name, _) = run_guest(run, Arc::default()).await;
         assert!(!name.starts_with("wharf-long-running"), "{name}");
     }
 }

@@ -5,12 +5,15 @@
 //! - `cgi/`: a command (one that exports `wasi:cli/run`), CGI-style;
 //! - `long_running.rs`: a guest that keeps the CPU busy moves to threads
 //!   of its own, so short requests are never behind it;
+//! - `cpu_time.rs`: the CPU time a request's guest uses, against the app's
+//!   limit;
 //! - `outcome.rs`: a response body ends as its guest's run did, cleanly
 //!   only if the run succeeded;
 //! - `request_body.rs`: how reading a request body fell short;
 //! - `request_id.rs`: the id that ties a response to its log lines.
 
 mod cgi;
+mod cpu_time;
 mod long_running;
 mod outcome;
 mod request_body;
@@ -19,11 +22,12 @@ mod wasi_http;
 
 pub use request_id::RequestId;
 
-use crate::capabilities::{AppContext, HostState};
+use crate::capabilities::{AppContext, HostState, RequestLimits};
 use crate::engine::PreInstance;
 use crate::idle_body::BodyError;
 use crate::{CompiledComponent, InvokeError, Runtime, RuntimeConfig};
 use bytes::Bytes;
+use cpu_time::CpuMeter;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -68,7 +72,7 @@ impl Runtime {
     {
         let config = &self.config;
         // A body declared too large is refused before it takes a slot.
-        let limit = config.max_request_body_bytes;
+        let limit = app.limits.max_request_body_bytes;
         let declared = request
             .headers()
             .get(http::header::CONTENT_LENGTH)
@@ -150,33 +154,53 @@ impl<T> Drop for AbortOnDrop<T> {
 impl Runtime {
     /// A store for one request, with the memory limiter and the epoch
     /// deadline set: the guest yields at every tick and is interrupted at
-    /// the request deadline. Also returns the flag that says whether the
-    /// memory limit was hit.
+    /// its app's deadline, or once it has used its app's CPU time. Also
+    /// returns how the run went against its limits, for [`classify`].
     pub(crate) fn new_store(
         &self,
         component: &CompiledComponent,
         state: HostState,
-    ) -> (Store<HostState>, Arc<AtomicBool>) {
+    ) -> (Store<HostState>, LimitsHit) {
+        let limits = state.app.limits;
         let mut store = Store::new(component.engine(), state);
         store.limiter(|state| &mut state.limiter);
-        let memory_hit = store.data().limiter.hit_flag();
-        let deadline_at = Instant::now() + self.config.request_deadline;
+        let hit = LimitsHit {
+            memory: store.data().limiter.hit_flag(),
+            cpu: Arc::default(),
+            limits,
+        };
+        let deadline_at = Instant::now() + limits.deadline;
+        let cpu = hit.cpu.clone();
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
-            Ok(if Instant::now() >= deadline_at {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::Yield(1)
-            })
+            if Instant::now() >= deadline_at {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            if let Some(cpu_time) = limits.cpu_time
+                && cpu.used() >= cpu_time
+            {
+                cpu.mark_exceeded();
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            Ok(UpdateDeadline::Yield(1))
         });
-        (store, memory_hit)
+        (store, hit)
     }
+}
+
+/// How one request's guest went against its limits: whether it hit the
+/// memory limit, and its CPU time (which its run counts).
+#[derive(Clone)]
+pub(crate) struct LimitsHit {
+    memory: Arc<AtomicBool>,
+    pub(crate) cpu: Arc<CpuMeter>,
+    limits: RequestLimits,
 }
 
 /// Names the limit a failed guest call hit, logging the failure.
 pub(crate) fn classify(
     e: &wasmtime::Error,
-    memory_hit: &AtomicBool,
+    hit: &LimitsHit,
     config: &RuntimeConfig,
     request_id: RequestId,
     digest: Digest,
@@ -185,13 +209,17 @@ pub(crate) fn classify(
     // backtrace, without the host's own backtrace that RUST_BACKTRACE
     // would add to `{e:?}` (about 19 KB per trap).
     tracing::error!(%request_id, %digest, "guest failed: {e:#}");
+    let limits = &hit.limits;
     if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
-        InvokeError::DeadlineExceeded {
-            deadline: config.request_deadline,
+        match limits.cpu_time {
+            Some(limit) if hit.cpu.exceeded() => InvokeError::CpuTimeExceeded { limit },
+            _ => InvokeError::DeadlineExceeded {
+                deadline: limits.deadline,
+            },
         }
-    } else if memory_hit.load(Ordering::Relaxed) {
+    } else if hit.memory.load(Ordering::Relaxed) {
         InvokeError::MemoryLimitExceeded {
-            limit: config.max_memory_bytes,
+            limit: limits.max_memory_bytes,
         }
     } else if e.is::<PoolConcurrencyLimitError>() {
         InvokeError::Overloaded {

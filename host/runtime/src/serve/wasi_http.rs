@@ -36,15 +36,15 @@ impl Runtime {
         B::Error: Into<BodyError> + Send,
     {
         let config = &self.config;
-        let limit = config.max_request_body_bytes;
+        let limit = app.limits.max_request_body_bytes;
         let faults = Arc::new(BodyFaults::default());
         let request = request.map(|body| limit_body(body, limit, faults.clone()));
 
-        let (mut store, memory_hit) = self.new_store(
+        let (mut store, hit) = self.new_store(
             component,
             HostState::new(config, request_id, app.clone(), component.uses_sockets()),
         );
-        let deadline = config.request_deadline;
+        let deadline = app.limits.deadline;
 
         let (sender, receiver) = oneshot::channel();
         let internal = |e: wasmtime::Error| {
@@ -83,11 +83,11 @@ impl Runtime {
                     };
                     (tokio::time::timeout(deadline, call).await, store)
                 };
-                let (result, store) = run_guest(run).await;
+                let (result, store) = run_guest(run, hit.cpu.clone()).await;
                 let result = match result {
                     Ok(Ok(())) => Ok(()),
                     Err(_elapsed) => Err(InvokeError::DeadlineExceeded { deadline }),
-                    Ok(Err(e)) => Err(classify(&e, &memory_hit, &config, request_id, digest)),
+                    Ok(Err(e)) => Err(classify(&e, &hit, &config, request_id, digest)),
                 };
                 if let Err(InvokeError::DeadlineExceeded { .. }) = result {
                     tracing::error!(%request_id, %digest, "guest stopped at the {deadline:?} deadline");

@@ -6,7 +6,7 @@ use http_body_util::BodyExt;
 use http_body_util::channel::{Channel, Sender};
 use wharf_runtime::{
     AppContext, Compiler, CompilerMode, DeploymentFacts, InstanceShare, MemoryKeyValue, RequestId,
-    RuntimeConfig,
+    RequestLimits, RuntimeConfig,
 };
 use wharf_store::{ClusterSecret, StoreOptions};
 
@@ -89,6 +89,7 @@ fn app() -> Arc<AppContext> {
         keyvalue: Arc::new(MemoryKeyValue::default()),
         keyvalue_limits: Default::default(),
         instance_share: InstanceShare::new(8),
+        limits: RequestLimits::of(&RuntimeConfig::default()),
         guest_log: None,
     })
 }

@@ -111,6 +111,7 @@ pub fn count_invoke_error(app: &str, error: &InvokeError) {
         InvokeError::BodyTooLarge { .. } => return Refusal::BodyTooLarge.count(),
         InvokeError::BodyStalled { .. } => return Refusal::BodyStalled.count(),
         InvokeError::DeadlineExceeded { .. } => "deadline",
+        InvokeError::CpuTimeExceeded { .. } => "cpu_time",
         InvokeError::MemoryLimitExceeded { .. } => "memory_limit",
         InvokeError::Trapped => "trap",
         InvokeError::BadCgiResponse(_) => "bad_response",

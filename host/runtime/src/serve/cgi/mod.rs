@@ -58,7 +58,7 @@ impl Runtime {
         let pump = tokio::spawn(pump_body(
             body,
             stdin_writer,
-            config.max_request_body_bytes,
+            app.limits.max_request_body_bytes,
             stdin_faults.clone(),
         ));
         let stdin_reader = StdinReader {
@@ -76,14 +76,14 @@ impl Runtime {
             AsyncStdinStream::new(stdin_reader),
             AsyncStdoutStream::new(PIPE_BYTES, stdout_writer),
         );
-        let (mut store, memory_hit) = self.new_store(component, state);
+        let (mut store, hit) = self.new_store(component, state);
+        let deadline = app.limits.deadline;
         let digest = component.digest();
         let (outcome_tx, outcome_rx) = oneshot::channel();
         let guest_span = guest_span();
         let task = AbortOnDrop::new(tokio::spawn(in_span(
             async move {
                 let _slot = slot;
-                let deadline = config.request_deadline;
                 // The run owns the store, so that it can move to the
                 // long-running lane, and hands it back to be closed below.
                 let run = async move {
@@ -94,7 +94,7 @@ impl Runtime {
                     };
                     (tokio::time::timeout(deadline, call).await, store)
                 };
-                let (result, store) = run_guest(run).await;
+                let (result, store) = run_guest(run, hit.cpu.clone()).await;
                 let outcome = match result {
                     Err(_elapsed) => Err(InvokeError::DeadlineExceeded { deadline }),
                     Ok(Ok(Ok(()))) => Ok(()),
@@ -102,7 +102,7 @@ impl Runtime {
                     Ok(Err(e)) => match e.downcast_ref::<I32Exit>() {
                         Some(I32Exit(0)) => Ok(()),
                         Some(I32Exit(status)) => Err(InvokeError::Exited(*status)),
-                        None => Err(classify(&e, &memory_hit, &config, request_id, digest)),
+                        None => Err(classify(&e, &hit, &config, request_id, digest)),
                     },
                 };
                 if let Err(e) = &outcome {
@@ -130,7 +130,7 @@ impl Runtime {
         let head = head_rx.await;
         task.detach();
         match head {
-            _ if let Some(refusal) = stdin_faults.refusal(self.config.max_request_body_bytes) => {
+            _ if let Some(refusal) = stdin_faults.refusal(app.limits.max_request_body_bytes) => {
                 Err(refusal)
             }
             Ok(result) => result,
