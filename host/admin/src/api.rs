@@ -73,6 +73,12 @@ pub struct DeploymentInfo {
     /// live.
     #[serde(default)]
     pub disabled: bool,
+    /// Whether it is pinned: never pruned.
+    #[serde(default)]
+    pub pinned: bool,
+    /// Whether it was pruned: its component may be gone.
+    #[serde(default)]
+    pub pruned: bool,
     /// Its preview URL.
     pub preview_url: String,
 }
@@ -241,6 +247,9 @@ pub struct AppSettingsBody {
     /// server's (answers only).
     #[serde(default)]
     pub effective_limits: LimitsBody,
+    /// How many of its newest deployments garbage collection keeps.
+    #[serde(default)]
+    pub keep: u32,
 }
 
 /// Limits on an app's requests.
@@ -318,6 +327,14 @@ pub struct SettingsUpdate {
         deserialize_with = "present"
     )]
     pub max_instances: Option<Option<u32>>,
+    /// How many of its newest deployments garbage collection keeps, or
+    /// `null` for the default (20).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub keep: Option<Option<u32>>,
 }
 
 /// A field that is present, even as `null`: `Some(None)` for `null`, so
@@ -369,20 +386,54 @@ pub struct ConfigList {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GcRequest {
-    /// Only blobs stored longer ago than this are removed. Default 3600.
+    /// Only what was stored longer ago than this is removed. Default 3600.
     #[serde(default)]
     pub grace_seconds: Option<u64>,
+    /// Only say what would be pruned and deleted.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
-/// What garbage collection did.
+/// What garbage collection did (or, with `dry_run`, would do).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GcResult {
-    /// Keys removed.
+    /// Whether this was a dry run: nothing was changed.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Deployments pruned: beyond their app's `keep`, not live, disabled
+    /// or pinned.
+    #[serde(default)]
+    pub pruned: Vec<PrunedDeployment>,
+    /// Blob keys removed.
     pub deleted: Vec<String>,
+    /// Their bytes.
+    #[serde(default)]
+    pub deleted_bytes: u64,
     /// Blobs still referenced by a deployment.
     pub referenced: usize,
     /// Unreferenced blobs kept because they are younger than the grace period.
     pub too_young: usize,
+    /// Compiled-code files removed from this server's `compiled/`.
+    #[serde(default)]
+    pub compiled_deleted: Vec<String>,
+    /// Their bytes.
+    #[serde(default)]
+    pub compiled_bytes: u64,
+    /// Sealed code removed from the shared store.
+    #[serde(default)]
+    pub sealed_deleted: Vec<String>,
+    /// Their bytes.
+    #[serde(default)]
+    pub sealed_bytes: u64,
+}
+
+/// A deployment garbage collection pruned.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PrunedDeployment {
+    /// Its app.
+    pub app: String,
+    /// Its digest.
+    pub digest: String,
 }
 
 /// Body of `POST /v1/tokens`.

@@ -64,6 +64,14 @@ pub const DEPLOYMENT_DISABLED: Endpoint = endpoint(
         method("DELETE", Deploy, "enable deployment"),
     ],
 );
+/// `PUT`: pin a deployment, so that it is never pruned; `DELETE`: unpin it.
+pub const DEPLOYMENT_PINNED: Endpoint = endpoint(
+    "/v1/apps/{app}/deployments/{digest}/pinned",
+    &[
+        method("PUT", Deploy, "pin deployment"),
+        method("DELETE", Deploy, "unpin deployment"),
+    ],
+);
 /// `POST`: a one-time link that opens a deployment's preview in a browser.
 pub const DEPLOYMENT_LINK: Endpoint = endpoint(
     "/v1/apps/{app}/deployments/{digest}/link",
@@ -142,6 +150,7 @@ pub const ALL: &[Endpoint] = &[
     APP,
     DEPLOYMENTS,
     DEPLOYMENT_DISABLED,
+    DEPLOYMENT_PINNED,
     DEPLOYMENT_LINK,
     HISTORY,
     ROLLBACK,

@@ -86,9 +86,9 @@ impl From<RegistryError> for ApiError {
             | RegistryError::UnknownConfigKey { .. }
             | RegistryError::UnknownToken(_) => StatusCode::NOT_FOUND,
             RegistryError::TokenExists(_) => StatusCode::CONFLICT,
-            RegistryError::Disabled { .. } | RegistryError::DisablingLive { .. } => {
-                StatusCode::CONFLICT
-            }
+            RegistryError::Disabled { .. }
+            | RegistryError::DisablingLive { .. }
+            | RegistryError::Pruned { .. } => StatusCode::CONFLICT,
             RegistryError::NothingToRollBackTo { .. }
             | RegistryError::AlreadyLive { .. }
             | RegistryError::HostnameTaken { .. } => StatusCode::CONFLICT,

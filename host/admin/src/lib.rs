@@ -17,6 +17,7 @@
 //! | GET | `/apps` | list apps |
 //! | GET, DELETE | `/apps/{app}` | show or delete an app (its blobs stay) |
 //! | PUT, DELETE | `/apps/{app}/deployments/{digest}/disabled` | disable or enable a deployment |
+//! | PUT, DELETE | `/apps/{app}/deployments/{digest}/pinned` | pin or unpin a deployment |
 //! | POST | `/apps/{app}/deployments/{digest}/link` | a one-time link to the deployment's preview |
 //! | GET | `/apps/{app}/history` | releases and deployments, newest first |
 //! | POST | `/apps/{app}/rollback` | `{"to": digest?}` |
@@ -28,7 +29,7 @@
 //! | GET | `/apps/{app}/logs?since=&follow=` | the app's guest output from every server, as NDJSON |
 //! | GET | `/apps/{app}/stats` | the app's request rate, error rate and latency on this server |
 //! | GET | `/nodes` | the servers sharing the registry |
-//! | POST | `/gc` | `{"grace_seconds": n?}` |
+//! | POST | `/gc` | `{"grace_seconds": n?, "dry_run": bool?}` |
 //! | GET, POST | `/tokens` | list scoped tokens, or make one: `{"name", "role", "apps": [...]?, "expires_in_seconds": n?}` |
 //! | DELETE | `/tokens/{token}` | revoke a token |
 //! | GET | `/audit?app=&before=&limit=` | the audit trail, newest first |

@@ -7,9 +7,9 @@
 use crate::access::{AdminToken, check};
 use crate::cluster::{Cluster, ClusterConfig};
 use crate::endpoints::{
-    APP, APPS, AUDIT, CONFIG, CONFIG_KEY, DEPLOYMENT_DISABLED, DEPLOYMENT_LINK, DEPLOYMENTS,
-    Endpoint, GC, HISTORY, HOSTNAMES, LOGS, NODES, PROMOTE, ROLLBACK, SETTINGS, STATS, TOKEN,
-    TOKENS,
+    APP, APPS, AUDIT, CONFIG, CONFIG_KEY, DEPLOYMENT_DISABLED, DEPLOYMENT_LINK, DEPLOYMENT_PINNED,
+    DEPLOYMENTS, Endpoint, GC, HISTORY, HOSTNAMES, LOGS, NODES, PROMOTE, ROLLBACK, SETTINGS, STATS,
+    TOKEN, TOKENS,
 };
 use crate::error::ApiError;
 use crate::handlers::{apps, audit, config, deployments, observe, releases, tokens};
@@ -83,6 +83,10 @@ fn routes(admin: Arc<Admin>) -> axum::Router {
         .route(
             DEPLOYMENT_DISABLED.template(),
             put(deployments::disable).delete(deployments::enable),
+        )
+        .route(
+            DEPLOYMENT_PINNED.template(),
+            put(deployments::pin).delete(deployments::unpin),
         )
         .route(DEPLOYMENT_LINK.template(), post(deployments::link))
         .route(HISTORY.template(), get(releases::history))

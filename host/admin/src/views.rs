@@ -51,6 +51,8 @@ impl PublicUrls {
             capabilities: wharf_runtime::capabilities(&deployment.imports),
             live,
             disabled: deployment.disabled,
+            pinned: deployment.pinned,
+            pruned: deployment.pruned,
             preview_url: self.preview(deployment),
         }
     }

@@ -503,6 +503,20 @@ async fn each_role_reaches_exactly_the_endpoints_it_should() {
             About::Shop,
         ),
         (
+            "PUT",
+            "/v1/apps/shop/deployments/x/pinned",
+            None,
+            Deploy,
+            About::Shop,
+        ),
+        (
+            "DELETE",
+            "/v1/apps/blog/deployments/x/pinned",
+            None,
+            Deploy,
+            About::Blog,
+        ),
+        (
             "POST",
             "/v1/apps/shop/deployments/x/link",
             None,

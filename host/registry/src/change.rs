@@ -3,10 +3,11 @@
 use crate::RegistryError;
 use crate::error::malformed;
 use crate::feed::{self, LocalFeed};
-use crate::model::{Action, AppSettings, Deployment, NewDeployment, Release};
+use crate::model::{Action, AppSettings, DEFAULT_KEEP, Deployment, NewDeployment, Release};
 use crate::names::{AppName, Hostname};
 use crate::rows::{
-    DEPLOYMENT_COLUMNS, deployment_from_row, from_millis, now_millis, parse_key, settings_of,
+    DEPLOYMENT_COLUMNS, deployment_from_row, from_millis, now_millis, parse_app, parse_key,
+    settings_of,
 };
 use sqlx::{Any, Row, Transaction};
 use std::collections::HashSet;
@@ -201,6 +202,8 @@ impl Change {
                      WHERE r.app = $1 AND r.seq < $2 AND r.action <> 'rollback' \
                      AND d.digest <> $3 AND NOT EXISTS (SELECT 1 FROM disabled_deployments x \
                      WHERE x.app = d.app AND x.digest = d.digest) \
+                     AND NOT EXISTS (SELECT 1 FROM pruned_deployments p \
+                     WHERE p.deployment = d.id) \
                      ORDER BY r.seq DESC LIMIT 1"
                 ))
                 .bind(app.as_str())
@@ -291,6 +294,98 @@ impl Change {
         self.deployment_by_digest(app, digest).await
     }
 
+    /// Pins or unpins `app`'s deployment `digest`: a pinned deployment is
+    /// never pruned.
+    pub async fn pin_deployment(
+        &mut self,
+        app: &AppName,
+        digest: &Digest,
+        pinned: bool,
+        token_name: &str,
+    ) -> Result<Deployment, RegistryError> {
+        self.deployment_by_digest(app, digest).await?;
+        let query = if pinned {
+            sqlx::query(
+                "INSERT INTO pinned_deployments (app, digest, pinned_at, pinned_by) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (app, digest) DO NOTHING",
+            )
+            .bind(app.as_str())
+            .bind(digest.to_string())
+            .bind(now_millis())
+            .bind(token_name)
+        } else {
+            sqlx::query("DELETE FROM pinned_deployments WHERE app = $1 AND digest = $2")
+                .bind(app.as_str())
+                .bind(digest.to_string())
+        };
+        query.execute(&mut *self.tx).await?;
+        self.deployment_by_digest(app, digest).await
+    }
+
+    /// Marks as pruned `app`'s deployments beyond its newest `keep` that
+    /// are not live, disabled or pinned, and returns them. With `dry_run`,
+    /// only says which it would prune.
+    pub async fn prune(
+        &mut self,
+        app: &AppName,
+        keep: u32,
+        dry_run: bool,
+    ) -> Result<Vec<Deployment>, RegistryError> {
+        let live = self.current(app).await?.map(|d| d.id);
+        let rows = sqlx::query(&format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d WHERE d.app = $1 ORDER BY d.id DESC"
+        ))
+        .bind(app.as_str())
+        .fetch_all(&mut *self.tx)
+        .await?;
+        let mut pruned = Vec::new();
+        for row in rows
+            .iter()
+            .skip(usize::try_from(keep).unwrap_or(usize::MAX))
+        {
+            let deployment = deployment_from_row(row)?;
+            if deployment.pruned
+                || deployment.disabled
+                || deployment.pinned
+                || Some(deployment.id) == live
+            {
+                continue;
+            }
+            if !dry_run {
+                sqlx::query(
+                    "INSERT INTO pruned_deployments (deployment, app, pruned_at) \
+                     VALUES ($1, $2, $3)",
+                )
+                .bind(deployment.id)
+                .bind(app.as_str())
+                .bind(now_millis())
+                .execute(&mut *self.tx)
+                .await?;
+            }
+            pruned.push(deployment);
+        }
+        Ok(pruned)
+    }
+
+    /// Every app's name and how many deployments it keeps.
+    pub async fn retention(&mut self) -> Result<Vec<(AppName, u32)>, RegistryError> {
+        let rows = sqlx::query(
+            "SELECT a.name, s.keep_deployments FROM apps a \
+             LEFT JOIN app_settings s ON s.app = a.name ORDER BY a.name",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let keep: Option<i64> = row.try_get("keep_deployments")?;
+                Ok((
+                    parse_app(row.try_get("name")?)?,
+                    keep.map_or(DEFAULT_KEEP, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+                ))
+            })
+            .collect()
+    }
+
     /// Replaces the custom hostnames of `app`.
     pub async fn set_hostnames(
         &mut self,
@@ -331,9 +426,12 @@ impl Change {
     /// it is open no deployment can be recorded, so garbage collection can
     /// delete what this does not name.
     pub async fn referenced_blobs(&mut self) -> Result<HashSet<BlobKey>, RegistryError> {
-        let rows = sqlx::query("SELECT DISTINCT digest, size FROM deployments")
-            .fetch_all(&mut *self.tx)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT DISTINCT digest, size FROM deployments d WHERE NOT EXISTS \
+             (SELECT 1 FROM pruned_deployments p WHERE p.deployment = d.id)",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
         rows.iter()
             .map(|row| parse_key(&row.try_get::<String, _>("digest")?, row.try_get("size")?))
             .collect()
@@ -350,6 +448,8 @@ impl Change {
             "DELETE FROM app_config WHERE app = $1",
             "DELETE FROM app_settings WHERE app = $1",
             "DELETE FROM disabled_deployments WHERE app = $1",
+            "DELETE FROM pinned_deployments WHERE app = $1",
+            "DELETE FROM pruned_deployments WHERE app = $1",
             "DELETE FROM preview_grants WHERE app = $1",
             // The usage row first: key-value writers take it before they
             // touch entries, so once it is gone they wait on this change
@@ -429,12 +529,13 @@ impl Change {
         let bytes = |n: Option<u64>| n.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
         sqlx::query(
             "INSERT INTO app_settings (app, outbound, kv_quota, preview_access, deadline_ms, \
-             cpu_time_ms, memory_bytes, max_body_bytes, max_instances) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (app) DO UPDATE SET \
+             cpu_time_ms, memory_bytes, max_body_bytes, max_instances, keep_deployments) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (app) DO UPDATE SET \
              outbound = excluded.outbound, kv_quota = excluded.kv_quota, \
              preview_access = excluded.preview_access, deadline_ms = excluded.deadline_ms, \
              cpu_time_ms = excluded.cpu_time_ms, memory_bytes = excluded.memory_bytes, \
-             max_body_bytes = excluded.max_body_bytes, max_instances = excluded.max_instances",
+             max_body_bytes = excluded.max_body_bytes, max_instances = excluded.max_instances, \
+             keep_deployments = excluded.keep_deployments",
         )
         .bind(app.as_str())
         .bind(settings.outbound.join("\n"))
@@ -445,6 +546,7 @@ impl Change {
         .bind(bytes(limits.memory_bytes))
         .bind(bytes(limits.max_body_bytes))
         .bind(limits.max_instances.map(i64::from))
+        .bind(settings.keep.map(i64::from))
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -456,13 +558,15 @@ impl Change {
     }
 }
 
-/// [`RegistryError::Disabled`] when `target` is disabled.
+/// [`RegistryError::Disabled`] when `target` is disabled, and
+/// [`RegistryError::Pruned`] when it was pruned.
 fn refuse_if_disabled(target: &Deployment) -> Result<(), RegistryError> {
+    let (app, digest) = (target.app.to_string(), target.key.digest);
     if target.disabled {
-        return Err(RegistryError::Disabled {
-            app: target.app.to_string(),
-            digest: target.key.digest,
-        });
+        return Err(RegistryError::Disabled { app, digest });
+    }
+    if target.pruned {
+        return Err(RegistryError::Pruned { app, digest });
     }
     Ok(())
 }

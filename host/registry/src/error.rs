@@ -50,6 +50,17 @@ pub enum RegistryError {
         /// The disabled deployment.
         digest: Digest,
     },
+    /// A pruned deployment cannot go live: its blob may be gone.
+    #[error(
+        "app `{app}`'s deployment {digest} was pruned and its component may be gone; deploy \
+         it again"
+    )]
+    Pruned {
+        /// The app.
+        app: String,
+        /// The pruned deployment.
+        digest: Digest,
+    },
     /// The live deployment cannot be disabled.
     #[error(
         "app `{app}` is serving {digest}; roll back or promote another deployment before \

@@ -37,8 +37,8 @@ pub use error::RegistryError;
 pub use feed::{FeedFollower, LOCAL_APPLY_WAIT};
 pub use keyvalue::{MAX_CONFIG_VALUE_BYTES, check_config_key};
 pub use model::{
-    Action, App, AppLimits, AppSettings, ConfigEntry, Deployment, NewDeployment, PreviewAccess,
-    Release, RoutedDeployment, RoutingTable, UnknownAction, UnknownPreviewAccess,
+    Action, App, AppLimits, AppSettings, ConfigEntry, DEFAULT_KEEP, Deployment, NewDeployment,
+    PreviewAccess, Release, RoutedDeployment, RoutingTable, UnknownAction, UnknownPreviewAccess,
 };
 pub use names::{AppName, Hostname, NameError, TokenName};
 pub use nodes::NodeRecord;

@@ -29,6 +29,11 @@ pub struct Deployment {
     /// Whether an operator disabled it: its preview answers 410 and it
     /// cannot go live.
     pub disabled: bool,
+    /// Whether it is pinned: never pruned.
+    pub pinned: bool,
+    /// Whether it was pruned: its blob may be gone, so it cannot go live,
+    /// and its preview no longer answers.
+    pub pruned: bool,
 }
 
 /// What a new deployment records; the registry adds the id and time.
@@ -155,7 +160,13 @@ pub struct AppSettings {
     pub previews: PreviewAccess,
     /// Limits on the app's requests below the server's.
     pub limits: AppLimits,
+    /// How many of its newest deployments garbage collection keeps;
+    /// `None`: [`DEFAULT_KEEP`].
+    pub keep: Option<u32>,
 }
+
+/// How many of its newest deployments an app keeps unless it says.
+pub const DEFAULT_KEEP: u32 = 20;
 
 /// Limits an app sets on its own requests; each `None` takes the server's.
 /// The admin API keeps each within the server's own limit.

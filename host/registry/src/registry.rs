@@ -197,7 +197,9 @@ impl Registry {
             "SELECT d.app, d.digest, d.size, d.created_at, \
              CAST(CASE WHEN x.digest IS NULL THEN 0 ELSE 1 END AS BIGINT) AS disabled \
              FROM deployments d LEFT JOIN disabled_deployments x \
-             ON x.app = d.app AND x.digest = d.digest ORDER BY d.id",
+             ON x.app = d.app AND x.digest = d.digest \
+             WHERE NOT EXISTS (SELECT 1 FROM pruned_deployments p WHERE p.deployment = d.id) \
+             ORDER BY d.id",
         )
         .fetch_all(&self.pool)
         .await?;

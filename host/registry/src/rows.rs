@@ -14,7 +14,11 @@ use wharf_store::BlobKey;
 pub(crate) const DEPLOYMENT_COLUMNS: &str = "d.id, d.app, d.digest, d.size, d.created_at, \
      d.token_name, d.message, d.imports, d.exports, d.adapted, \
      CAST(CASE WHEN EXISTS (SELECT 1 FROM disabled_deployments x \
-     WHERE x.app = d.app AND x.digest = d.digest) THEN 1 ELSE 0 END AS BIGINT) AS disabled";
+     WHERE x.app = d.app AND x.digest = d.digest) THEN 1 ELSE 0 END AS BIGINT) AS disabled, \
+     CAST(CASE WHEN EXISTS (SELECT 1 FROM pinned_deployments x \
+     WHERE x.app = d.app AND x.digest = d.digest) THEN 1 ELSE 0 END AS BIGINT) AS pinned, \
+     CAST(CASE WHEN EXISTS (SELECT 1 FROM pruned_deployments x \
+     WHERE x.deployment = d.id) THEN 1 ELSE 0 END AS BIGINT) AS pruned";
 
 pub(crate) fn deployment_from_row(row: &AnyRow) -> Result<Deployment, RegistryError> {
     let digest: String = row.try_get("digest")?;
@@ -30,6 +34,8 @@ pub(crate) fn deployment_from_row(row: &AnyRow) -> Result<Deployment, RegistryEr
         exports: lines(row.try_get("exports")?),
         adapted: row.try_get::<i64, _>("adapted")? != 0,
         disabled: row.try_get::<i64, _>("disabled")? != 0,
+        pinned: row.try_get::<i64, _>("pinned")? != 0,
+        pruned: row.try_get::<i64, _>("pruned")? != 0,
     })
 }
 
@@ -76,7 +82,7 @@ pub(crate) async fn settings_of<'e>(
 
 /// The `app_settings` columns [`settings_from_row`] reads.
 pub(crate) const SETTINGS_COLUMNS: &str = "outbound, kv_quota, preview_access, deadline_ms, \
-     cpu_time_ms, memory_bytes, max_body_bytes, max_instances";
+     cpu_time_ms, memory_bytes, max_body_bytes, max_instances, keep_deployments";
 
 /// Settings from an `app_settings` row.
 pub(crate) fn settings_from_row(row: &AnyRow) -> Result<AppSettings, RegistryError> {
@@ -101,6 +107,7 @@ pub(crate) fn settings_from_row(row: &AnyRow) -> Result<AppSettings, RegistryErr
         max_instances: number("max_instances")?.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
     };
     Ok(AppSettings {
+        keep: number("keep_deployments")?.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
         limits,
         previews,
         outbound: outbound

@@ -405,6 +405,7 @@ async fn config_and_settings(registry: Registry, _url: &str) {
                     max_body_bytes: None,
                     max_instances: Some(3),
                 },
+                keep: Some(5),
             },
         )
         .await
@@ -446,6 +447,7 @@ async fn config_and_settings(registry: Registry, _url: &str) {
     assert_eq!(limits.memory_bytes, Some(16 << 20));
     assert_eq!(limits.max_body_bytes, None);
     assert_eq!(limits.max_instances, Some(3));
+    assert_eq!(table.settings[0].1.keep, Some(5));
     assert_eq!(
         registry
             .settings(&app("b"))
@@ -972,6 +974,77 @@ async fn disabled_deployments_and_preview_grants(registry: Registry, _url: &str)
     change.commit().await.expect("commit");
 }
 
+/// Pruning keeps an app's newest deployments and never the live, a
+/// disabled or a pinned one; a pruned deployment no longer refers to its
+/// blob, routes, or goes live again.
+async fn pruning_keeps_the_newest_and_the_protected(registry: Registry, _url: &str) {
+    for content in ["p1", "p2", "p3", "p4", "p5"] {
+        deploy(&registry, "a", content, false).await;
+    }
+    deploy(&registry, "a", "p6", true).await;
+    let digest_of = |content: &str| BlobKey::of(content.as_bytes()).digest;
+    let mut change = registry.begin().await.expect("begin");
+    // p1 goes live again, so it is live and old; p2 is pinned; p3 disabled.
+    change
+        .promote(&app("a"), &digest_of("p1"), "admin")
+        .await
+        .expect("promote");
+    change
+        .pin_deployment(&app("a"), &digest_of("p2"), true, "admin")
+        .await
+        .expect("pin");
+    change
+        .disable_deployment(&app("a"), &digest_of("p3"), "admin")
+        .await
+        .expect("disable");
+    let would = change.prune(&app("a"), 2, true).await.expect("dry run");
+    let pruned = change.prune(&app("a"), 2, false).await.expect("prune");
+    let again = change
+        .prune(&app("a"), 2, false)
+        .await
+        .expect("prune again");
+    let referenced = change.referenced_blobs().await.expect("referenced");
+    assert_eq!(
+        change.retention().await.expect("retention"),
+        [(app("a"), wharf_registry::DEFAULT_KEEP)]
+    );
+    change.commit().await.expect("commit");
+
+    let digests = |list: &[wharf_registry::Deployment]| -> Vec<String> {
+        list.iter().map(|d| d.key.digest.to_string()).collect()
+    };
+    assert_eq!(
+        digests(&would),
+        digests(&pruned),
+        "a dry run names the same"
+    );
+    assert_eq!(digests(&pruned), [digest_of("p4").to_string()]);
+    assert!(again.is_empty());
+    assert!(!referenced.contains(&BlobKey::of(b"p4")));
+    assert!(referenced.contains(&BlobKey::of(b"p2")));
+    let history = registry.deployments(&app("a")).await.expect("history");
+    assert_eq!(history.len(), 6, "history rows stay");
+    assert!(
+        history
+            .iter()
+            .any(|d| d.key == BlobKey::of(b"p4") && d.pruned)
+    );
+    let table = registry.routing_table().await.expect("table");
+    assert!(
+        !table
+            .deployments
+            .iter()
+            .any(|(_, d)| d.key == BlobKey::of(b"p4")),
+        "a pruned deployment has no preview"
+    );
+    let mut change = registry.begin().await.expect("begin");
+    let err = change
+        .promote(&app("a"), &digest_of("p4"), "admin")
+        .await
+        .expect_err("pruned");
+    assert!(matches!(err, RegistryError::Pruned { .. }), "{err}");
+}
+
 macro_rules! conformance {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -989,6 +1062,7 @@ macro_rules! conformance {
             conformance!(@case $open, tokens_expire_and_are_revoked);
             conformance!(@case $open, the_audit_trail_is_append_only);
             conformance!(@case $open, disabled_deployments_and_preview_grants);
+            conformance!(@case $open, pruning_keeps_the_newest_and_the_protected);
         }
     };
     (@case $open:expr, $case:ident) => {

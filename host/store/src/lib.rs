@@ -33,4 +33,6 @@ pub use error::StoreError;
 pub use key::{BlobKey, ParseBlobKeyError};
 pub use location::{S3Settings, redact_unparsed};
 pub use quota::{KV_ENTRY_OVERHEAD, kv_entry_bytes};
-pub use shared_artifacts::{ArtifactError, ClusterSecret, SharedArtifacts, VerifiedArtifact};
+pub use shared_artifacts::{
+    ArtifactError, ClusterSecret, SharedArtifacts, StoredArtifact, VerifiedArtifact,
+};

@@ -11,7 +11,7 @@ use crate::{BlobStore, Digest, StoreError, objects};
 use bytes::{BufMut, Bytes, BytesMut};
 use hmac::{Hmac, Mac};
 use object_store::path::Path;
-use object_store::{ObjectStore, PutMode};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode};
 use sha2::Sha256;
 use std::sync::Arc;
 
@@ -114,6 +114,21 @@ pub enum ArtifactError {
     Store(#[from] StoreError),
 }
 
+/// One piece of sealed code in the shared store, as listed.
+#[derive(Clone, Debug)]
+pub struct StoredArtifact {
+    /// Its object path.
+    pub location: Path,
+    /// The engine tag of the compiler that made it.
+    pub engine_tag: String,
+    /// The digest of the component it is code for.
+    pub digest: Digest,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When the backend last wrote it.
+    pub last_modified: std::time::SystemTime,
+}
+
 /// Sealed compiled code in the object store, under
 /// `compiled/{engine tag}/sha256-{hex}.cwasm` beside the blobs.
 #[derive(Clone)]
@@ -142,6 +157,48 @@ impl SharedArtifacts {
             .clone()
             .join(engine_tag)
             .join(format!("{digest}.cwasm"))
+    }
+
+    /// Every piece of sealed code in the store, for every engine tag.
+    pub async fn list(&self) -> Result<Vec<StoredArtifact>, ArtifactError> {
+        use futures::TryStreamExt;
+        let objects: Vec<_> = self
+            .objects
+            .list(Some(&self.root))
+            .try_collect()
+            .await
+            .map_err(|e| self.backend_error(&self.root, e))?;
+        let root_parts = self.root.parts().count();
+        Ok(objects
+            .into_iter()
+            .filter_map(|meta| {
+                let parts: Vec<String> = meta
+                    .location
+                    .parts()
+                    .skip(root_parts)
+                    .map(|part| part.as_ref().to_owned())
+                    .collect();
+                let [engine_tag, file] = parts.as_slice() else {
+                    return None;
+                };
+                let digest = file.strip_suffix(".cwasm")?.parse().ok()?;
+                Some(StoredArtifact {
+                    engine_tag: engine_tag.clone(),
+                    digest,
+                    size: meta.size,
+                    last_modified: meta.last_modified.into(),
+                    location: meta.location,
+                })
+            })
+            .collect())
+    }
+
+    /// Removes the sealed code at `location`; a missing one is no error.
+    pub async fn delete(&self, location: &Path) -> Result<(), ArtifactError> {
+        match self.objects.delete(location).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.backend_error(location, e)),
+        }
     }
 
     fn backend_error(&self, location: &Path, source: object_store::Error) -> ArtifactError {

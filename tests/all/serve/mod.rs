@@ -3,6 +3,7 @@
 //! scripts/with-test-services.sh, by feature:
 //!
 //! - `deploys.rs`: deploy, preview, roll back, hostnames, delete, gc;
+//! - `retention.rs`: pruning old deployments, and what gc reclaims;
 //! - `integrity.rs`: tampered blobs, the admin token, crashes mid-upload;
 //! - `cluster.rs`: servers sharing a registry, restarts, compiled code;
 //! - `app_data.rs`: config, key-value data, deployment facts;
@@ -30,6 +31,7 @@ mod observe;
 mod outbound;
 mod previews;
 mod quotas;
+mod retention;
 mod tls;
 mod tokens;
 

@@ -11,7 +11,9 @@ use axum::{Extension, Json};
 use http::StatusCode;
 use std::sync::Arc;
 use std::time::Duration;
-use wharf_registry::{AppLimits, AppName, AppSettings, Hostname, UnknownPreviewAccess};
+use wharf_registry::{
+    AppLimits, AppName, AppSettings, DEFAULT_KEEP, Hostname, UnknownPreviewAccess,
+};
 use wharf_runtime::RequestLimits;
 use wharf_server::limits_for_app;
 
@@ -84,6 +86,14 @@ pub(crate) async fn set_settings(
     let mut change = admin.registry.begin().await?;
     let mut settings: AppSettings = change.settings(&app).await?;
     apply_limits(&admin, &update, &mut settings.limits)?;
+    if let Some(keep) = update.keep {
+        if keep == Some(0) {
+            return Err(ApiError::bad_request(
+                "keep must be at least 1: the live deployment is always kept anyway",
+            ));
+        }
+        settings.keep = keep;
+    }
     if let Some(outbound) = update.outbound {
         settings.outbound = outbound;
     }
@@ -116,6 +126,7 @@ async fn settings_body(admin: &Admin, app: &AppName) -> Result<Json<AppSettingsB
         kv_usage: admin.registry.kv_usage(app).await?,
         previews: settings.previews.to_string(),
         limits: limits_body(&settings.limits),
+        keep: settings.keep.unwrap_or(DEFAULT_KEEP),
         effective_limits: {
             let server = admin.router.runtime().config();
             let effective = limits_for_app(&RequestLimits::of(server), &settings.limits);

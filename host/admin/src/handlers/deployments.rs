@@ -1,5 +1,5 @@
-//! One deployment: disabling and enabling it, and one-time links that
-//! open its preview in a browser.
+//! One deployment: disabling and enabling it, pinning it against pruning,
+//! and one-time links that open its preview in a browser.
 
 use crate::access::{AuditNote, Caller};
 use crate::api::{DeploymentInfo, PreviewLink};
@@ -46,6 +46,45 @@ pub(crate) async fn enable(
     change.commit().await?;
     tracing::info!(%app, %digest, "deployment enabled");
     Ok(answered(&admin, &deployment, format!("enabled {digest}")))
+}
+
+/// `PUT /v1/apps/{app}/deployments/{digest}/pinned`: never pruned.
+pub(crate) async fn pin(
+    State(admin): State<Arc<Admin>>,
+    Extension(caller): Extension<Caller>,
+    AppParam(app): AppParam,
+    Path((_, digest)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    set_pinned(&admin, &caller, &app, &digest, true).await
+}
+
+/// `DELETE /v1/apps/{app}/deployments/{digest}/pinned`: pruned again when
+/// it falls beyond what its app keeps.
+pub(crate) async fn unpin(
+    State(admin): State<Arc<Admin>>,
+    Extension(caller): Extension<Caller>,
+    AppParam(app): AppParam,
+    Path((_, digest)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    set_pinned(&admin, &caller, &app, &digest, false).await
+}
+
+async fn set_pinned(
+    admin: &Admin,
+    caller: &Caller,
+    app: &AppName,
+    digest: &str,
+    pinned: bool,
+) -> Result<Response, ApiError> {
+    let digest = parse_digest(digest)?;
+    let mut change = admin.registry.begin().await?;
+    let deployment = change
+        .pin_deployment(app, &digest, pinned, &caller.name)
+        .await?;
+    change.commit().await?;
+    let what = if pinned { "pinned" } else { "unpinned" };
+    tracing::info!(%app, %digest, "deployment {what}");
+    Ok(answered(admin, &deployment, format!("{what} {digest}")))
 }
 
 /// `POST /v1/apps/{app}/deployments/{digest}/link`: a one-time link to

@@ -5,8 +5,8 @@ use wharf_admin::api::{DeploymentInfo, PreviewLink};
 use wharf_admin::endpoints;
 use wharf_registry::AppName;
 
-/// Disable or enable one deployment, or make a link that opens its
-/// preview. A disabled deployment's preview answers 410 and it cannot go
+/// Disable or enable one deployment, pin it against pruning, or make a
+/// link that opens its preview. A disabled deployment's preview answers 410 and it cannot go
 /// live (nor be rolled back to) until enabled again; the live deployment
 /// cannot be disabled.
 #[derive(clap::Args)]
@@ -21,6 +21,10 @@ enum DeploymentsAction {
     Disable(Target),
     /// Enable a disabled deployment again.
     Enable(Target),
+    /// Pin a deployment: garbage collection never prunes it.
+    Pin(Target),
+    /// Unpin a deployment.
+    Unpin(Target),
     /// Print a link that opens the deployment's preview in a browser once,
     /// within an hour, for apps whose previews need a token.
     Link(Target),
@@ -48,6 +52,14 @@ impl DeploymentsCommand {
                 endpoints::DEPLOYMENT_DISABLED,
                 target,
             ),
+            DeploymentsAction::Pin(target) => {
+                (reqwest::Method::PUT, endpoints::DEPLOYMENT_PINNED, target)
+            }
+            DeploymentsAction::Unpin(target) => (
+                reqwest::Method::DELETE,
+                endpoints::DEPLOYMENT_PINNED,
+                target,
+            ),
             DeploymentsAction::Link(target) => {
                 (reqwest::Method::POST, endpoints::DEPLOYMENT_LINK, target)
             }
@@ -67,10 +79,11 @@ impl DeploymentsCommand {
         if target.client.json {
             return print_json(&deployment);
         }
-        let state = if deployment.disabled {
-            "disabled"
-        } else {
-            "enabled"
+        let state = match (deployment.disabled, deployment.pinned) {
+            (true, true) => "disabled and pinned",
+            (true, false) => "disabled",
+            (false, true) => "enabled and pinned",
+            (false, false) => "enabled",
         };
         println!("{} {} is {state}", target.app, deployment.digest);
         Ok(())

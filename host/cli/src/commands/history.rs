@@ -38,12 +38,14 @@ impl HistoryCommand {
                 r.token_name
             );
         }
-        println!("deployments, newest first (* = live, x = disabled):");
+        println!("deployments, newest first (* = live, x = disabled, - = pruned, p = pinned):");
         for d in &history.deployments {
-            let live = match (d.live, d.disabled) {
-                (true, _) => "*",
-                (false, true) => "x",
-                (false, false) => " ",
+            let live = match (d.live, d.disabled, d.pruned, d.pinned) {
+                (true, ..) => "*",
+                (false, true, ..) => "x",
+                (false, false, true, _) => "-",
+                (false, false, false, true) => "p",
+                (false, false, false, false) => " ",
             };
             println!(
                 "  {live} {}  {:>9} B  {}  {}  {}",

@@ -57,6 +57,11 @@ pub struct SettingsCommand {
     #[arg(long, value_name = "N|default")]
     max_instances: Option<String>,
 
+    /// How many of its newest deployments `wharf gc` keeps (older ones not
+    /// live, disabled or pinned are pruned), or `default` (20).
+    #[arg(long, value_name = "N|default")]
+    keep: Option<String>,
+
     /// Who may open the app's preview URLs: `public` (anyone), `token` (a
     /// request with a token that may read the app, or a browser that
     /// opened a preview link; the default for new apps) or `off`.
@@ -84,7 +89,8 @@ impl SettingsCommand {
             || self.cpu_time.is_some()
             || self.memory.is_some()
             || self.max_body.is_some()
-            || self.max_instances.is_some();
+            || self.max_instances.is_some()
+            || self.keep.is_some();
         if changing {
             let mut update = SettingsUpdate::default();
             if !self.allow_outbound.is_empty() || self.no_outbound {
@@ -106,6 +112,9 @@ impl SettingsCommand {
             update.memory_bytes = limit("--memory", self.memory.as_deref(), bytes)?;
             update.max_body_bytes = limit("--max-body", self.max_body.as_deref(), bytes)?;
             update.max_instances = limit("--max-instances", self.max_instances.as_deref(), |t| {
+                t.parse::<u32>().map_err(|e| e.to_string())
+            })?;
+            update.keep = limit("--keep", self.keep.as_deref(), |t| {
                 t.parse::<u32>().map_err(|e| e.to_string())
             })?;
             let request = client
@@ -130,6 +139,7 @@ impl SettingsCommand {
         }
         println!("kv usage  {}", ByteSize(settings.kv_usage));
         println!("previews  {}", settings.previews);
+        println!("keeps     the newest {} deployments", settings.keep);
         let (own, effective) = (&settings.limits, &settings.effective_limits);
         let source = |set: bool| if set { "the app's" } else { "the server's" };
         let shown = |ms: Option<u64>| {

@@ -58,6 +58,48 @@ impl DiskCache {
         })
     }
 
+    /// Deletes the files older than `grace` whose component is not in
+    /// `keep`, or that another engine made (an older wharf, other
+    /// settings), and says which, with their sizes. With `dry_run`, only
+    /// says which it would delete.
+    pub(super) fn sweep(
+        &self,
+        keep: &std::collections::HashSet<Digest>,
+        grace: std::time::Duration,
+        dry_run: bool,
+    ) -> std::io::Result<Vec<(String, u64)>> {
+        let ours = format!(".{}.cwasm", self.runtime.engine_tag());
+        let now = std::time::SystemTime::now();
+        let mut swept = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(stem) = name.strip_suffix(".cwasm") else {
+                continue;
+            };
+            let digest = stem
+                .split('.')
+                .next()
+                .and_then(|d| d.parse::<Digest>().ok());
+            let wanted = name.ends_with(&ours) && digest.is_some_and(|d| keep.contains(&d));
+            let meta = entry.metadata()?;
+            let age = meta
+                .modified()
+                .ok()
+                .and_then(|at| now.duration_since(at).ok())
+                .unwrap_or_default();
+            if wanted || age < grace || digest.is_none() {
+                continue;
+            }
+            if !dry_run {
+                std::fs::remove_file(entry.path())?;
+            }
+            swept.push((name, meta.len()));
+        }
+        swept.sort();
+        Ok(swept)
+    }
+
     fn path(&self, digest: &Digest) -> PathBuf {
         self.dir
             .join(format!("{digest}.{}.cwasm", self.runtime.engine_tag()))

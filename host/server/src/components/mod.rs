@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, watch};
 use wharf_runtime::{CompiledComponent, Compiler, LoadError, Runtime};
-use wharf_store::{BlobKey, BlobStore, SharedArtifacts, StoreError};
+use wharf_store::{BlobKey, BlobStore, Digest, SharedArtifacts, StoreError};
 
 /// Why a stored component could not be made ready to serve.
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +163,27 @@ struct Counts {
 }
 
 impl ComponentCache {
+    /// Deletes compiled code on this server's disk older than `grace` for
+    /// components not in `keep`, or made by another engine, and says which
+    /// files, with their sizes (nothing without a disk directory). With
+    /// `dry_run`, only says which it would delete.
+    pub fn sweep_disk(
+        &self,
+        keep: &std::collections::HashSet<Digest>,
+        grace: Duration,
+        dry_run: bool,
+    ) -> std::io::Result<Vec<(String, u64)>> {
+        match &self.inner.disk {
+            Some(disk) => disk.sweep(keep, grace, dry_run),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The shared store of sealed code, when servers share compiled code.
+    pub fn shared(&self) -> Option<&SharedArtifacts> {
+        self.inner.shared.as_ref()
+    }
+
     /// An empty cache over `store`, compiling with `runtime`, keeping
     /// compiled code in `disk_dir` and sharing it through `shared` when
     /// given. A `disk_dir` that cannot be used is logged and left out.
