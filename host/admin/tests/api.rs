@@ -669,6 +669,12 @@ async fn each_role_reaches_exactly_the_endpoints_it_should() {
         }
     }
 
+    // An app name percent-encoded in the path is refused before any
+    // permission is judged, so it cannot name another app past the check.
+    let reader = make_token(&api, "encoded", "read", &["blog"]).await;
+    let encoded = call(&api, &reader, "GET", "/v1/apps/sh%6Fp/history", None).await;
+    assert_eq!(encoded.status(), StatusCode::BAD_REQUEST);
+
     // A scoped token lists only its apps.
     let reader = make_token(&api, "reader", "read", &["shop"]).await;
     let apps: AppList = json(call(&api, &reader, "GET", "/v1/apps", None).await).await;

@@ -78,11 +78,20 @@ pub(crate) async fn authorize(
         .get::<Caller>()
         .cloned()
         .expect("authenticate runs first");
-    let app = endpoint
-        .names_app()
-        .then(|| request.uri().path().split('/').nth(3))
-        .flatten()
-        .and_then(|name| name.parse::<AppName>().ok());
+    // The app the handler will act on. A valid app name needs no
+    // percent-encoding, so a segment that is not one as written (say
+    // `sh%6Fp`, which the handler would decode to `shop`) is refused
+    // here, before any permission is judged against the wrong name.
+    let app = match endpoint.names_app() {
+        false => None,
+        true => {
+            let segment = request.uri().path().split('/').nth(3).unwrap_or_default();
+            match segment.parse::<AppName>() {
+                Ok(app) => Some(app),
+                Err(e) => return ApiError::from(e).into_response(),
+            }
+        }
+    };
     let client = audit::client_of(request.headers());
     let entry = |status: http::StatusCode, detail: String| AuditEntry {
         id: 0,
