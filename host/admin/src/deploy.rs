@@ -14,7 +14,9 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode, header};
 use http_body_util::BodyExt;
 use std::sync::Arc;
-use wharf_registry::{Action, AppName, Deployment, NewDeployment, PreviewAccess, Role};
+use wharf_registry::{
+    Action, AppName, Deployment, NewDeployment, PreviewAccess, RegistryError, Role,
+};
 use wharf_runtime::BodyStalled;
 use wharf_server::FetchError;
 use wharf_store::{BlobKey, DigestWriter};
@@ -238,10 +240,21 @@ impl Admin {
             adapted = prepared.adapted,
             "deployed"
         );
-        let preview_link = if options.preview
-            && self.registry.settings(&app).await?.previews == PreviewAccess::Token
-        {
-            Some(self.preview_link(&app, &deployment).await?.link)
+        // The deploy is recorded: a link that cannot be made is logged, not
+        // reported as a failed deploy (`wharf deployments link` makes one).
+        let preview_link = if options.preview {
+            let link = async {
+                if self.registry.settings(&app).await?.previews != PreviewAccess::Token {
+                    return Ok(None);
+                }
+                self.preview_link(&app, &deployment)
+                    .await
+                    .map(|link| Some(link.link))
+            };
+            link.await.unwrap_or_else(|e: ApiError| {
+                tracing::warn!(%app, "cannot make a preview link: {}", e.message);
+                None
+            })
         } else {
             None
         };
@@ -292,6 +305,14 @@ impl Admin {
             change.set_settings(app, &settings).await?;
         }
         if !options.preview {
+            // The same bytes, disabled in this app, stay out of reach.
+            if deployment.disabled {
+                return Err(RegistryError::Disabled {
+                    app: app.to_string(),
+                    digest: deployment.key.digest,
+                }
+                .into());
+            }
             change
                 .go_live(&deployment, Action::Deploy, &new.token_name)
                 .await?;

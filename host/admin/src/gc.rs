@@ -131,12 +131,18 @@ impl Admin {
 
         let keep: HashSet<Digest> = referenced.iter().map(|key| key.digest).collect();
         let components = self.router.components();
-        let swept = components.sweep_disk(&keep, grace, dry_run).map_err(|e| {
-            ApiError::new(
-                http::StatusCode::INTERNAL_SERVER_ERROR,
-                format!("cannot clear compiled code on this server's disk: {e}"),
-            )
-        })?;
+        let swept = {
+            let (components, keep) = (components.clone(), keep.clone());
+            tokio::task::spawn_blocking(move || components.sweep_disk(&keep, grace, dry_run))
+                .await
+                .map_err(ApiError::task_stopped)?
+                .map_err(|e| {
+                    ApiError::new(
+                        http::StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("cannot clear compiled code on this server's disk: {e}"),
+                    )
+                })?
+        };
         for (name, bytes) in swept {
             result.compiled_bytes += bytes;
             result.compiled_deleted.push(name);

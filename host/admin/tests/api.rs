@@ -669,6 +669,19 @@ async fn each_role_reaches_exactly_the_endpoints_it_should() {
         }
     }
 
+    // HEAD is held to what GET needs.
+    let head = call(
+        &api,
+        &reader_for_head(&api).await,
+        "HEAD",
+        "/v1/tokens",
+        None,
+    )
+    .await;
+    assert_eq!(head.status(), StatusCode::FORBIDDEN);
+    let head = call(&api, TOKEN, "HEAD", "/v1/tokens", None).await;
+    assert_eq!(head.status(), StatusCode::OK);
+
     // An app name percent-encoded in the path is refused before any
     // permission is judged, so it cannot name another app past the check.
     let reader = make_token(&api, "encoded", "read", &["blog"]).await;
@@ -832,4 +845,9 @@ async fn the_audit_trail_records_changes_and_refusals() {
         json(call(&api, &ci, "GET", "/v1/audit?app=shop&limit=2", None).await).await;
     let actions: Vec<&str> = shop.entries.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["rollback", "deploy"]);
+}
+
+/// A read token for `shop`.
+async fn reader_for_head(api: &axum::Router) -> String {
+    make_token(api, "head-reader", "read", &["shop"]).await
 }

@@ -2,9 +2,7 @@
 //! in a browser once, before it expires. Kept as the SHA-256 of the link's
 //! secret.
 
-use crate::rows::{parse_app, parse_key};
 use crate::{AppName, Registry, RegistryError};
-use sqlx::Row;
 use std::time::Duration;
 use wharf_store::Digest;
 
@@ -42,27 +40,29 @@ impl Registry {
         Ok(())
     }
 
-    /// Uses the grant whose secret hashes to `secret_sha256`: the app and
-    /// digest it opens, if it exists, has not expired and was not used
-    /// before. A grant is used once, whichever server sees it first.
+    /// Uses the grant whose secret hashes to `secret_sha256`, if it opens
+    /// `app`'s deployment whose digest's hex starts with `digits` (the
+    /// preview's host), has not expired and was not used before. A grant
+    /// is used once, whichever server sees it first; one presented at
+    /// another preview's host stays unused.
     pub async fn use_preview_grant(
         &self,
         secret_sha256: &str,
-    ) -> Result<Option<(AppName, Digest)>, RegistryError> {
+        app: &AppName,
+        digits: &str,
+    ) -> Result<bool, RegistryError> {
         let now = self.now_ms();
-        let row = sqlx::query(&format!(
+        let done = sqlx::query(&format!(
             "UPDATE preview_grants SET used_at = {now} \
-             WHERE secret_sha256 = $1 AND used_at IS NULL AND expires_at > {now} \
-             RETURNING app, digest"
+             WHERE secret_sha256 = $1 AND app = $2 AND substr(digest, 8, CAST($3 AS INTEGER)) = $4 \
+             AND used_at IS NULL AND expires_at > {now}"
         ))
         .bind(secret_sha256)
-        .fetch_optional(self.pool())
+        .bind(app.as_str())
+        .bind(i64::try_from(digits.len()).unwrap_or(i64::MAX))
+        .bind(digits)
+        .execute(self.pool())
         .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let app = parse_app(row.try_get("app")?)?;
-        let digest = parse_key(&row.try_get::<String, _>("digest")?, 0)?.digest;
-        Ok(Some((app, digest)))
+        Ok(done.rows_affected() == 1)
     }
 }

@@ -958,15 +958,21 @@ async fn disabled_deployments_and_preview_grants(registry: Registry, _url: &str)
         .create_preview_grant(&app("a"), &a3, "ee00", Duration::ZERO)
         .await
         .expect("grant");
-    let used = registry.use_preview_grant("ff00").await.expect("use");
-    assert_eq!(used, Some((app("a"), a3)));
-    assert_eq!(registry.use_preview_grant("ff00").await.expect("use"), None);
-    assert_eq!(
-        registry.use_preview_grant("ee00").await.expect("use"),
-        None,
-        "expired"
-    );
-    assert_eq!(registry.use_preview_grant("0000").await.expect("use"), None);
+    let (digits, other) = (a3.hex()[..12].to_owned(), a1.hex()[..12].to_owned());
+    let a = app("a");
+    for (hash, digits, opens, why) in [
+        ("ff00", &other, false, "another preview's host"),
+        ("ff00", &digits, true, "still unused, then used"),
+        ("ff00", &digits, false, "once"),
+        ("ee00", &digits, false, "expired"),
+        ("0000", &digits, false, "unknown"),
+    ] {
+        let used = registry
+            .use_preview_grant(hash, &a, digits)
+            .await
+            .expect("use");
+        assert_eq!(used, opens, "{why}");
+    }
 
     // Deleting the app takes its flags and grants with it.
     let mut change = registry.begin().await.expect("begin");

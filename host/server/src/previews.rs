@@ -156,7 +156,13 @@ pub(crate) fn strip_preview_credentials(headers: &mut HeaderMap) {
     let mut changed = false;
     for value in headers.get_all(header::COOKIE) {
         let Ok(text) = value.to_str() else {
-            kept.push(value.clone());
+            // Not text: kept only if it cannot hold wharf's cookie.
+            let ours = PREVIEW_COOKIE.as_bytes();
+            if value.as_bytes().windows(ours.len()).any(|w| w == ours) {
+                changed = true;
+            } else {
+                kept.push(value.clone());
+            }
             continue;
         };
         let pairs: Vec<&str> = text

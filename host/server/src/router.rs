@@ -299,6 +299,16 @@ impl AppRouter {
     /// Opens a token-only preview for the browser that follows a one-time
     /// preview link: the grant in the query is used up, and the answer
     /// sets the preview's cookie and sends the browser to `/`.
+    /// Whether `request`'s host names a preview.
+    fn is_preview_host(&self, request: &Request<RequestBody>) -> bool {
+        let host = request_host(request.headers(), request.uri()).unwrap_or_default();
+        let target =
+            self.routes
+                .load()
+                .resolve(host, &self.config.domain, self.config.default_app.as_ref());
+        matches!(target, Target::Preview { .. })
+    }
+
     async fn open_preview_link(&self, request: &Request<RequestBody>) -> Response<GuestBody> {
         let host = request_host(request.headers(), request.uri()).unwrap_or_default();
         let routes = self.routes.load();
@@ -322,7 +332,11 @@ impl AppRouter {
                     .to_owned(),
             );
         };
-        let used = match self.registry.use_preview_grant(&grant_hash(grant)).await {
+        let used = self
+            .registry
+            .use_preview_grant(&grant_hash(grant), &app, &digest_prefix)
+            .await;
+        let opens_this = match used {
             Ok(used) => used,
             Err(e) => {
                 tracing::warn!("cannot check a preview link: {e}");
@@ -332,9 +346,6 @@ impl AppRouter {
                 );
             }
         };
-        let opens_this = used.is_some_and(|(granted_app, digest)| {
-            granted_app == app && digest.hex().starts_with(&digest_prefix)
-        });
         if !opens_this {
             return text_response(
                 StatusCode::FORBIDDEN,
@@ -461,7 +472,9 @@ impl AppRouter {
 
 impl Dispatch for AppRouter {
     async fn dispatch(&self, request: Request<RequestBody>) -> Response<GuestBody> {
-        if request.uri().path() == PREVIEW_LINK_PATH {
+        // A preview link, on its preview's host; elsewhere the path is
+        // reserved like the rest of /.well-known/wharf/.
+        if request.uri().path() == PREVIEW_LINK_PATH && self.is_preview_host(&request) {
             return self.open_preview_link(&request).await;
         }
         answer_request(

@@ -166,6 +166,13 @@ async fn a_disabled_deployment_is_gone_until_enabled() -> Result<()> {
         refused.contains("is disabled") && refused.contains("HTTP 409"),
         "{refused}"
     );
+    // Deploying the same bytes again does not put them live either.
+    let redeploy = d.cli_fails(&["deploy", guests::HELLO_V2, "--app", "hello"])?;
+    assert!(
+        redeploy.contains("is disabled") && redeploy.contains("HTTP 409"),
+        "{redeploy}"
+    );
+    assert_eq!(d.body_at("hello.localhost").await?, V1);
     let history: History = d.cli(&["history", "hello"])?;
     assert!(
         history

@@ -67,8 +67,13 @@ pub(crate) async fn authorize(
     request: Request,
     next: Next,
 ) -> Response {
-    let method = Endpoint::find(path.as_str())
-        .and_then(|endpoint| Some((endpoint, endpoint.method(request.method().as_str())?)));
+    // HEAD is answered by the GET handler, so it needs what GET needs.
+    let name = match request.method() {
+        &http::Method::HEAD => "GET",
+        other => other.as_str(),
+    };
+    let method =
+        Endpoint::find(path.as_str()).and_then(|endpoint| Some((endpoint, endpoint.method(name)?)));
     let Some((endpoint, method)) = method else {
         // A method the endpoint does not take: the 405 fallback answers.
         return next.run(request).await;

@@ -82,7 +82,13 @@ impl DiskCache {
                 .next()
                 .and_then(|d| d.parse::<Digest>().ok());
             let wanted = name.ends_with(&ours) && digest.is_some_and(|d| keep.contains(&d));
-            let meta = entry.metadata()?;
+            // A file removed meanwhile (code that no longer loaded) is
+            // simply gone.
+            let meta = match entry.metadata() {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
             let age = meta
                 .modified()
                 .ok()
@@ -92,7 +98,11 @@ impl DiskCache {
                 continue;
             }
             if !dry_run {
-                std::fs::remove_file(entry.path())?;
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                }
             }
             swept.push((name, meta.len()));
         }

@@ -121,6 +121,7 @@ impl Default for CacheLimits {
 /// compiled here is published to the shared store.
 /// [`prefetch`](Self::prefetch) loads a component before any request asks
 /// for it, and [`load_upload`](Self::load_upload) is a deploy's way in.
+#[derive(Clone)]
 pub struct ComponentCache {
     inner: Arc<Inner>,
 }
