@@ -323,11 +323,13 @@ impl Admin {
 }
 
 /// The `capabilities` of a deployment that `previous`, the deployment live
-/// before it, did not have.
+/// before it, did not have; none for an app's first deployment, where
+/// nothing is new.
 fn added_capabilities(capabilities: &[String], previous: Option<&Deployment>) -> Vec<String> {
-    let before = previous
-        .map(|previous| wharf_runtime::capabilities(&previous.imports))
-        .unwrap_or_default();
+    let Some(previous) = previous else {
+        return Vec::new();
+    };
+    let before = wharf_runtime::capabilities(&previous.imports);
     capabilities
         .iter()
         .filter(|capability| !before.contains(capability))

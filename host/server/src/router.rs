@@ -376,35 +376,42 @@ impl AppRouter {
             _ => Refusal::NoSuchApp.count(),
         }
         let (status, message) = match why {
-            Unroutable::NoRoute(host) => (
-                StatusCode::NOT_FOUND,
-                format!(
-                    "no app is routed for host `{host}`: apps answer at <app>.{domain}, \
-                     or at custom hostnames set with `wharf hostnames`"
-                ),
-            ),
+            // End users read these: what is missing, not what an operator
+            // would run. The log says that.
+            Unroutable::NoRoute(host) => {
+                tracing::info!(
+                    %request_id,
+                    host,
+                    "no route: apps answer at <app>.{domain} or at hostnames set with \
+                     `wharf hostnames`"
+                );
+                (StatusCode::NOT_FOUND, format!("no app answers at `{host}`"))
+            }
             Unroutable::BadName(label) => (
                 StatusCode::NOT_FOUND,
-                format!("`{label}` is not an app name, so no app answers at {label}.{domain}"),
+                format!("no app answers at `{label}.{domain}`"),
             ),
-            Unroutable::UnknownApp(app) => (
-                StatusCode::NOT_FOUND,
-                format!(
-                    "no app named `{app}` is deployed here; deploy one with `wharf deploy FILE --app {app}`"
-                ),
-            ),
-            Unroutable::NotLive(app) => (
-                StatusCode::NOT_FOUND,
-                format!(
-                    "app `{app}` has no live deployment yet; put a preview live with `wharf promote {app} DIGEST`"
-                ),
-            ),
-            Unroutable::UnknownPreview(app, prefix) => (
-                StatusCode::NOT_FOUND,
-                format!(
-                    "app `{app}` has no deployment whose digest starts with `{prefix}`; `wharf history {app}` lists them"
-                ),
-            ),
+            Unroutable::UnknownApp(app) => {
+                tracing::info!(%request_id, %app, "no such app; `wharf deploy FILE --app {app}` makes it");
+                (
+                    StatusCode::NOT_FOUND,
+                    format!("no app named `{app}` is deployed here"),
+                )
+            }
+            Unroutable::NotLive(app) => {
+                tracing::info!(%request_id, %app, "nothing live; `wharf promote {app} DIGEST` puts a preview live");
+                (
+                    StatusCode::NOT_FOUND,
+                    format!("app `{app}` has nothing live yet"),
+                )
+            }
+            Unroutable::UnknownPreview(app, prefix) => {
+                tracing::info!(%request_id, %app, prefix, "no such preview; `wharf history {app}` lists them");
+                (
+                    StatusCode::NOT_FOUND,
+                    format!("app `{app}` has no deployment whose digest starts with `{prefix}`"),
+                )
+            }
             Unroutable::PreviewsOff(app) => (
                 StatusCode::NOT_FOUND,
                 format!(

@@ -194,7 +194,12 @@ async fn hostnames_and_the_default_app_route_requests() -> Result<()> {
     // Unknown apps and previews get 404 with a reason.
     let response = d.server.get_host("nope.localhost", "/").await?;
     assert_eq!(response.status(), 404);
-    assert!(response.text().await?.contains("no app named `nope`"));
+    let text = response.text().await?;
+    assert!(text.contains("no app named `nope`"), "{text}");
+    assert!(
+        !text.contains("wharf "),
+        "end users are not told to run commands: {text}"
+    );
     let response = d
         .server
         .get_host("hello--0123456789ab.localhost", "/")
@@ -299,5 +304,48 @@ async fn public_urls_follow_the_public_url() -> Result<()> {
     let d = AdminSession::embedded(&["--public-url", "http://example.test:8443"])?;
     let deployed = d.deploy(guests::HELLO, "hello", &[])?;
     assert_eq!(deployed.url, "http://hello.example.test:8443/");
+    Ok(())
+}
+
+/// The CLI takes `--server` without a scheme, as `wharf serve` prints the
+/// address; says in one line when nothing answers there; and refuses a
+/// file that is not WebAssembly before uploading anything.
+#[tokio::test]
+async fn the_cli_meets_a_new_user_halfway() -> Result<()> {
+    let d = AdminSession::embedded(&[])?;
+    let bare = d
+        .server
+        .admin()
+        .strip_prefix("http://")
+        .context("an http URL")?
+        .to_owned();
+    let env = [
+        ("WHARF_SERVER", bare),
+        ("WHARF_TOKEN", d.token().to_owned()),
+    ];
+    let (status, stdout, stderr) = wharf_cli_env(&["apps", "--json"], &env)?;
+    ensure!(status.success(), "{stderr}");
+    let apps: AppList = serde_json::from_str(&stdout)?;
+    assert!(apps.apps.is_empty());
+
+    let nowhere = [
+        ("WHARF_SERVER", "127.0.0.1:1".to_owned()),
+        ("WHARF_TOKEN", d.token().to_owned()),
+    ];
+    let (status, _, stderr) = wharf_cli_env(&["apps"], &nowhere)?;
+    assert!(!status.success());
+    assert!(
+        stderr.contains("is `wharf serve` running there?") && stderr.trim().lines().count() == 1,
+        "{stderr}"
+    );
+
+    let readme = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+    let stderr = d.cli_fails(&["deploy", readme, "--app", "docs"])?;
+    assert!(stderr.contains("is not a WebAssembly binary"), "{stderr}");
+    let trail: wharf_admin::api::AuditTrail = d.cli(&["audit"])?;
+    assert!(
+        trail.entries.is_empty(),
+        "nothing reached the server: {trail:?}"
+    );
     Ok(())
 }

@@ -23,7 +23,14 @@ async fn outbound_allow_lists_and_capabilities_are_per_app() -> Result<()> {
         "{:?}",
         again.added_capabilities
     );
-    d.deploy(guests::FETCH, "fetch-b", &[])?;
+    // An app's first deployment has nothing to compare with: nothing is new.
+    let b = d.deploy(guests::FETCH, "fetch-b", &[])?;
+    assert_eq!(b.capabilities, ["wasi:http/outgoing-handler"]);
+    assert!(
+        b.added_capabilities.is_empty(),
+        "{:?}",
+        b.added_capabilities
+    );
     let history: History = d.cli(&["history", "fetch-a"])?;
     assert!(
         history

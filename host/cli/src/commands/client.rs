@@ -10,7 +10,9 @@ use wharf_admin::endpoints::Endpoint;
 /// How to reach a server's admin API.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ClientArgs {
-    /// The server's admin API (what `wharf serve` printed as `admin listening on`).
+    /// The server's admin API (what `wharf serve` printed as `admin listening
+    /// on`); an address without a scheme, such as `127.0.0.1:8081`, means
+    /// HTTP.
     #[arg(long, env = "WHARF_SERVER", default_value = "http://127.0.0.1:8081")]
     pub server: String,
 
@@ -33,8 +35,18 @@ pub struct Client {
 
 impl Client {
     pub fn new(args: &ClientArgs) -> anyhow::Result<Self> {
-        let mut base = url::Url::parse(&args.server)
-            .with_context(|| format!("--server `{}` is not a URL", args.server))?;
+        // `127.0.0.1:8081`, as `wharf serve` prints the address, means HTTP.
+        let server = if args.server.contains("://") {
+            args.server.clone()
+        } else {
+            format!("http://{}", args.server)
+        };
+        let mut base = url::Url::parse(&server).with_context(|| {
+            format!(
+                "--server `{}` is not a URL like http://127.0.0.1:8081",
+                args.server
+            )
+        })?;
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
@@ -84,10 +96,17 @@ impl Client {
         &self,
         request: reqwest::RequestBuilder,
     ) -> anyhow::Result<reqwest::Response> {
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the wharf server at {}", self.base))?;
+        let response = request.send().await.map_err(|e| {
+            // One line: the cause that says what happened, not the chain.
+            let mut cause: &dyn std::error::Error = &e;
+            while let Some(source) = cause.source() {
+                cause = source;
+            }
+            anyhow::anyhow!(
+                "cannot reach {}: is `wharf serve` running there? ({cause})",
+                self.base
+            )
+        })?;
         let status = response.status();
         if !status.is_success() {
             let body = response

@@ -49,6 +49,13 @@ impl DeployCommand {
             std::fs::read(&self.file)
                 .with_context(|| format!("cannot read {}", self.file.display()))?,
         );
+        if !bytes.starts_with(b"\0asm") {
+            anyhow::bail!(
+                "{} is not a WebAssembly binary (it does not start with \\0asm); deploy a \
+                 component (`cargo component build`) or a wasm32-wasip1 module",
+                self.file.display()
+            );
+        }
         let size = bytes.len() as u64;
         let bar = (!self.client.json && std::io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::new(size);
