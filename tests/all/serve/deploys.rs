@@ -130,9 +130,18 @@ async fn garbage_and_unsupported_components_get_422() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let junk = dir.path().join("junk.wasm");
     std::fs::write(&junk, b"#!/bin/sh\necho not wasm\n")?;
+    // The CLI refuses it before uploading; the API, sent it anyway, 422.
     let stderr = d.cli_fails(&["deploy", junk.to_str().expect("utf-8"), "--app", "junk"])?;
-    assert!(stderr.contains("not a WebAssembly file"), "{stderr}");
-    assert!(stderr.contains("422"), "{stderr}");
+    assert!(stderr.contains("is not a WebAssembly binary"), "{stderr}");
+    let response = client()
+        .post(format!("{}/v1/apps/junk/deployments", d.server.admin()))
+        .bearer_auth(d.token())
+        .body(std::fs::read(&junk)?)
+        .send()
+        .await?;
+    assert_eq!(response.status(), 422);
+    let text = response.text().await?;
+    assert!(text.contains("not a WebAssembly file"), "{text}");
 
     let unknown = dir.path().join("imports-unknown.wasm");
     std::fs::write(
