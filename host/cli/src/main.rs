@@ -35,7 +35,19 @@ struct Cli {
     command: commands::Command,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line with its causes, never a page of host frames, whatever
+            // RUST_BACKTRACE says: these are answers, not crashes.
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let serves = cli.command.serves();
     if !serves {

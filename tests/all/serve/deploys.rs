@@ -341,7 +341,10 @@ async fn the_cli_meets_a_new_user_halfway() -> Result<()> {
         ("WHARF_SERVER", "127.0.0.1:1".to_owned()),
         ("WHARF_TOKEN", d.token().to_owned()),
     ];
-    let (status, _, stderr) = wharf_cli_env(&["apps"], &nowhere)?;
+    // Even with backtraces asked for, an error is one line.
+    let mut loud = nowhere.to_vec();
+    loud.push(("RUST_BACKTRACE", "1".to_owned()));
+    let (status, _, stderr) = wharf_cli_env(&["apps"], &loud)?;
     assert!(!status.success());
     assert!(
         stderr.contains("is `wharf serve` running there?") && stderr.trim().lines().count() == 1,
