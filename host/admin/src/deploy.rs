@@ -14,9 +14,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode, header};
 use http_body_util::BodyExt;
 use std::sync::Arc;
-use wharf_registry::{
-    Action, AppName, Deployment, NewDeployment, PreviewAccess, RegistryError, Role,
-};
+use wharf_registry::{Action, AppName, Deployment, NewDeployment, PreviewAccess, Role};
 use wharf_runtime::BodyStalled;
 use wharf_server::FetchError;
 use wharf_store::{BlobKey, DigestWriter};
@@ -305,14 +303,6 @@ impl Admin {
             change.set_settings(app, &settings).await?;
         }
         if !options.preview {
-            // The same bytes, disabled in this app, stay out of reach.
-            if deployment.disabled {
-                return Err(RegistryError::Disabled {
-                    app: app.to_string(),
-                    digest: deployment.key.digest,
-                }
-                .into());
-            }
             change
                 .go_live(&deployment, Action::Deploy, &new.token_name)
                 .await?;

@@ -74,3 +74,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
         })
     }
 }
+
+/// A digest the client named, `sha256-<hex>`, or 400 saying what is wrong.
+pub(crate) fn parse_digest(text: &str) -> Result<wharf_store::Digest, ApiError> {
+    text.parse()
+        .map_err(|e: wharf_store::ParseDigestError| ApiError::bad_request(e.to_string()))
+}

@@ -1,7 +1,7 @@
 //! The audit trail: every admin action and every refused admin request,
 //! append-only, newest first when read.
 
-use crate::nodes::time_of;
+use crate::rows::from_millis;
 use crate::{AppName, Registry, RegistryError};
 use sqlx::Row;
 use std::time::SystemTime;
@@ -74,7 +74,7 @@ impl Registry {
                 let status: i32 = row.try_get("status")?;
                 Ok(AuditEntry {
                     id: row.try_get("id")?,
-                    at: time_of(row.try_get("at")?),
+                    at: from_millis(row.try_get("at")?),
                     actor: row.try_get("actor")?,
                     client: row.try_get("client")?,
                     action: row.try_get("action")?,

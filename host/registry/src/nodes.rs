@@ -4,9 +4,10 @@
 //! silences measured, by the database's clock, so servers whose clocks
 //! disagree still agree on who is silent.
 
-use crate::{Database, Registry, RegistryError};
+use crate::rows::{from_millis, to_millis};
+use crate::{Registry, RegistryError};
 use sqlx::Row;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// What a server says about itself on each heartbeat.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,25 +38,7 @@ pub struct NodeRecord {
     pub instance_slots: u32,
 }
 
-pub(crate) fn millis(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |since| {
-        i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-    })
-}
-
-pub(crate) fn time_of(millis: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(u64::try_from(millis).unwrap_or(0))
-}
-
 impl Registry {
-    /// The database's clock, in milliseconds since the Unix epoch, as SQL.
-    pub(crate) fn now_ms(&self) -> &'static str {
-        match self.database() {
-            Database::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000 AS BIGINT)",
-            Database::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
-        }
-    }
-
     /// Writes `node`'s row, adding it if it is new, stamped now.
     pub async fn heartbeat(&self, node: &NodeRecord) -> Result<(), RegistryError> {
         let now = self.now_ms();
@@ -72,7 +55,7 @@ impl Registry {
         .bind(&node.engine_tag)
         .bind(&node.public_url)
         .bind(&node.admin_url)
-        .bind(millis(node.started_at))
+        .bind(to_millis(node.started_at))
         .bind(node.requests_per_second)
         .bind(i64::from(node.instances_in_use))
         .bind(i64::from(node.instance_slots))
@@ -103,8 +86,8 @@ impl Registry {
                     engine_tag: row.try_get("engine_tag")?,
                     public_url: row.try_get("public_url")?,
                     admin_url: row.try_get("admin_url")?,
-                    started_at: time_of(row.try_get("started_at")?),
-                    last_seen: time_of(row.try_get("last_seen")?),
+                    started_at: from_millis(row.try_get("started_at")?),
+                    last_seen: from_millis(row.try_get("last_seen")?),
                     silent_for: Duration::from_millis(
                         u64::try_from(row.try_get::<i64, _>("silent_ms")?).unwrap_or(0),
                     ),

@@ -136,6 +136,15 @@ impl Registry {
         Ok(Some(ChangeNotifications::listen(&self.url).await?))
     }
 
+    /// The database's clock, in milliseconds since the Unix epoch, as SQL:
+    /// what stamps rows that servers with different clocks compare.
+    pub(crate) fn now_ms(&self) -> &'static str {
+        match self.database() {
+            Database::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000 AS BIGINT)",
+            Database::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        }
+    }
+
     /// Which database this is.
     pub fn database(&self) -> Database {
         self.database

@@ -54,9 +54,12 @@ pub(crate) fn parse_key(digest: &str, size: i64) -> Result<BlobKey, RegistryErro
 
 /// Milliseconds since the Unix epoch, as stored.
 pub(crate) fn now_millis() -> i64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    to_millis(SystemTime::now())
+}
+
+/// `time` in milliseconds since the Unix epoch, as stored.
+pub(crate) fn to_millis(time: SystemTime) -> i64 {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
 }
 

@@ -2,7 +2,7 @@
 //! role, the apps it is limited to, and when it expires. The server's own
 //! token (`WHARF_ADMIN_TOKEN` or its token file) is not kept here.
 
-use crate::nodes::{millis, time_of};
+use crate::rows::{from_millis, to_millis};
 use crate::{AppName, Registry, RegistryError, TokenName};
 use sqlx::Row;
 use std::fmt;
@@ -100,7 +100,7 @@ impl Registry {
         .bind(token.role.as_str())
         .bind(apps.join(" "))
         .bind(&token.created_by)
-        .bind(token.expires_at.map(millis))
+        .bind(token.expires_at.map(to_millis))
         .execute(self.pool())
         .await?;
         if done.rows_affected() == 0 {
@@ -172,8 +172,10 @@ fn token_of(row: &sqlx::any::AnyRow) -> Result<TokenRecord, RegistryError> {
             .split_whitespace()
             .map(|app| app.parse().map_err(malformed(format!("app `{app}`"))))
             .collect::<Result<_, _>>()?,
-        created_at: time_of(row.try_get("created_at")?),
+        created_at: from_millis(row.try_get("created_at")?),
         created_by: row.try_get("created_by")?,
-        expires_at: row.try_get::<Option<i64>, _>("expires_at")?.map(time_of),
+        expires_at: row
+            .try_get::<Option<i64>, _>("expires_at")?
+            .map(from_millis),
     })
 }

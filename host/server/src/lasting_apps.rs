@@ -19,26 +19,16 @@ pub struct LastingApp {
 }
 
 /// One [`LastingApp`] per app, the same one for as long as the app exists.
+#[derive(Default)]
 pub struct LastingApps {
-    share_size: u32,
     by_app: Mutex<HashMap<AppName, LastingApp>>,
 }
 
 impl LastingApps {
-    /// Apps with shares of `share_size` instances each.
-    pub fn new(share_size: u32) -> Self {
-        Self {
-            share_size,
-            by_app: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// What `app` keeps, made on first use, with a share of `share_size`
-    /// instances (the server's default when `None`). A share whose size
-    /// changed is replaced: requests running on the old one finish there,
-    /// and new ones count against the new one.
-    pub fn get(&self, app: &AppName, share_size: Option<u32>) -> LastingApp {
-        let size = share_size.unwrap_or(self.share_size);
+    /// What `app` keeps, made on first use, with a share of `size`
+    /// instances. A share whose size changed is replaced: requests running
+    /// on the old one finish there, and new ones count against the new one.
+    pub fn get(&self, app: &AppName, size: u32) -> LastingApp {
         let mut by_app = self.by_app.lock().expect("lasting apps lock");
         let kept = by_app.entry(app.clone()).or_insert_with(|| LastingApp {
             share: InstanceShare::new(size),

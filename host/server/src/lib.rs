@@ -41,7 +41,7 @@ pub use previews::{
     grant_hash,
 };
 pub use router::{AppRouter, RouterConfig};
-pub use routes::{limits_for_app, preview_label};
+pub use routes::{instances_for_app, limits_for_app, preview_label};
 pub use signal::{shutdown_signal, stop_after_drain_delay};
 
 /// Response header carrying the digest of the component that answered.

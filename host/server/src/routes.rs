@@ -174,8 +174,7 @@ impl Routes {
         let own = self.limits.get(app).copied().unwrap_or_default();
         let lasting = defaults.lasting.get(
             app,
-            own.max_instances
-                .map(|n| n.clamp(1, defaults.max_instances_per_app)),
+            instances_for_app(defaults.max_instances_per_app, own.max_instances),
         );
         let context = AppContext {
             facts: DeploymentFacts::new(
@@ -321,6 +320,12 @@ pub fn limits_for_app(server: &RequestLimits, own: &AppLimits) -> RequestLimits 
     }
 }
 
+/// The instances an app whose own limit is `own` may hold at once, with
+/// `server` the most the server gives any one app.
+pub fn instances_for_app(server: u32, own: Option<u32>) -> u32 {
+    own.map_or(server, |own| own.clamp(1, server))
+}
+
 /// The hostname label of a deployment's preview: `<app>--<12 hex digits>`.
 pub fn preview_label(app: &AppName, key: &BlobKey) -> String {
     format!("{app}{PREVIEW_SEPARATOR}{}", preview_digits(key))
@@ -364,7 +369,7 @@ mod tests {
                 outbound: Arc::new(OutboundPolicy::default()),
                 keyvalue: Arc::new(wharf_runtime::MemoryKeyValue::default()),
                 keyvalue_limits: KeyValueLimits::default(),
-                lasting: Arc::new(LastingApps::new(4)),
+                lasting: Arc::new(LastingApps::default()),
                 request_limits: RequestLimits::of(&wharf_runtime::RuntimeConfig::default()),
                 max_instances_per_app: 4,
             },

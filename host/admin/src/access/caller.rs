@@ -1,5 +1,6 @@
 //! [`Caller`]: whoever a request's token says is calling.
 
+use crate::api::describe_scope;
 use crate::error::ApiError;
 use http::StatusCode;
 use wharf_registry::{AppName, Role, TokenRecord};
@@ -56,12 +57,7 @@ impl Caller {
             Some(app) => format!("on app `{app}`"),
             None => "on every app".to_owned(),
         };
-        let has = if self.apps.is_empty() {
-            "every app".to_owned()
-        } else {
-            let apps: Vec<&str> = self.apps.iter().map(AppName::as_str).collect();
-            apps.join(", ")
-        };
+        let has = describe_scope(&self.apps);
         Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!(

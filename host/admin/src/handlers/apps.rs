@@ -15,7 +15,7 @@ use wharf_registry::{
     AppLimits, AppName, AppSettings, DEFAULT_KEEP, Hostname, UnknownPreviewAccess,
 };
 use wharf_runtime::RequestLimits;
-use wharf_server::limits_for_app;
+use wharf_server::{instances_for_app, limits_for_app};
 
 /// `GET /v1/apps`: the apps the caller's token covers.
 pub(crate) async fn list(
@@ -135,14 +135,10 @@ async fn settings_body(admin: &Admin, app: &AppName) -> Result<Json<AppSettingsB
                 cpu_time_ms: effective.cpu_time.map(millis),
                 memory_bytes: Some(effective.max_memory_bytes),
                 max_body_bytes: Some(effective.max_request_body_bytes),
-                max_instances: Some(
-                    settings
-                        .limits
-                        .max_instances
-                        .map_or(server.max_instances_per_app, |n| {
-                            n.min(server.max_instances_per_app)
-                        }),
-                ),
+                max_instances: Some(instances_for_app(
+                    server.max_instances_per_app,
+                    settings.limits.max_instances,
+                )),
             }
         },
     }))

@@ -4,7 +4,7 @@
 use crate::access::{AuditNote, Caller};
 use crate::api::{DeploymentInfo, PreviewLink};
 use crate::error::ApiError;
-use crate::extract::AppParam;
+use crate::extract::{AppParam, parse_digest};
 use crate::state::Admin;
 use crate::views::rfc3339;
 use axum::extract::{Path, State};
@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::SystemTime;
 use wharf_registry::{AppName, Deployment};
 use wharf_server::{PREVIEW_LINK_LIFETIME, PREVIEW_LINK_PATH, grant_hash};
-use wharf_store::Digest;
 
 /// `PUT /v1/apps/{app}/deployments/{digest}/disabled`: its preview answers
 /// 410 and it cannot go live until enabled.
@@ -146,9 +145,4 @@ fn answered(admin: &Admin, deployment: &Deployment, note: String) -> Response {
     let mut response = Json(info).into_response();
     response.extensions_mut().insert(AuditNote(note));
     response
-}
-
-fn parse_digest(text: &str) -> Result<Digest, ApiError> {
-    text.parse()
-        .map_err(|e: wharf_store::ParseDigestError| ApiError::bad_request(e.to_string()))
 }

@@ -4,14 +4,13 @@
 use crate::access::{AuditNote, Caller};
 use crate::api::{History, PromoteRequest, RollbackRequest};
 use crate::error::ApiError;
-use crate::extract::{AppParam, JsonBody};
+use crate::extract::{AppParam, JsonBody, parse_digest};
 use crate::state::Admin;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use std::sync::Arc;
 use wharf_registry::Release;
-use wharf_store::Digest;
 
 /// `GET /v1/apps/{app}/history`: releases and deployments, newest first.
 pub(crate) async fn history(
@@ -71,9 +70,4 @@ fn live_now(admin: &Admin, release: &Release) -> Response {
         Json(admin.urls.release(release, Some(release.deployment.id))).into_response();
     response.extensions_mut().insert(note);
     response
-}
-
-fn parse_digest(text: &str) -> Result<Digest, ApiError> {
-    text.parse()
-        .map_err(|e: wharf_store::ParseDigestError| ApiError::bad_request(e.to_string()))
 }

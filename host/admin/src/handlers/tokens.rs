@@ -2,7 +2,7 @@
 //! every app. A token's secret is shown once, when it is made.
 
 use crate::access::{AuditNote, Caller};
-use crate::api::{CreatedToken, TokenInfo, TokenList, TokenRequest};
+use crate::api::{CreatedToken, TokenInfo, TokenList, TokenRequest, describe_scope};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::state::Admin;
@@ -73,7 +73,7 @@ pub(crate) async fn create(
         "token `{}`: {} on {}",
         info.name,
         info.role,
-        scope(&info.apps)
+        describe_scope(&info.apps)
     ));
     let mut response = (StatusCode::CREATED, Json(CreatedToken { info, secret })).into_response();
     response.extensions_mut().insert(note);
@@ -104,14 +104,5 @@ fn info(token: &TokenRecord) -> TokenInfo {
         created_by: token.created_by.clone(),
         expires_at: token.expires_at.map(rfc3339),
         expired: token.expires_at.is_some_and(|at| at <= SystemTime::now()),
-    }
-}
-
-/// `shop, blog`, or `every app`.
-pub(crate) fn scope(apps: &[String]) -> String {
-    if apps.is_empty() {
-        "every app".to_owned()
-    } else {
-        apps.join(", ")
     }
 }

@@ -2,7 +2,7 @@
 
 use super::client::{Client, ClientArgs, block_on, print_json};
 use std::time::Duration;
-use wharf_admin::api::{CreatedToken, TokenList, TokenRequest};
+use wharf_admin::api::{CreatedToken, TokenList, TokenRequest, describe_scope};
 use wharf_admin::endpoints;
 use wharf_registry::{AppName, Role, TokenName};
 
@@ -81,7 +81,7 @@ impl TokensCommand {
                     "token `{}`: {} on {}{}; the secret above is shown only now",
                     created.info.name,
                     created.info.role,
-                    scope(&created.info.apps),
+                    describe_scope(&created.info.apps),
                     created
                         .info
                         .expires_at
@@ -114,7 +114,7 @@ impl TokensCommand {
                         "{:<24} {:<7} {:<24} {:<21} {:<21} {}",
                         token.name,
                         token.role,
-                        scope(&token.apps),
+                        describe_scope(&token.apps),
                         token.created_at,
                         expires,
                         token.created_by
@@ -136,14 +136,5 @@ impl TokensCommand {
                 Ok(())
             }
         }
-    }
-}
-
-/// `shop, blog`, or `every app`.
-fn scope(apps: &[String]) -> String {
-    if apps.is_empty() {
-        "every app".to_owned()
-    } else {
-        apps.join(", ")
     }
 }

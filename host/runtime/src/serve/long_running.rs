@@ -12,6 +12,7 @@
 use super::AbortOnDrop;
 use super::cpu_time::{CpuMeter, Metered};
 use crate::thread_priority::lower_this_thread_priority;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -27,21 +28,21 @@ const LANE_NICE: i32 = 10;
 
 /// Runs `run` here until it has been running for [`LONG_RUNNING`] in all,
 /// then on the long-running lane until it ends, its CPU time counted by
-/// `meter` wherever it runs. Dropping the returned future stops the run
-/// wherever it is.
-pub(crate) async fn run_guest<F>(run: F, meter: Arc<CpuMeter>) -> F::Output
+/// `meter` (if any) wherever it runs. Dropping the returned future stops
+/// the run wherever it is.
+pub(crate) async fn run_guest<F>(run: F, meter: Option<Arc<CpuMeter>>) -> F::Output
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let mut run = Box::pin(Metered::new(run, meter));
+    let mut run = Metered::new(Box::pin(run), meter);
     let mut running = Duration::ZERO;
     let here = std::future::poll_fn(|cx| {
         if running >= LONG_RUNNING {
             return Poll::Ready(None);
         }
         let started = Instant::now();
-        let polled = run.as_mut().poll(cx).map(Some);
+        let polled = Pin::new(&mut run).poll(cx).map(Some);
         running += started.elapsed();
         polled
     })
@@ -105,7 +106,7 @@ mod tests {
             tokio::task::yield_now().await;
             (before, where_am_i())
         };
-        let (before, after) = run_guest(run, Arc::default()).await;
+        let (before, after) = run_guest(run, None).await;
         assert!(!before.0.starts_with("wharf-long-running"), "{before:?}");
         assert_eq!(after, ("wharf-long-running".to_owned(), LANE_NICE));
     }
@@ -119,7 +120,7 @@ mod tests {
             }
             where_am_i()
         };
-        let (name, _) = run_guest(run, Arc::default()).await;
+        let (name, _) = run_guest(run, None).await;
         assert!(!name.starts_with("wharf-long-running"), "{name}");
     }
 }

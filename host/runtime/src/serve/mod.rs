@@ -166,7 +166,7 @@ impl Runtime {
         store.limiter(|state| &mut state.limiter);
         let hit = LimitsHit {
             memory: store.data().limiter.hit_flag(),
-            cpu: Arc::default(),
+            cpu: limits.cpu_time.map(|_| Arc::default()),
             limits,
         };
         let deadline_at = Instant::now() + limits.deadline;
@@ -176,7 +176,7 @@ impl Runtime {
             if Instant::now() >= deadline_at {
                 return Ok(UpdateDeadline::Interrupt);
             }
-            if let Some(cpu_time) = limits.cpu_time
+            if let (Some(cpu_time), Some(cpu)) = (limits.cpu_time, &cpu)
                 && cpu.used() >= cpu_time
             {
                 cpu.mark_exceeded();
@@ -193,7 +193,8 @@ impl Runtime {
 #[derive(Clone)]
 pub(crate) struct LimitsHit {
     memory: Arc<AtomicBool>,
-    pub(crate) cpu: Arc<CpuMeter>,
+    /// Set when the app has a CPU time per request.
+    pub(crate) cpu: Option<Arc<CpuMeter>>,
     limits: RequestLimits,
 }
 
@@ -212,7 +213,9 @@ pub(crate) fn classify(
     let limits = &hit.limits;
     if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
         match limits.cpu_time {
-            Some(limit) if hit.cpu.exceeded() => InvokeError::CpuTimeExceeded { limit },
+            Some(limit) if hit.cpu.as_ref().is_some_and(|cpu| cpu.exceeded()) => {
+                InvokeError::CpuTimeExceeded { limit }
+            }
             _ => InvokeError::DeadlineExceeded {
                 deadline: limits.deadline,
             },

@@ -1,32 +1,36 @@
 //! Serving many apps: the Host header picks the app, the registry says which
 //! deployment it serves, and the component cache has it compiled.
+//!
+//! - `preview_gate.rs`: what a preview needs before it serves;
+//! - `unroutable.rs`: the answers to requests that find nothing to run.
+
+mod preview_gate;
+mod unroutable;
+
+use preview_gate::Gate;
+use unroutable::Unroutable;
 
 use crate::Dispatch;
 use crate::app_data::RegistryKeyValue;
-use crate::components::{ComponentCache, FetchError};
+use crate::components::ComponentCache;
 use crate::dispatch::{answer_request, serve_component};
-use crate::error_response::text_response;
 use crate::lasting_apps::LastingApps;
 use crate::listener::RequestBody;
 use crate::observe::metrics::{
-    CACHE_BYTES, CACHE_ENTRIES, FEED_POSITION, INSTANCE_SLOTS, INSTANCES_IN_USE, READY, Refusal,
+    CACHE_BYTES, CACHE_ENTRIES, FEED_POSITION, INSTANCE_SLOTS, INSTANCES_IN_USE, READY,
     SINCE_REGISTRY_CHECKED,
 };
 use crate::observe::{AppTelemetry, Health, Metrics, ServedBy};
-use crate::previews::{
-    PREVIEW_LINK_PATH, PREVIEW_TOKEN_HEADER, PreviewKeys, Refused, grant_hash,
-    strip_preview_credentials,
-};
+use crate::previews::{PREVIEW_LINK_PATH, PreviewKeys};
 use crate::routes::{AppDefaults, PREVIEW_SEPARATOR, Route, Routes, Target};
 use arc_swap::ArcSwap;
-use http::{HeaderValue, Request, Response, StatusCode, header};
+use http::{Request, Response};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wharf_registry::{AppName, PreviewAccess, Registry, RegistryError};
 use wharf_runtime::authority::request_host;
 use wharf_runtime::trace_context::{in_span, load_span, record_deployment};
-use wharf_runtime::{GuestBody, KeyValueLimits, RequestId, RequestLimits, Runtime};
-use wharf_store::StoreError;
+use wharf_runtime::{GuestBody, KeyValueLimits, RequestLimits, Runtime};
 
 /// How the router is set up.
 #[derive(Clone, Debug)]
@@ -56,29 +60,6 @@ pub struct AppRouter {
     health: Arc<Health>,
 }
 
-/// Why a request found no component to run.
-enum Unroutable {
-    NoRoute(String),
-    BadName(String),
-    UnknownApp(AppName),
-    NotLive(AppName),
-    UnknownPreview(AppName, String),
-    PreviewsOff(AppName),
-    Disabled(AppName, String),
-    PreviewRefused(AppName, Refused),
-    Fetch(String, Arc<FetchError>),
-}
-
-/// What a resolved route still needs before it serves.
-enum Gate {
-    /// Nothing: a live deployment.
-    Open,
-    /// Nothing but losing wharf's preview credentials: a public preview.
-    PublicPreview,
-    /// A token or a preview cookie for `label` (`app--hex`).
-    PreviewToken { app: AppName, label: String },
-}
-
 impl AppRouter {
     /// A router over `registry`, with its routes loaded.
     pub async fn new(
@@ -92,7 +73,7 @@ impl AppRouter {
             outbound: runtime.config().outbound.clone(),
             keyvalue: Arc::new(RegistryKeyValue(registry.clone())),
             keyvalue_limits: config.keyvalue_limits,
-            lasting: Arc::new(LastingApps::new(runtime.config().max_instances_per_app)),
+            lasting: Arc::new(LastingApps::default()),
             request_limits: RequestLimits::of(runtime.config()),
             max_instances_per_app: runtime.config().max_instances_per_app,
         };
@@ -268,212 +249,6 @@ impl AppRouter {
                 Ok((route, gate))
             }
         }
-    }
-
-    /// Lets `request` through `gate`: a token-only preview needs a token
-    /// that may read the app, or the cookie a preview link set. The
-    /// preview token header is wharf's alone, on whichever host it
-    /// arrives, and so is the cookie on a preview: no guest sees them.
-    async fn pass(&self, gate: Gate, request: &mut Request<RequestBody>) -> Result<(), Unroutable> {
-        match gate {
-            Gate::Open => {
-                request.headers_mut().remove(PREVIEW_TOKEN_HEADER);
-                Ok(())
-            }
-            Gate::PublicPreview => {
-                strip_preview_credentials(request.headers_mut());
-                Ok(())
-            }
-            Gate::PreviewToken { app, label } => {
-                let admitted = self
-                    .config
-                    .previews
-                    .admits(request.headers(), &self.registry, &app, &label)
-                    .await;
-                strip_preview_credentials(request.headers_mut());
-                admitted.map_err(|refused| Unroutable::PreviewRefused(app, refused))
-            }
-        }
-    }
-
-    /// Opens a token-only preview for the browser that follows a one-time
-    /// preview link: the grant in the query is used up, and the answer
-    /// sets the preview's cookie and sends the browser to `/`.
-    /// Whether `request`'s host names a preview.
-    fn is_preview_host(&self, request: &Request<RequestBody>) -> bool {
-        let host = request_host(request.headers(), request.uri()).unwrap_or_default();
-        let target =
-            self.routes
-                .load()
-                .resolve(host, &self.config.domain, self.config.default_app.as_ref());
-        matches!(target, Target::Preview { .. })
-    }
-
-    async fn open_preview_link(&self, request: &Request<RequestBody>) -> Response<GuestBody> {
-        let host = request_host(request.headers(), request.uri()).unwrap_or_default();
-        let routes = self.routes.load();
-        let target = routes.resolve(host, &self.config.domain, self.config.default_app.as_ref());
-        let Target::Preview { app, digest_prefix } = target else {
-            return text_response(
-                StatusCode::NOT_FOUND,
-                "preview links open on preview hosts, <app>--<12 hex digits>.<domain>\n".to_owned(),
-            );
-        };
-        let grant = request.uri().query().and_then(|query| {
-            query
-                .split('&')
-                .find_map(|pair| pair.strip_prefix("grant="))
-        });
-        let Some(grant) = grant.filter(|g| !g.is_empty()) else {
-            return text_response(
-                StatusCode::BAD_REQUEST,
-                "a preview link carries ?grant=; open the whole link `wharf deploy --preview` \
-                 printed\n"
-                    .to_owned(),
-            );
-        };
-        let used = self
-            .registry
-            .use_preview_grant(&grant_hash(grant), &app, &digest_prefix)
-            .await;
-        let opens_this = match used {
-            Ok(used) => used,
-            Err(e) => {
-                tracing::warn!("cannot check a preview link: {e}");
-                return text_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the registry is unavailable; try the link again shortly\n".to_owned(),
-                );
-            }
-        };
-        if !opens_this {
-            return text_response(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "this preview link was used already, has expired, or is for another \
-                     preview; make a new one with `wharf deployments link {app} DIGEST`\n"
-                ),
-            );
-        }
-        let label = format!("{app}{PREVIEW_SEPARATOR}{digest_prefix}");
-        let cookie = self
-            .config
-            .previews
-            .cookie_for(&label, std::time::SystemTime::now());
-        let mut response = text_response(StatusCode::SEE_OTHER, "opening the preview\n".to_owned());
-        let headers = response.headers_mut();
-        headers.insert(header::LOCATION, HeaderValue::from_static("/"));
-        headers.insert(header::SET_COOKIE, cookie);
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-        response
-    }
-
-    fn unroutable_response(&self, why: Unroutable, request_id: RequestId) -> Response<GuestBody> {
-        let domain = &self.config.domain;
-        match why {
-            Unroutable::Fetch(..) => Refusal::Unavailable.count(),
-            _ => Refusal::NoSuchApp.count(),
-        }
-        let (status, message) = match why {
-            // End users read these: what is missing, not what an operator
-            // would run. The log says that.
-            Unroutable::NoRoute(host) => {
-                tracing::info!(
-                    %request_id,
-                    host,
-                    "no route: apps answer at <app>.{domain} or at hostnames set with \
-                     `wharf hostnames`"
-                );
-                (StatusCode::NOT_FOUND, format!("no app answers at `{host}`"))
-            }
-            Unroutable::BadName(label) => (
-                StatusCode::NOT_FOUND,
-                format!("no app answers at `{label}.{domain}`"),
-            ),
-            Unroutable::UnknownApp(app) => {
-                tracing::info!(%request_id, %app, "no such app; `wharf deploy FILE --app {app}` makes it");
-                (
-                    StatusCode::NOT_FOUND,
-                    format!("no app named `{app}` is deployed here"),
-                )
-            }
-            Unroutable::NotLive(app) => {
-                tracing::info!(%request_id, %app, "nothing live; `wharf promote {app} DIGEST` puts a preview live");
-                (
-                    StatusCode::NOT_FOUND,
-                    format!("app `{app}` has nothing live yet"),
-                )
-            }
-            Unroutable::UnknownPreview(app, prefix) => {
-                tracing::info!(%request_id, %app, prefix, "no such preview; `wharf history {app}` lists them");
-                (
-                    StatusCode::NOT_FOUND,
-                    format!("app `{app}` has no deployment whose digest starts with `{prefix}`"),
-                )
-            }
-            Unroutable::PreviewsOff(app) => (
-                StatusCode::NOT_FOUND,
-                format!(
-                    "app `{app}` has previews turned off; `wharf settings {app} --previews token` \
-                     turns them on"
-                ),
-            ),
-            Unroutable::Disabled(app, prefix) => (
-                StatusCode::GONE,
-                format!(
-                    "app `{app}`'s deployment {prefix}... is disabled; `wharf deployments enable \
-                     {app} DIGEST` enables it again"
-                ),
-            ),
-            Unroutable::PreviewRefused(app, Refused::NoCredential) => (
-                StatusCode::UNAUTHORIZED,
-                format!(
-                    "this preview of app `{app}` needs a token: open the preview link `wharf \
-                     deploy --preview` printed (or `wharf deployments link {app} DIGEST` makes), \
-                     or send a token that may read the app in the {PREVIEW_TOKEN_HEADER} header"
-                ),
-            ),
-            Unroutable::PreviewRefused(app, Refused::WrongToken) => (
-                StatusCode::UNAUTHORIZED,
-                format!(
-                    "the {PREVIEW_TOKEN_HEADER} header holds no token that may read app `{app}` \
-                     (wrong, expired, revoked, or for other apps)"
-                ),
-            ),
-            Unroutable::PreviewRefused(app, Refused::Registry(e)) => {
-                tracing::warn!(%request_id, %app, "cannot check a preview token: {e}");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the registry is unavailable, so the preview token cannot be checked; try \
-                     again shortly"
-                        .to_owned(),
-                )
-            }
-            Unroutable::Fetch(app, e) => {
-                tracing::error!(%request_id, %app, "cannot load the app's component: {e}");
-                let status = match *e {
-                    FetchError::Store(StoreError::ObjectStore { .. }) => {
-                        StatusCode::SERVICE_UNAVAILABLE
-                    }
-                    _ => StatusCode::INTERNAL_SERVER_ERROR,
-                };
-                let detail = match *e {
-                    FetchError::Store(StoreError::Corrupt { .. }) => {
-                        "its stored component failed verification and was not run"
-                    }
-                    FetchError::Store(StoreError::NotFound { .. }) => {
-                        "its stored component is missing"
-                    }
-                    FetchError::Store(_) => "the component store is unavailable",
-                    FetchError::Load(_) | FetchError::TaskStopped(_) => {
-                        "its component does not load"
-                    }
-                };
-                (status, format!("app `{app}` is unavailable: {detail}"))
-            }
-        };
-        text_response(status, format!("{message} (request id {request_id})\n"))
     }
 }
 
